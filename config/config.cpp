@@ -1,0 +1,426 @@
+#include "config/config.hpp"
+
+#include <algorithm>
+#include <array>
+#include <ostream>
+#include <set>
+#include <sys/un.h>
+
+#include "handlers/registry.hpp"
+
+namespace netd::config {
+
+namespace {
+
+constexpr std::string_view command_line_origin = "command line";
+
+/// One row of a key table: the key's documentation and how its text lands in the typed struct.
+/// `pending` names the work that makes a non-default value take effect; until then setting the key
+/// is reported at start-up instead of being silently ignored.
+template <class Target>
+struct KeyRow {
+    KeySpec spec;
+    void (*apply)(Target& target, std::string_view value);
+    std::string_view pending = {};
+};
+
+Mode parse_mode(std::string_view text) {
+    if (text == "strand") {
+        return Mode::strand;
+    }
+    if (text == "pool" || text == "fork") {
+        throw ValueError("'" + std::string(text) +
+                         "' is not available yet in this version; use strand (issue 4)");
+    }
+    throw ValueError("'" + std::string(text) + "' is not a mode (strand, pool or fork)");
+}
+
+LogLevel parse_log_level(std::string_view text) {
+    static constexpr std::array<std::pair<std::string_view, LogLevel>, 5> levels{{
+        {"trace", LogLevel::trace},
+        {"debug", LogLevel::debug},
+        {"info", LogLevel::info},
+        {"warning", LogLevel::warning},
+        {"error", LogLevel::error},
+    }};
+    for (const auto& [name, level] : levels) {
+        if (name == text) {
+            return level;
+        }
+    }
+    throw ValueError("'" + std::string(text) +
+                     "' is not a log level (trace, debug, info, warning or error)");
+}
+
+LogTarget parse_log_target(std::string_view text) {
+    if (text == "console") {
+        return {};
+    }
+    if (text == "syslog" || text == "journal" || text.starts_with("file:")) {
+        throw ValueError("'" + std::string(text) +
+                         "' is not available yet in this version; use console (issue 6)");
+    }
+    throw ValueError("'" + std::string(text) +
+                     "' is not a log target (console, syslog, journal or file:PATH)");
+}
+
+std::string parse_account(std::string_view text) {
+    if (!text.empty()) {
+        throw ValueError("dropping privileges is not available yet in this version (issue 6)");
+    }
+    return {};
+}
+
+std::vector<std::string> parse_unix_paths(std::string_view text) {
+    auto paths = parse_list(text);
+    for (const auto& path : paths) {
+        if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
+            throw ValueError("'" + path + "' is longer than a Unix socket path may be (" +
+                             std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes)");
+        }
+    }
+    return paths;
+}
+
+std::vector<boost::asio::ip::tcp::endpoint> parse_endpoints(std::string_view text) {
+    std::vector<boost::asio::ip::tcp::endpoint> endpoints;
+    for (const auto& item : parse_list(text)) {
+        endpoints.push_back(parse_endpoint(item));
+    }
+    return endpoints;
+}
+
+std::vector<Cidr> parse_cidrs(std::string_view text) {
+    std::vector<Cidr> blocks;
+    for (const auto& item : parse_list(text)) {
+        blocks.push_back(parse_cidr(item));
+    }
+    return blocks;
+}
+
+constexpr std::uint64_t max_count = 100'000'000;
+constexpr std::uint64_t max_seconds = 86'400 * 365;
+constexpr std::string_view verify_pending = "verify_request, issue 5";
+
+// clang-format off
+const std::array server_table{
+    KeyRow<ServerConfig>{{"mode", "strand", "strand | pool | fork: how connections are scheduled"},
+        [](ServerConfig& c, std::string_view v) { c.mode = parse_mode(v); }},
+    KeyRow<ServerConfig>{{"threads", "0", "pool: worker threads, 0 = one per core"},
+        [](ServerConfig& c, std::string_view v) { c.threads = static_cast<unsigned>(parse_unsigned(v, 0, 1024)); }},
+    KeyRow<ServerConfig>{{"max_children", "256", "fork: live children at most; accepting pauses at the limit"},
+        [](ServerConfig& c, std::string_view v) { c.max_children = static_cast<unsigned>(parse_unsigned(v, 1, 100000)); }},
+    KeyRow<ServerConfig>{{"max_connections", "10000", "connections at most, all services together"},
+        [](ServerConfig& c, std::string_view v) { c.max_connections = parse_unsigned(v, 1, max_count); },
+        verify_pending},
+    KeyRow<ServerConfig>{{"shutdown_timeout", "10", "seconds to drain on SIGTERM before connections are closed"},
+        [](ServerConfig& c, std::string_view v) { c.shutdown_timeout = std::chrono::seconds(parse_unsigned(v, 0, max_seconds)); },
+        "graceful drain, issue 6"},
+    KeyRow<ServerConfig>{{"user", "", "drop to this user after binding; needs root"},
+        [](ServerConfig& c, std::string_view v) { c.user = parse_account(v); }},
+    KeyRow<ServerConfig>{{"group", "", "drop to this group after binding; needs root"},
+        [](ServerConfig& c, std::string_view v) { c.group = parse_account(v); }},
+    KeyRow<ServerConfig>{{"log_level", "info", "trace | debug | info | warning | error"},
+        [](ServerConfig& c, std::string_view v) { c.log_level = parse_log_level(v); }},
+    KeyRow<ServerConfig>{{"log_target", "console", "console | syslog | journal | file:PATH"},
+        [](ServerConfig& c, std::string_view v) { c.log_target = parse_log_target(v); }},
+};
+
+const std::array service_table{
+    KeyRow<ServiceConfig>{{"handler", "", "registered handler name; defaults to the section name"},
+        [](ServiceConfig&, std::string_view) {}},
+    KeyRow<ServiceConfig>{{"tcp", "", "comma-separated HOST:PORT list, [::1]:PORT for IPv6, port 0 = any free port"},
+        [](ServiceConfig& c, std::string_view v) { c.tcp = parse_endpoints(v); }},
+    KeyRow<ServiceConfig>{{"udp", "", "comma-separated HOST:PORT list for datagrams"},
+        [](ServiceConfig& c, std::string_view v) { c.udp = parse_endpoints(v); }},
+    KeyRow<ServiceConfig>{{"unix", "", "Unix stream socket paths"},
+        [](ServiceConfig& c, std::string_view v) { c.unix_stream = parse_unix_paths(v); }},
+    KeyRow<ServiceConfig>{{"unixgram", "", "Unix datagram socket paths"},
+        [](ServiceConfig& c, std::string_view v) { c.unix_datagram = parse_unix_paths(v); }},
+    KeyRow<ServiceConfig>{{"allow", "", "CIDRs allowed to connect; empty = everyone"},
+        [](ServiceConfig& c, std::string_view v) { c.allow = parse_cidrs(v); }, verify_pending},
+    KeyRow<ServiceConfig>{{"deny", "", "CIDRs refused; deny wins over allow"},
+        [](ServiceConfig& c, std::string_view v) { c.deny = parse_cidrs(v); }, verify_pending},
+    KeyRow<ServiceConfig>{{"max_connections", "1000", "connections at most for this service"},
+        [](ServiceConfig& c, std::string_view v) { c.max_connections = parse_unsigned(v, 1, max_count); },
+        verify_pending},
+    KeyRow<ServiceConfig>{{"max_per_source", "0", "concurrent connections from one address; 0 = off"},
+        [](ServiceConfig& c, std::string_view v) { c.max_per_source = parse_unsigned(v, 0, max_count); },
+        verify_pending},
+    KeyRow<ServiceConfig>{{"rate", "0", "new connections or datagrams per second per source address; 0 = off"},
+        [](ServiceConfig& c, std::string_view v) { c.rate = parse_unsigned(v, 0, max_count); },
+        verify_pending},
+    KeyRow<ServiceConfig>{{"idle_timeout", "60", "seconds without input before a connection is closed; 0 = never"},
+        [](ServiceConfig& c, std::string_view v) { c.idle_timeout = std::chrono::seconds(parse_unsigned(v, 0, max_seconds)); },
+        verify_pending},
+    KeyRow<ServiceConfig>{{"max_line", "8192", "line-based handlers: longest accepted line or message, bytes"},
+        [](ServiceConfig& c, std::string_view v) { c.max_line = parse_unsigned(v, 16, 16 * 1024 * 1024); }},
+    KeyRow<ServiceConfig>{{"udp_min_source_port", "1024", "UDP: drop datagrams from lower source ports; 0 = off"},
+        [](ServiceConfig& c, std::string_view v) { c.udp_min_source_port = static_cast<std::uint16_t>(parse_unsigned(v, 0, 65535)); },
+        verify_pending},
+};
+// clang-format on
+
+template <class Table>
+auto find_row(const Table& table, std::string_view key) {
+    return std::find_if(table.begin(), table.end(),
+                        [&](const auto& row) { return row.spec.name == key; });
+}
+
+bool valid_service_name(std::string_view name) {
+    return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '-';
+    });
+}
+
+std::string known_handler_names() {
+    std::string names;
+    for (const auto& spec : netd::handlers()) {
+        names += names.empty() ? "" : ", ";
+        names += spec.name;
+    }
+    return names;
+}
+
+/// Reads one section's keys through a table, then reports keys the table and `extra` do not know.
+class SectionReader {
+public:
+    SectionReader(const RawConfig& raw, std::string section, std::string_view fallback_origin)
+        : section_(std::move(section)), fallback_origin_(fallback_origin) {
+        const auto found = raw.sections.find(section_);
+        if (found != raw.sections.end()) {
+            settings_ = &found->second;
+        }
+    }
+
+    /// The key's text (its default when unset) and where it came from.
+    std::pair<std::string, std::string> get(std::string_view key, std::string_view fallback) {
+        used_.insert(std::string(key));
+        if (settings_ != nullptr) {
+            const auto found = settings_->find(std::string(key));
+            if (found != settings_->end()) {
+                explicit_.insert(std::string(key));
+                return {found->second.value, found->second.origin};
+            }
+        }
+        return {std::string(fallback), std::string(fallback_origin_)};
+    }
+
+    bool is_set(std::string_view key) const { return explicit_.contains(std::string(key)); }
+
+    template <class Target, std::size_t N>
+    void apply(const std::array<KeyRow<Target>, N>& table, Target& target,
+               std::vector<std::pair<std::string, std::string>>& effective,
+               std::vector<std::string>& not_in_effect) {
+        for (const auto& row : table) {
+            const auto [value, origin] = get(row.spec.name, row.spec.default_value);
+            try {
+                row.apply(target, value);
+            } catch (const ValueError& e) {
+                throw ConfigError(origin, section_, row.spec.name, e.what());
+            }
+            effective.emplace_back(row.spec.name, value);
+            if (!row.pending.empty() && is_set(row.spec.name) && value != row.spec.default_value) {
+                not_in_effect.push_back("[" + section_ + "] " + std::string(row.spec.name) +
+                                        " is accepted but not enforced yet (" +
+                                        std::string(row.pending) + ")");
+            }
+        }
+    }
+
+    /// Throws for the first key nobody asked for.
+    void reject_unknown(std::string_view hint) const {
+        if (settings_ == nullptr) {
+            return;
+        }
+        for (const auto& [key, setting] : *settings_) {
+            if (!used_.contains(key)) {
+                throw ConfigError(setting.origin, section_, key, "unknown key" + std::string(hint));
+            }
+        }
+    }
+
+    const std::string& section() const { return section_; }
+    std::string_view fallback_origin() const { return fallback_origin_; }
+
+private:
+    std::string section_;
+    std::string_view fallback_origin_;
+    const std::map<std::string, Setting>* settings_ = nullptr;
+    std::set<std::string> used_;
+    std::set<std::string> explicit_;
+};
+
+}  // namespace
+
+void RawConfig::set(const std::string& section, const std::string& key, Setting setting) {
+    if (!sections.contains(section)) {
+        section_order.push_back(section);
+    }
+    sections[section][key] = std::move(setting);
+}
+
+ConfigError::ConfigError(std::string_view origin, std::string_view section, std::string_view key,
+                         std::string_view reason)
+    : std::runtime_error(std::string(origin) + ": [" + std::string(section) + "] " +
+                         std::string(key) + (key.empty() ? "" : ": ") + std::string(reason)) {}
+
+ConfigError ServiceConfig::error(std::string_view key, std::string_view reason) const {
+    const auto found = origins.find(key);
+    return ConfigError(found == origins.end() ? std::string_view("config") : found->second, name,
+                       key, reason);
+}
+
+std::shared_ptr<const Config> build_config(const RawConfig& raw) {
+    auto config = std::make_shared<Config>();
+    config->file = raw.file;
+    const std::string_view fallback = raw.file.empty() ? command_line_origin : raw.file;
+
+    SectionReader server(raw, "server", fallback);
+    auto& server_effective = config->effective.emplace_back("server", std::vector<std::pair<std::string, std::string>>{}).second;
+    server.apply(server_table, config->server, server_effective, config->not_in_effect);
+    server.reject_unknown("");
+
+    std::set<std::string> seen_paths;
+    for (const auto& name : raw.section_order) {
+        if (name == "server") {
+            continue;
+        }
+        if (!valid_service_name(name)) {
+            throw ConfigError(std::string(fallback) + ": [" + name +
+                              "]: a service name uses only letters, digits, '_' and '-' "
+                              "(64 at most)");
+        }
+        SectionReader section(raw, name, fallback);
+        ServiceConfig service;
+        service.name = name;
+        auto [handler_name, handler_origin] = section.get("handler", name);
+        const auto* spec = find_handler(handler_name);
+        if (spec == nullptr) {
+            throw ConfigError(handler_origin, name, "handler",
+                              "unknown handler '" + handler_name +
+                                  "' (known: " + known_handler_names() + ")");
+        }
+        service.handler = handler_name;
+        auto& effective =
+            config->effective.emplace_back(name, std::vector<std::pair<std::string, std::string>>{})
+                .second;
+        section.apply(service_table, service, effective, config->not_in_effect);
+        effective.front().second = handler_name;
+        for (const auto& key : spec->keys) {
+            auto [value, origin] = section.get(key.name, key.default_value);
+            service.options.emplace(std::string(key.name), value);
+            service.origins.emplace(std::string(key.name), origin);
+            effective.emplace_back(key.name, value);
+        }
+        section.reject_unknown(" (neither a service key nor one of handler '" + handler_name +
+                               "')");
+        for (const auto& row : service_table) {
+            service.origins.emplace(std::string(row.spec.name),
+                                    std::string(section.get(row.spec.name, "").second));
+        }
+
+        if (service.tcp.empty() && service.udp.empty() && service.unix_stream.empty() &&
+            service.unix_datagram.empty()) {
+            throw ConfigError(fallback, name, "",
+                              "no listener: set at least one of tcp, udp, unix, unixgram");
+        }
+        if (!spec->stream && (!service.tcp.empty() || !service.unix_stream.empty())) {
+            throw service.error(service.tcp.empty() ? "unix" : "tcp",
+                                "handler '" + handler_name + "' does not serve streams");
+        }
+        if (!spec->datagram && (!service.udp.empty() || !service.unix_datagram.empty())) {
+            throw service.error(service.udp.empty() ? "unixgram" : "udp",
+                                "handler '" + handler_name + "' does not serve datagrams");
+        }
+        for (const auto* key : {"unix", "unixgram"}) {
+            const auto& paths = std::string_view(key) == "unix" ? service.unix_stream
+                                                                : service.unix_datagram;
+            for (const auto& path : paths) {
+                if (!seen_paths.insert(path).second) {
+                    throw service.error(key, "'" + path + "' is used by another listener");
+                }
+            }
+        }
+        try {
+            spec->make(service);
+        } catch (const KeyError& e) {
+            throw service.error(e.key(), e.what());
+        }
+        config->services.push_back(std::move(service));
+    }
+    return config;
+}
+
+void print_effective(std::ostream& out, const Config& config) {
+    if (!config.file.empty()) {
+        out << "# effective configuration of " << config.file << "\n";
+    }
+    for (const auto& warning : config.not_in_effect) {
+        out << "# note: " << warning << "\n";
+    }
+    for (const auto& [section, keys] : config.effective) {
+        out << "\n[" << section << "]\n";
+        for (const auto& [key, value] : keys) {
+            out << key << " =" << (value.empty() ? "" : " ") << value << "\n";
+        }
+    }
+}
+
+void print_key_help(std::ostream& out) {
+    const auto row = [&out](const KeySpec& spec) {
+        std::string left = "  " + std::string(spec.name) + " = " + std::string(spec.default_value);
+        left.resize(std::max<std::size_t>(left.size() + 1, 30), ' ');
+        out << left << spec.help << "\n";
+    };
+    out << "[server]\n";
+    for (const auto& key : server_table) {
+        row(key.spec);
+    }
+    out << "\n[SERVICE]  (any other section is a service; its name is free)\n";
+    for (const auto& key : service_table) {
+        row(key.spec);
+    }
+    out << "\nHandlers (handler = NAME) and their own keys:\n";
+    for (const auto& spec : netd::handlers()) {
+        out << "  " << spec.name << ": " << spec.summary << "\n";
+        for (const auto& key : spec.keys) {
+            out << "  ";
+            row(key);
+        }
+    }
+}
+
+std::string_view to_string(Mode mode) {
+    switch (mode) {
+        case Mode::strand:
+            return "strand";
+        case Mode::pool:
+            return "pool";
+        case Mode::fork:
+            return "fork";
+    }
+    return "?";
+}
+
+std::string_view to_string(LogLevel level) {
+    switch (level) {
+        case LogLevel::trace:
+            return "trace";
+        case LogLevel::debug:
+            return "debug";
+        case LogLevel::info:
+            return "info";
+        case LogLevel::warning:
+            return "warning";
+        case LogLevel::error:
+            return "error";
+    }
+    return "?";
+}
+
+std::ostream& operator<<(std::ostream& out, Mode mode) { return out << to_string(mode); }
+std::ostream& operator<<(std::ostream& out, LogLevel level) { return out << to_string(level); }
+
+}  // namespace netd::config

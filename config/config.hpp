@@ -1,0 +1,123 @@
+#pragma once
+// The validated, immutable configuration snapshot. It is built once from a RawConfig (the strings read
+// from the INI file and the command line); everything downstream takes these structs, never strings.
+
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <cstdint>
+#include <iosfwd>
+#include <map>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/values.hpp"
+
+namespace netd::config {
+
+/// One configurable key: its name, default and meaning; the same rows drive parsing and --help.
+struct KeySpec {
+    std::string_view name;
+    std::string_view default_value;
+    std::string_view help;
+};
+
+/// A value as read, with where it came from so that an error can name the place.
+struct Setting {
+    std::string value;
+    std::string origin;  ///< the config file's path, or "command line"
+};
+
+/// Section name -> key -> setting, in the order sections first appeared.
+struct RawConfig {
+    std::string file;  ///< the config file's path ("" when none was read)
+    std::vector<std::string> section_order;
+    std::map<std::string, std::map<std::string, Setting>> sections;
+
+    /// Adds or replaces a value; a later source (the command line) wins over an earlier one.
+    void set(const std::string& section, const std::string& key, Setting setting);
+};
+
+/// A configuration that cannot be used. what() is the whole one-line message:
+/// "<origin>: [section] key: reason" (or "<origin>: reason" when no key is at fault).
+class ConfigError : public std::runtime_error {
+public:
+    ConfigError(std::string_view origin, std::string_view section, std::string_view key,
+                std::string_view reason);
+    explicit ConfigError(const std::string& message) : std::runtime_error(message) {}
+};
+
+enum class Mode { strand, pool, fork };
+enum class LogLevel { trace, debug, info, warning, error };
+
+struct LogTarget {
+    enum class Kind { console, syslog, journal, file } kind = Kind::console;
+    std::string path;  ///< for Kind::file
+};
+
+struct ServerConfig {
+    Mode mode = Mode::strand;
+    unsigned threads = 0;  ///< pool: 0 = one per core
+    unsigned max_children = 256;
+    std::uint64_t max_connections = 10000;
+    std::chrono::seconds shutdown_timeout{10};
+    std::string user;
+    std::string group;
+    LogLevel log_level = LogLevel::info;
+    LogTarget log_target;
+};
+
+struct ServiceConfig {
+    std::string name;
+    std::string handler;
+    std::vector<boost::asio::ip::tcp::endpoint> tcp;
+    std::vector<boost::asio::ip::tcp::endpoint> udp;  ///< same address/port shape as tcp
+    std::vector<std::string> unix_stream;
+    std::vector<std::string> unix_datagram;
+    std::vector<Cidr> allow;
+    std::vector<Cidr> deny;
+    std::uint64_t max_connections = 1000;
+    std::uint64_t max_per_source = 0;
+    std::uint64_t rate = 0;
+    std::chrono::seconds idle_timeout{60};
+    std::size_t max_line = 8192;
+    std::uint16_t udp_min_source_port = 1024;
+    /// The handler's own keys with defaults filled in; the handler's factory turns them into its
+    /// typed options (and has already accepted them once, during validation).
+    std::map<std::string, std::string, std::less<>> options;
+
+    /// Where each key's value came from, for errors found after validation (a port in use).
+    std::map<std::string, std::string, std::less<>> origins;
+
+    /// The error message for a problem with this service's key.
+    ConfigError error(std::string_view key, std::string_view reason) const;
+};
+
+struct Config {
+    std::string file;
+    ServerConfig server;
+    std::vector<ServiceConfig> services;
+    /// Every key with its effective value, by section, for --check-config.
+    std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> effective;
+    /// Keys set to a value this version accepts but does not act on yet; logged at start-up.
+    std::vector<std::string> not_in_effect;
+};
+
+/// Validates raw settings into a Config; throws ConfigError naming the first problem.
+std::shared_ptr<const Config> build_config(const RawConfig& raw);
+
+/// The effective configuration as an INI file that netd would read back unchanged.
+void print_effective(std::ostream& out, const Config& config);
+
+/// Every key with its default and meaning, handlers' own keys included.
+void print_key_help(std::ostream& out);
+
+std::string_view to_string(Mode mode);
+std::string_view to_string(LogLevel level);
+std::ostream& operator<<(std::ostream& out, Mode mode);
+std::ostream& operator<<(std::ostream& out, LogLevel level);
+
+}  // namespace netd::config

@@ -1,0 +1,160 @@
+#include "config/reader.hpp"
+
+#include <boost/program_options.hpp>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace netd::config {
+
+namespace po = boost::program_options;
+
+namespace {
+
+constexpr std::string_view command_line_origin = "command line";
+
+po::options_description generic_options() {
+    po::options_description generic("Options");
+    generic.add_options()
+        ("help,h", "print this help with every config key, its default and meaning")
+        ("version", "print the version")
+        ("check-config", "validate the configuration, print the effective one, exit 0 or 1")
+        ("config", po::value<std::string>()->value_name("PATH"),
+         "INI file to read (default /etc/netd/netd.ini; /dev/null for none)");
+    return generic;
+}
+
+/// "section.key" -> {section, key}; the key part may not be empty.
+std::pair<std::string, std::string> split_dotted(std::string_view dotted) {
+    const auto dot = dotted.find('.');
+    if (dot == std::string_view::npos || dot == 0 || dot + 1 == dotted.size()) {
+        return {};
+    }
+    return {std::string(dotted.substr(0, dot)), std::string(dotted.substr(dot + 1))};
+}
+
+}  // namespace
+
+RawConfig read_config_file(const std::string& path) {
+    std::ifstream file(path);
+    if (!file) {
+        throw ConfigError(path + ": cannot open: " + std::strerror(errno));
+    }
+    std::stringstream text;
+    text << file.rdbuf();
+    if (file.bad()) {
+        throw ConfigError(path + ": cannot read: " + std::strerror(errno));
+    }
+
+    RawConfig raw;
+    raw.file = path;
+    // Program_options reports keys, not sections: find the headers first so an empty section
+    // is still a section (a service without listeners, which validation rejects by name).
+    std::string line;
+    while (std::getline(text, line)) {
+        const auto stripped = trim(std::string_view(line).substr(0, line.find('#')));
+        if (stripped.size() >= 2 && stripped.front() == '[' && stripped.back() == ']') {
+            const std::string name(trim(stripped.substr(1, stripped.size() - 2)));
+            if (!raw.sections.contains(name)) {
+                raw.section_order.push_back(name);
+                raw.sections[name];
+            }
+        }
+    }
+    text.clear();
+    text.seekg(0);
+
+    po::parsed_options parsed(nullptr);
+    try {
+        parsed = po::parse_config_file(text, po::options_description(), true);
+    } catch (const po::error& e) {
+        throw ConfigError(path + ": " + e.what());
+    }
+    for (const auto& option : parsed.options) {
+        auto [section, key] = split_dotted(option.string_key);
+        if (section.empty()) {
+            throw ConfigError(path + ": '" + option.string_key +
+                              "' is outside any [section]");
+        }
+        const auto& settings = raw.sections[section];
+        if (settings.contains(key)) {
+            throw ConfigError(path, section, key, "given more than once");
+        }
+        raw.set(section, key, Setting{option.value.empty() ? "" : option.value.front(), path});
+    }
+    return raw;
+}
+
+CommandLine read_command_line(int argc, const char* const argv[]) {
+    const auto generic = generic_options();
+    po::parsed_options parsed(nullptr);
+    po::variables_map vm;
+    try {
+        parsed = po::command_line_parser(argc, argv)
+                     .options(generic)
+                     .style(po::command_line_style::default_style &
+                            ~po::command_line_style::allow_guessing)
+                     .allow_unregistered()
+                     .run();
+        po::store(parsed, vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        throw ConfigError(std::string(command_line_origin) + ": " + e.what());
+    }
+
+    CommandLine result;
+    result.help = vm.count("help") > 0;
+    result.version = vm.count("version") > 0;
+    result.check_config = vm.count("check-config") > 0;
+    if (result.help || result.version) {
+        return result;
+    }
+
+    const std::string path =
+        vm.count("config") ? vm["config"].as<std::string>() : std::string(default_config_path);
+    result.raw = read_config_file(path);
+
+    RawConfig overrides;
+    for (const auto& option : parsed.options) {
+        if (!option.unregistered && option.position_key < 0) {
+            continue;
+        }
+        const std::string token = option.original_tokens.empty() ? option.string_key
+                                                                 : option.original_tokens.front();
+        if (option.position_key >= 0 || !token.starts_with("--")) {
+            throw ConfigError(std::string(command_line_origin) + ": unexpected argument '" +
+                              token + "' (settings are written --section.key=value)");
+        }
+        const auto equals = token.find('=');
+        const auto [section, key] = split_dotted(std::string_view(token).substr(2, equals - 2));
+        if (section.empty()) {
+            throw ConfigError(std::string(command_line_origin) + ": unknown option '" + token +
+                              "' (see --help)");
+        }
+        if (equals == std::string::npos) {
+            throw ConfigError(command_line_origin, section, key,
+                              "needs a value: --" + section + "." + key + "=VALUE");
+        }
+        if (overrides.sections.contains(section) && overrides.sections[section].contains(key)) {
+            throw ConfigError(command_line_origin, section, key, "given more than once");
+        }
+        Setting setting{token.substr(equals + 1), std::string(command_line_origin)};
+        overrides.set(section, key, setting);
+        result.raw.set(section, key, std::move(setting));
+    }
+    return result;
+}
+
+std::string usage_text() {
+    std::ostringstream out;
+    out << "Usage: netd [--config PATH] [--SECTION.KEY=VALUE ...]\n"
+           "       netd --check-config [--config PATH] [--SECTION.KEY=VALUE ...]\n"
+           "       netd --help | --version\n\n"
+           "Every config key [SECTION] KEY = VALUE can also be given as --SECTION.KEY=VALUE;\n"
+           "the command line wins over the file.\n\n"
+        << generic_options() << "\nConfig keys (with defaults):\n";
+    return out.str();
+}
+
+}  // namespace netd::config

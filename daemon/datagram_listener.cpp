@@ -1,0 +1,153 @@
+#include "daemon/datagram_listener.hpp"
+
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <sys/socket.h>
+
+#include "daemon/endpoint_text.hpp"
+#include "daemon/io_buffers.hpp"
+#include "daemon/logging.hpp"
+#include "daemon/unix_path.hpp"
+
+namespace netd {
+
+namespace asio = boost::asio;
+
+namespace {
+
+/// Datagrams handled in one go before yielding to other sockets.
+constexpr int datagrams_per_turn = 64;
+
+}  // namespace
+
+template <class Protocol>
+DatagramListener<Protocol>::DatagramListener(asio::io_context& io, std::shared_ptr<Service> service,
+                                             const typename Protocol::endpoint& endpoint)
+    : socket_(io), service_(std::move(service)) {
+    constexpr bool unix_socket = std::is_same_v<Protocol, asio::local::datagram_protocol>;
+    const char* key = unix_socket ? "unixgram" : "udp";
+    const std::string where = endpoint_text(endpoint);
+    if constexpr (unix_socket) {
+        if (const auto why = free_unix_path(endpoint.path(), SOCK_DGRAM); !why.empty()) {
+            throw service_->settings.error(key, "cannot bind " + where + ": " + why);
+        }
+    }
+    boost::system::error_code ec;
+    socket_.open(endpoint.protocol(), ec);
+    if constexpr (!unix_socket) {
+        if (!ec && endpoint.address().is_v6()) {
+            socket_.set_option(asio::ip::v6_only(true), ec);
+        }
+    }
+    if (!ec) {
+        socket_.bind(endpoint, ec);
+    }
+    if (!ec) {
+        socket_.non_blocking(true, ec);
+    }
+    if (ec) {
+        throw service_->settings.error(key, "cannot bind " + where + ": " + ec.message());
+    }
+    const auto bound = socket_.local_endpoint();
+    description_ = std::string(unix_socket ? "unixgram " : "udp ") + endpoint_text(bound);
+    if constexpr (unix_socket) {
+        unix_inode_ = inode_of(bound.path());
+    }
+}
+
+template <class Protocol>
+void DatagramListener<Protocol>::start() {
+    do_receive();
+}
+
+template <class Protocol>
+void DatagramListener<Protocol>::do_receive() {
+    auto& buffers = io_buffers();
+    for (int turn = 0; turn < datagrams_per_turn; ++turn) {
+        typename Protocol::endpoint sender;
+        boost::system::error_code ec;
+        // MSG_TRUNC makes the kernel report a datagram's real length, so one that did not fit
+        // the buffer is recognised and dropped instead of being served cut short.
+        const std::size_t n =
+            socket_.receive_from(asio::buffer(buffers.in), sender, MSG_TRUNC, ec);
+        if (ec == asio::error::would_block) {
+            socket_.async_wait(Protocol::socket::wait_read,
+                               [self = this->shared_from_this()](boost::system::error_code ec) {
+                if (!ec) {
+                    self->do_receive();
+                }
+            });
+            return;
+        }
+        if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) {
+            return;
+        }
+        if (ec) {
+            // An ICMP error from an earlier send surfaces here (ECONNREFUSED); it is not ours.
+            BOOST_LOG_TRIVIAL(debug) << log_prefix(*service_) << description_ << ": "
+                                     << ec.message();
+            continue;
+        }
+        if (n > buffers.in.size()) {
+            BOOST_LOG_TRIVIAL(debug) << log_prefix(*service_) << "dropped a " << n
+                                     << "-byte datagram from " << endpoint_text(sender)
+                                     << ": larger than " << buffers.in.size() << " bytes";
+            continue;
+        }
+        serve(std::string_view(buffers.in.data(), n), sender);
+    }
+    asio::post(socket_.get_executor(), [self = this->shared_from_this()] { self->do_receive(); });
+}
+
+template <class Protocol>
+void DatagramListener<Protocol>::serve(std::string_view datagram,
+                                       const typename Protocol::endpoint& sender) {
+    constexpr auto transport = std::is_same_v<Protocol, asio::ip::udp> ? Transport::udp
+                                                                       : Transport::unix_datagram;
+    auto& reply = io_buffers().out;
+    reply.clear();
+    Output out(reply);
+    const Peer peer = make_peer(transport, sender);
+    try {
+        service_->handler->datagram(datagram, peer, out);
+    } catch (const std::exception& e) {
+        BOOST_LOG_TRIVIAL(error) << log_prefix(*service_) << "handler failed for "
+                                 << peer.to_string() << ": " << e.what();
+        return;
+    }
+    if (reply.empty()) {
+        return;
+    }
+    if constexpr (transport == Transport::unix_datagram) {
+        if (sender.path().empty()) {
+            return;  // an unnamed Unix socket cannot be answered
+        }
+    }
+    boost::system::error_code ec;
+    socket_.send_to(asio::buffer(reply), sender, 0, ec);
+    if (ec) {
+        BOOST_LOG_TRIVIAL(debug) << log_prefix(*service_) << "reply to " << peer.to_string()
+                                 << " dropped: " << ec.message();
+    }
+}
+
+template <class Protocol>
+void DatagramListener<Protocol>::stop() {
+    boost::system::error_code ignored;
+    if constexpr (std::is_same_v<Protocol, asio::local::datagram_protocol>) {
+        if (socket_.is_open()) {
+            remove_unix_path(socket_.local_endpoint(ignored).path(), unix_inode_);
+        }
+    }
+    socket_.close(ignored);
+}
+
+template <class Protocol>
+std::string DatagramListener<Protocol>::describe() const {
+    return description_;
+}
+
+template class DatagramListener<asio::ip::udp>;
+template class DatagramListener<asio::local::datagram_protocol>;
+
+}  // namespace netd

@@ -1,0 +1,42 @@
+#pragma once
+// A bound datagram socket (UDP or Unix datagram) serving one service. When the socket becomes
+// readable it is drained in a loop, each datagram handed to the handler and its reply sent back
+// to the sender, instead of one datagram per wake-up.
+
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/local/datagram_protocol.hpp>
+#include <memory>
+#include <sys/types.h>
+
+#include "daemon/listener.hpp"
+#include "daemon/service.hpp"
+
+namespace netd {
+
+template <class Protocol>
+class DatagramListener final : public Listener,
+                             public std::enable_shared_from_this<DatagramListener<Protocol>> {
+public:
+    /// Binds at once; throws config::ConfigError naming the service key on failure.
+    DatagramListener(boost::asio::io_context& io, std::shared_ptr<Service> service,
+                     const typename Protocol::endpoint& endpoint);
+
+    void start() override;
+    void stop() override;
+    std::string describe() const override;
+
+private:
+    /// Receives until the socket would block (or a turn is used up), then waits.
+    void do_receive();
+    void serve(std::string_view datagram, const typename Protocol::endpoint& sender);
+
+    typename Protocol::socket socket_;
+    std::shared_ptr<Service> service_;
+    std::string description_;
+    ino_t unix_inode_ = 0;  ///< the socket file we created, removed again on stop
+};
+
+extern template class DatagramListener<boost::asio::ip::udp>;
+extern template class DatagramListener<boost::asio::local::datagram_protocol>;
+
+}  // namespace netd

@@ -1,0 +1,79 @@
+// netd: small line and datagram services over TCP, UDP and Unix sockets.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <iostream>
+
+#include "config/reader.hpp"
+#include "daemon/logging.hpp"
+#include "daemon/server.hpp"
+
+namespace {
+
+int run(const netd::config::CommandLine& command_line) {
+    const auto config = netd::config::build_config(command_line.raw);
+    if (command_line.check_config) {
+        netd::config::print_effective(std::cout, *config);
+        return 0;
+    }
+    netd::init_logging(config->server.log_level);
+    for (const auto& note : config->not_in_effect) {
+        BOOST_LOG_TRIVIAL(warning) << note;
+    }
+
+    // One event loop on one thread: the strand model has no locks on the request path.
+    boost::asio::io_context io{1};
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+    netd::Server server(io, config);
+    server.bind();
+
+    signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+        if (ec) {
+            return;
+        }
+        BOOST_LOG_TRIVIAL(info) << "stopping on " << (signal == SIGTERM ? "SIGTERM" : "SIGINT");
+        server.stop();
+        io.stop();
+    });
+    server.start();
+    BOOST_LOG_TRIVIAL(info) << "ready: " << netd::config::to_string(config->server.mode)
+                            << " mode, " << server.service_count() << " services, "
+                            << server.listener_count() << " listeners";
+    for (;;) {
+        try {
+            io.run();
+            break;
+        } catch (const std::exception& e) {
+            BOOST_LOG_TRIVIAL(error) << "event loop: " << e.what();
+        }
+    }
+    BOOST_LOG_TRIVIAL(info) << "stopped";
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char* argv[]) {
+    // A peer that vanishes mid-write must cost one connection, never the daemon.
+    std::signal(SIGPIPE, SIG_IGN);
+    try {
+        const auto command_line = netd::config::read_command_line(argc, argv);
+        if (command_line.help) {
+            std::cout << netd::config::usage_text();
+            netd::config::print_key_help(std::cout);
+            return 0;
+        }
+        if (command_line.version) {
+            std::cout << "netd " << NETD_VERSION << "\n";
+            return 0;
+        }
+        return run(command_line);
+    } catch (const netd::config::ConfigError& e) {
+        std::cerr << "netd: " << e.what() << "\n";
+        return 1;
+    } catch (const std::exception& e) {
+        std::cerr << "netd: " << e.what() << "\n";
+        return 1;
+    }
+}

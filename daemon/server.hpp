@@ -1,0 +1,42 @@
+#pragma once
+// Owns the services and their listeners. Every listener is bound before any is started, so a bad
+// address fails the whole start-up with a config error instead of leaving a half-started daemon.
+
+#include <boost/asio/io_context.hpp>
+#include <memory>
+#include <vector>
+
+#include "config/config.hpp"
+#include "daemon/listener.hpp"
+#include "daemon/service.hpp"
+
+namespace netd {
+
+class Server {
+public:
+    Server(boost::asio::io_context& io, std::shared_ptr<const config::Config> config);
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+    ~Server();
+
+    /// Builds every service's handler and binds every listener, logging each real address;
+    /// throws config::ConfigError (naming file, section and key) and binds nothing on failure.
+    void bind();
+
+    /// Starts accepting and receiving on every listener.
+    void start();
+
+    /// Closes every listener (removing the Unix socket files it created).
+    void stop();
+
+    std::size_t listener_count() const { return listeners_.size(); }
+    std::size_t service_count() const { return services_.size(); }
+
+private:
+    boost::asio::io_context& io_;
+    std::shared_ptr<const config::Config> config_;
+    std::vector<std::shared_ptr<Service>> services_;
+    std::vector<std::shared_ptr<Listener>> listeners_;
+};
+
+}  // namespace netd

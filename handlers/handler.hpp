@@ -1,0 +1,86 @@
+#pragma once
+// The handler interface. Handlers are sans-I/O: they never touch a socket. The daemon feeds them bytes
+// and sends what they put in Output, so one handler behaves identically under every concurrency model
+// and can be unit-tested with plain strings.
+
+#include <boost/asio/ip/address.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace netd {
+
+enum class Transport : std::uint8_t { tcp, udp, unix_stream, unix_datagram };
+
+std::string_view to_string(Transport transport);
+
+/// Who is on the other end of a connection or sent a datagram.
+struct Peer {
+    Transport transport = Transport::tcp;
+    boost::asio::ip::address address;  ///< tcp and udp only
+    std::uint16_t port = 0;            ///< tcp and udp only
+    std::string path;                  ///< unix only: the peer's bound path, often empty
+
+    /// "127.0.0.1:5000", "[::1]:5000", a Unix path, or "unix" for an unnamed Unix peer.
+    std::string to_string() const;
+};
+
+/// Where a handler puts its reply, and how it asks for the connection to be closed.
+class Output {
+public:
+    /// buffer receives the reply bytes; the daemon owns it and reuses its capacity.
+    explicit Output(std::string& buffer) : buffer_(buffer) {}
+    Output(const Output&) = delete;
+    Output& operator=(const Output&) = delete;
+
+    void write(std::string_view bytes) { buffer_.append(bytes); }
+
+    /// Close the connection once everything written so far has been sent.
+    void close() { close_ = true; }
+
+    bool close_requested() const { return close_; }
+    std::string_view pending() const { return buffer_; }
+
+private:
+    std::string& buffer_;
+    bool close_ = false;
+};
+
+/// One stream connection's conversation: the setup -> handle -> finish lifecycle of Python's
+/// BaseRequestHandler. A session is only ever called from one thread at a time.
+class StreamSession {
+public:
+    StreamSession() = default;
+    StreamSession(const StreamSession&) = delete;
+    StreamSession& operator=(const StreamSession&) = delete;
+    virtual ~StreamSession() = default;
+
+    /// The connection was accepted: a banner, or an answer that needs no request (daytime, time).
+    virtual void setup(Output& /*out*/) {}
+
+    /// Bytes arrived, in order; they may split or join the client's writes anywhere.
+    virtual void handle(std::string_view bytes, Output& out) = 0;
+
+    /// The client closed its sending side; last chance to answer before the connection closes.
+    virtual void finish(Output& /*out*/) {}
+};
+
+/// A service's handler, built from its ServiceConfig. One instance serves every connection and
+/// datagram of its service, possibly from several threads at once, so its methods must be
+/// safe to call concurrently.
+class Handler {
+public:
+    Handler() = default;
+    Handler(const Handler&) = delete;
+    Handler& operator=(const Handler&) = delete;
+    virtual ~Handler() = default;
+
+    /// A new session for an accepted stream connection.
+    virtual std::unique_ptr<StreamSession> open_session(const Peer& peer) = 0;
+
+    /// One datagram; whatever goes into out is sent back to the peer as one datagram.
+    virtual void datagram(std::string_view bytes, const Peer& peer, Output& out) = 0;
+};
+
+}  // namespace netd

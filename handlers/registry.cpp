@@ -1,0 +1,69 @@
+#include "handlers/registry.hpp"
+
+#include <algorithm>
+
+#include "handlers/echo.hpp"
+
+namespace netd {
+
+namespace {
+
+std::vector<HandlerSpec>& table() {
+    static std::vector<HandlerSpec> specs{
+        echo_handler_spec(),
+    };
+    return specs;
+}
+
+}  // namespace
+
+std::span<const HandlerSpec> handlers() { return table(); }
+
+const HandlerSpec* find_handler(std::string_view name) {
+    const auto& specs = table();
+    const auto found =
+        std::find_if(specs.begin(), specs.end(), [&](const auto& s) { return s.name == name; });
+    return found == specs.end() ? nullptr : &*found;
+}
+
+void register_handler(const HandlerSpec& spec) {
+    auto& specs = table();
+    const auto found =
+        std::find_if(specs.begin(), specs.end(), [&](const auto& s) { return s.name == spec.name; });
+    if (found == specs.end()) {
+        specs.push_back(spec);
+    } else {
+        *found = spec;
+    }
+}
+
+std::string_view to_string(Transport transport) {
+    switch (transport) {
+        case Transport::tcp:
+            return "tcp";
+        case Transport::udp:
+            return "udp";
+        case Transport::unix_stream:
+            return "unix";
+        case Transport::unix_datagram:
+            return "unixgram";
+    }
+    return "?";
+}
+
+std::string Peer::to_string() const {
+    switch (transport) {
+        case Transport::tcp:
+        case Transport::udp:
+            if (address.is_v6()) {
+                return "[" + address.to_string() + "]:" + std::to_string(port);
+            }
+            return address.to_string() + ":" + std::to_string(port);
+        case Transport::unix_stream:
+        case Transport::unix_datagram:
+            return path.empty() ? "unix" : path;
+    }
+    return "?";
+}
+
+}  // namespace netd

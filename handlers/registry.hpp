@@ -1,0 +1,48 @@
+#pragma once
+// The handler table: name -> factory, the transports a handler serves and its own config keys.
+// Like Redis's command table, it is data; an unknown name is a config error.
+
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+#include "handlers/handler.hpp"
+
+namespace netd {
+
+struct HandlerSpec {
+    std::string_view name;      ///< what `handler = ` names
+    std::string_view summary;   ///< one line for --help
+    bool stream = true;         ///< serves tcp and unix listeners
+    bool datagram = true;       ///< serves udp and unixgram listeners
+    std::span<const config::KeySpec> keys;  ///< keys of its own, beside the common service keys
+    /// Builds the handler from the service's options; throws KeyError for a bad value of one of its
+    /// keys, so that validation can name file, section and key. Cheap and free of side effects:
+    /// validation (and --check-config) calls it too.
+    std::unique_ptr<Handler> (*make)(const config::ServiceConfig& service);
+};
+
+/// Thrown by a factory for a bad value of one of its own keys.
+class KeyError : public config::ValueError {
+public:
+    KeyError(std::string_view key, const std::string& reason)
+        : config::ValueError(reason), key_(key) {}
+    const std::string& key() const { return key_; }
+
+private:
+    std::string key_;
+};
+
+/// The registered handlers, built-ins first.
+std::span<const HandlerSpec> handlers();
+
+/// The handler registered under name, or nullptr.
+const HandlerSpec* find_handler(std::string_view name);
+
+/// Adds a handler (tests and embedders do this before loading a config). A name that is already
+/// registered is replaced.
+void register_handler(const HandlerSpec& spec);
+
+}  // namespace netd

@@ -1,0 +1,289 @@
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+#include "config/reader.hpp"
+#include "handlers/registry.hpp"
+
+using namespace netd::config;
+namespace ip = boost::asio::ip;
+
+namespace {
+
+/// A config file in a fresh temporary directory, removed again at the end of the test.
+class TempIni {
+public:
+    explicit TempIni(const std::string& text) {
+        static int counter = 0;
+        dir_ = std::filesystem::temp_directory_path() /
+               ("netd-unit-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+        std::filesystem::create_directories(dir_);
+        path_ = (dir_ / "netd.ini").string();
+        std::ofstream(path_) << text;
+    }
+    ~TempIni() { std::filesystem::remove_all(dir_); }
+    const std::string& path() const { return path_; }
+
+private:
+    std::filesystem::path dir_;
+    std::string path_;
+};
+
+/// Runs the command-line reader on args (argv[0] is added).
+CommandLine read(std::vector<std::string> args) {
+    args.insert(args.begin(), "netd");
+    std::vector<const char*> argv;
+    for (const auto& arg : args) {
+        argv.push_back(arg.c_str());
+    }
+    return read_command_line(static_cast<int>(argv.size()), argv.data());
+}
+
+std::shared_ptr<const Config> load(const std::string& ini, std::vector<std::string> args = {}) {
+    TempIni file(ini);
+    args.insert(args.begin(), "--config=" + file.path());
+    return build_config(read(args).raw);
+}
+
+/// The ConfigError message a config produces; fails the test when it loads.
+std::string error_of(const std::string& ini, std::vector<std::string> args = {}) {
+    TempIni file(ini);
+    args.insert(args.begin(), "--config=" + file.path());
+    try {
+        build_config(read(args).raw);
+    } catch (const ConfigError& e) {
+        std::string message = e.what();
+        // Name the file generically so expectations do not depend on the temp path.
+        const auto at = message.find(file.path());
+        if (at != std::string::npos) {
+            message.replace(at, file.path().size(), "FILE");
+        }
+        return message;
+    }
+    BOOST_FAIL("the config was accepted");
+    return {};
+}
+
+const std::string echo_ini = "[echo]\ntcp = 127.0.0.1:7007\n";
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(config)
+
+BOOST_AUTO_TEST_CASE(defaults) {
+    const auto config = load(echo_ini);
+    const auto& server = config->server;
+    BOOST_TEST(server.mode == Mode::strand);
+    BOOST_TEST(server.threads == 0U);
+    BOOST_TEST(server.max_children == 256U);
+    BOOST_TEST(server.max_connections == 10000U);
+    BOOST_TEST(server.shutdown_timeout.count() == 10);
+    BOOST_TEST(server.user.empty());
+    BOOST_TEST(server.group.empty());
+    BOOST_TEST(server.log_level == LogLevel::info);
+    BOOST_TEST((server.log_target.kind == LogTarget::Kind::console));
+
+    BOOST_REQUIRE(config->services.size() == 1U);
+    const auto& echo = config->services.front();
+    BOOST_TEST(echo.name == "echo");
+    BOOST_TEST(echo.handler == "echo");
+    BOOST_REQUIRE(echo.tcp.size() == 1U);
+    BOOST_TEST(echo.tcp[0].port() == 7007);
+    BOOST_TEST(echo.udp.empty());
+    BOOST_TEST(echo.unix_stream.empty());
+    BOOST_TEST(echo.unix_datagram.empty());
+    BOOST_TEST(echo.allow.empty());
+    BOOST_TEST(echo.deny.empty());
+    BOOST_TEST(echo.max_connections == 1000U);
+    BOOST_TEST(echo.max_per_source == 0U);
+    BOOST_TEST(echo.rate == 0U);
+    BOOST_TEST(echo.idle_timeout.count() == 60);
+    BOOST_TEST(echo.max_line == 8192U);
+    BOOST_TEST(echo.udp_min_source_port == 1024);
+    BOOST_TEST(config->not_in_effect.empty());
+}
+
+BOOST_AUTO_TEST_CASE(every_key) {
+    const auto config = load(R"(# a comment
+[server]
+mode = strand
+threads = 4
+max_children = 32
+max_connections = 500
+shutdown_timeout = 3     # inline comment
+user =
+group =
+log_level = debug
+log_target = console
+
+[mirror]
+handler = echo
+tcp = 127.0.0.1:0, [::1]:7007
+udp = 127.0.0.1:9
+unix = /tmp/netd-a.sock, /tmp/netd-b.sock
+unixgram = /tmp/netd-c.dgram
+allow = 127.0.0.0/8, ::1
+deny = 127.0.0.2
+max_connections = 10
+max_per_source = 2
+rate = 50
+idle_timeout = 0
+max_line = 1024
+udp_min_source_port = 0
+)");
+    const auto& server = config->server;
+    BOOST_TEST(server.threads == 4U);
+    BOOST_TEST(server.max_children == 32U);
+    BOOST_TEST(server.max_connections == 500U);
+    BOOST_TEST(server.shutdown_timeout.count() == 3);
+    BOOST_TEST(server.log_level == LogLevel::debug);
+
+    BOOST_REQUIRE(config->services.size() == 1U);
+    const auto& mirror = config->services.front();
+    BOOST_TEST(mirror.name == "mirror");
+    BOOST_TEST(mirror.handler == "echo");
+    BOOST_REQUIRE(mirror.tcp.size() == 2U);
+    BOOST_TEST(mirror.tcp[1].address() == ip::make_address("::1"));
+    BOOST_TEST(mirror.tcp[1].port() == 7007);
+    BOOST_REQUIRE(mirror.udp.size() == 1U);
+    BOOST_TEST(mirror.udp[0].port() == 9);
+    BOOST_TEST(mirror.unix_stream.size() == 2U);
+    BOOST_TEST(mirror.unix_stream[1] == "/tmp/netd-b.sock");
+    BOOST_TEST(mirror.unix_datagram.size() == 1U);
+    BOOST_TEST(mirror.allow.size() == 2U);
+    BOOST_TEST(mirror.deny.size() == 1U);
+    BOOST_TEST(mirror.deny[0].contains(ip::make_address("127.0.0.2")));
+    BOOST_TEST(mirror.max_connections == 10U);
+    BOOST_TEST(mirror.max_per_source == 2U);
+    BOOST_TEST(mirror.rate == 50U);
+    BOOST_TEST(mirror.idle_timeout.count() == 0);
+    BOOST_TEST(mirror.max_line == 1024U);
+    BOOST_TEST(mirror.udp_min_source_port == 0);
+    // Keys that verify_request will enforce are reported, not silently ignored.
+    BOOST_TEST(config->not_in_effect.size() == 9U);
+    BOOST_TEST(config->not_in_effect.front().find("[server] max_connections") == 0U);
+}
+
+BOOST_AUTO_TEST_CASE(command_line_wins_over_the_file) {
+    const auto config = load(echo_ini + "max_line = 100\n",
+                             {"--echo.tcp=127.0.0.1:9999", "--server.log_level=error"});
+    BOOST_TEST(config->server.log_level == LogLevel::error);
+    BOOST_TEST(config->services[0].tcp[0].port() == 9999);
+    BOOST_TEST(config->services[0].max_line == 100U);
+}
+
+BOOST_AUTO_TEST_CASE(service_from_the_command_line_only) {
+    const auto config = build_config(read({"--config=/dev/null", "--mirror.handler=echo",
+                                           "--mirror.udp=127.0.0.1:0"})
+                                         .raw);
+    BOOST_REQUIRE(config->services.size() == 1U);
+    BOOST_TEST(config->services[0].name == "mirror");
+    BOOST_TEST(config->services[0].udp.size() == 1U);
+}
+
+BOOST_AUTO_TEST_CASE(flags) {
+    BOOST_TEST(read({"--help"}).help);
+    BOOST_TEST(read({"-h"}).help);
+    BOOST_TEST(read({"--version"}).version);
+    TempIni file(echo_ini);
+    BOOST_TEST(read({"--check-config", "--config", file.path()}).check_config);
+}
+
+BOOST_AUTO_TEST_CASE(bad_values_name_file_section_and_key) {
+    BOOST_TEST(error_of("[server]\nmode = turbo\n" + echo_ini) ==
+               "FILE: [server] mode: 'turbo' is not a mode (strand, pool or fork)");
+    BOOST_TEST(error_of("[server]\nthreads = -1\n" + echo_ini) ==
+               "FILE: [server] threads: '-1' is not a whole number");
+    BOOST_TEST(error_of("[server]\nlog_level = loud\n" + echo_ini).starts_with(
+        "FILE: [server] log_level: 'loud' is not a log level"));
+    BOOST_TEST(error_of("[server]\nlog_target = printer\n" + echo_ini).starts_with(
+        "FILE: [server] log_target: 'printer' is not a log target"));
+    BOOST_TEST(error_of("[echo]\ntcp = 127.0.0.1:70000\n") ==
+               "FILE: [echo] tcp: '127.0.0.1:70000' has a bad port (expected 0 to 65535)");
+    BOOST_TEST(error_of("[echo]\ntcp = 127.0.0.1:7, ,\n").starts_with("FILE: [echo] tcp: empty item"));
+    BOOST_TEST(error_of(echo_ini + "allow = 10.0.0.0/40\n").starts_with("FILE: [echo] allow: "));
+    BOOST_TEST(error_of(echo_ini + "max_line = 0\n").starts_with("FILE: [echo] max_line: '0' is out of range"));
+    BOOST_TEST(error_of(echo_ini + "unix = /" + std::string(120, 'x') + "\n")
+                   .starts_with("FILE: [echo] unix: "));
+}
+
+BOOST_AUTO_TEST_CASE(structural_errors) {
+    BOOST_TEST(error_of(echo_ini + "colour = blue\n").starts_with("FILE: [echo] colour: unknown key"));
+    BOOST_TEST(error_of("[server]\nspeed = 11\n" + echo_ini) == "FILE: [server] speed: unknown key");
+    BOOST_TEST(error_of("[echo]\nhandler = chargen\ntcp = 127.0.0.1:7\n") ==
+               "FILE: [echo] handler: unknown handler 'chargen' (known: echo)");
+    BOOST_TEST(error_of("[nothing]\nhandler = echo\n") ==
+               "FILE: [nothing] no listener: set at least one of tcp, udp, unix, unixgram");
+    BOOST_TEST(error_of("[echo]\n") ==
+               "FILE: [echo] no listener: set at least one of tcp, udp, unix, unixgram");
+    BOOST_TEST(error_of(echo_ini + "tcp = 127.0.0.1:8\n") == "FILE: [echo] tcp: given more than once");
+    BOOST_TEST(error_of("[bad name]\ntcp = 127.0.0.1:7\n").starts_with("FILE: [bad name]: a service name"));
+    BOOST_TEST(error_of("stray = 1\n" + echo_ini) == "FILE: 'stray' is outside any [section]");
+    BOOST_TEST(error_of("[a]\nhandler=echo\nunix = /tmp/x.sock\n[b]\nhandler=echo\nunix = /tmp/x.sock\n") ==
+               "FILE: [b] unix: '/tmp/x.sock' is used by another listener");
+    BOOST_TEST(error_of("[echo]\nthis line is not ini\n").starts_with("FILE: "));
+}
+
+BOOST_AUTO_TEST_CASE(command_line_errors) {
+    TempIni file(echo_ini);
+    const std::string config = "--config=" + file.path();
+    const auto message = [&](std::vector<std::string> args) {
+        try {
+            build_config(read(args).raw);
+        } catch (const ConfigError& e) {
+            return std::string(e.what());
+        }
+        return std::string("accepted");
+    };
+    BOOST_TEST(message({config, "--echo.tcp"}) ==
+               "command line: [echo] tcp: needs a value: --echo.tcp=VALUE");
+    BOOST_TEST(message({config, "--echo.tcp=127.0.0.1:1", "--echo.tcp=127.0.0.1:2"}) ==
+               "command line: [echo] tcp: given more than once");
+    BOOST_TEST(message({config, "--echo.colour=blue"}).starts_with("command line: [echo] colour: unknown key"));
+    BOOST_TEST(message({config, "--echo.max_line=x"}) ==
+               "command line: [echo] max_line: 'x' is not a whole number");
+    BOOST_TEST(message({config, "stray"}).starts_with("command line: unexpected argument 'stray'"));
+    BOOST_TEST(message({config, "--frobnicate"}).starts_with("command line: unknown option '--frobnicate'"));
+    BOOST_TEST(message({"--config=/nonexistent/netd.ini"}) ==
+               "/nonexistent/netd.ini: cannot open: No such file or directory");
+}
+
+BOOST_AUTO_TEST_CASE(features_of_later_versions_are_refused_not_ignored) {
+    BOOST_TEST(error_of("[server]\nmode = pool\n" + echo_ini).starts_with("FILE: [server] mode: 'pool' is not available yet"));
+    BOOST_TEST(error_of("[server]\nuser = nobody\n" + echo_ini).starts_with("FILE: [server] user: dropping privileges"));
+    BOOST_TEST(error_of("[server]\nlog_target = syslog\n" + echo_ini).starts_with("FILE: [server] log_target: 'syslog' is not available yet"));
+}
+
+BOOST_AUTO_TEST_CASE(check_config_output_reads_back_unchanged) {
+    const auto first = load("[server]\nlog_level = debug\n[mirror]\nhandler = echo\n"
+                            "tcp = 127.0.0.1:0, [::1]:0\nudp = 127.0.0.1:0\nallow = 127.0.0.0/8\n");
+    std::ostringstream printed;
+    print_effective(printed, *first);
+    const auto text = printed.str();
+    BOOST_TEST(text.find("[server]\nmode = strand\n") != std::string::npos);
+    BOOST_TEST(text.find("handler = echo\n") != std::string::npos);
+    BOOST_TEST(text.find("idle_timeout = 60\n") != std::string::npos);
+    const auto second = load(text);
+    std::ostringstream reprinted;
+    print_effective(reprinted, *second);
+    // Only the first comment line (the file name) differs.
+    const auto body = [](const std::string& s) { return s.substr(s.find('\n')); };
+    BOOST_TEST(body(reprinted.str()) == body(text));
+}
+
+BOOST_AUTO_TEST_CASE(help_lists_every_key_with_its_default) {
+    std::ostringstream help;
+    print_key_help(help);
+    for (const auto* key :
+         {"mode = strand", "threads = 0", "max_children = 256", "max_connections = 10000",
+          "shutdown_timeout = 10", "user =", "group =", "log_level = info", "log_target = console",
+          "handler =", "tcp =", "udp =", "unix =", "unixgram =", "allow =", "deny =",
+          "max_connections = 1000", "max_per_source = 0", "rate = 0", "idle_timeout = 60",
+          "max_line = 8192", "udp_min_source_port = 1024", "echo: RFC 862"}) {
+        BOOST_TEST(help.str().find(key) != std::string::npos, "help lacks '" << key << "'");
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()

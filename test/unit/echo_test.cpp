@@ -1,0 +1,61 @@
+#include <boost/test/unit_test.hpp>
+
+#include "handlers/registry.hpp"
+
+using namespace netd;
+
+namespace {
+
+std::unique_ptr<Handler> make_echo() {
+    const auto* spec = find_handler("echo");
+    BOOST_REQUIRE(spec != nullptr);
+    config::ServiceConfig service;
+    service.name = "echo";
+    return spec->make(service);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(echo)
+
+BOOST_AUTO_TEST_CASE(stream_returns_every_byte_in_order) {
+    auto handler = make_echo();
+    auto session = handler->open_session(Peer{});
+    std::string buffer;
+    Output out(buffer);
+    session->setup(out);
+    BOOST_TEST(buffer.empty());
+    const std::string binary("a\0b\r\n\xff", 6);
+    session->handle(binary, out);
+    session->handle("more", out);
+    BOOST_TEST(buffer == binary + "more");
+    BOOST_TEST(!out.close_requested());
+    session->finish(out);
+    BOOST_TEST(buffer == binary + "more");
+}
+
+BOOST_AUTO_TEST_CASE(datagram_comes_back_whole) {
+    auto handler = make_echo();
+    std::string buffer;
+    Output out(buffer);
+    const std::string payload(65507, 'x');
+    handler->datagram(payload, Peer{.transport = Transport::udp, .address = {}, .port = 5000, .path = {}}, out);
+    BOOST_TEST(buffer == payload);
+}
+
+BOOST_AUTO_TEST_CASE(registry_finds_by_name) {
+    BOOST_TEST(find_handler("echo") != nullptr);
+    BOOST_TEST(find_handler("echo")->stream);
+    BOOST_TEST(find_handler("echo")->datagram);
+    BOOST_TEST(find_handler("no-such-handler") == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(peers_are_written_for_logs) {
+    namespace ip = boost::asio::ip;
+    BOOST_TEST((Peer{Transport::tcp, ip::make_address("127.0.0.1"), 80, {}}.to_string()) == "127.0.0.1:80");
+    BOOST_TEST((Peer{Transport::udp, ip::make_address("::1"), 7, {}}.to_string()) == "[::1]:7");
+    BOOST_TEST((Peer{Transport::unix_stream, {}, 0, {}}.to_string()) == "unix");
+    BOOST_TEST((Peer{Transport::unix_datagram, {}, 0, "/tmp/c"}.to_string()) == "/tmp/c");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
