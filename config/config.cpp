@@ -1,10 +1,11 @@
 #include "config/config.hpp"
 
+#include <sys/un.h>
+
 #include <algorithm>
 #include <array>
 #include <ostream>
 #include <set>
-#include <sys/un.h>
 
 #include "handlers/registry.hpp"
 
@@ -99,7 +100,7 @@ std::vector<Cidr> parse_cidrs(std::string_view text) {
 }
 
 constexpr std::uint64_t max_count = 100'000'000;
-constexpr std::uint64_t max_seconds = 86'400 * 365;
+constexpr std::uint64_t max_seconds = 86'400ULL * 365;
 constexpr std::string_view verify_pending = "verify_request, issue 5";
 
 // clang-format off
@@ -154,7 +155,7 @@ const std::array service_table{
         [](ServiceConfig& c, std::string_view v) { c.idle_timeout = std::chrono::seconds(parse_unsigned(v, 0, max_seconds)); },
         verify_pending},
     KeyRow<ServiceConfig>{{"max_line", "8192", "line-based handlers: longest accepted line or message, bytes"},
-        [](ServiceConfig& c, std::string_view v) { c.max_line = parse_unsigned(v, 16, 16 * 1024 * 1024); }},
+        [](ServiceConfig& c, std::string_view v) { c.max_line = parse_unsigned(v, 16, 16ULL * 1024 * 1024); }},
     KeyRow<ServiceConfig>{{"udp_min_source_port", "1024", "UDP: drop datagrams from lower source ports; 0 = off"},
         [](ServiceConfig& c, std::string_view v) { c.udp_min_source_port = static_cast<std::uint16_t>(parse_unsigned(v, 0, 65535)); },
         verify_pending},
@@ -185,7 +186,7 @@ std::string known_handler_names() {
 
 /// Reads one section's keys through a table, then reports keys the table and `extra` do not know.
 class SectionReader {
-public:
+  public:
     SectionReader(const RawConfig& raw, std::string section, std::string_view fallback_origin)
         : section_(std::move(section)), fallback_origin_(fallback_origin) {
         const auto found = raw.sections.find(section_);
@@ -244,7 +245,7 @@ public:
     const std::string& section() const { return section_; }
     std::string_view fallback_origin() const { return fallback_origin_; }
 
-private:
+  private:
     std::string section_;
     std::string_view fallback_origin_;
     const std::map<std::string, Setting>* settings_ = nullptr;
@@ -268,8 +269,7 @@ ConfigError::ConfigError(std::string_view origin, std::string_view section, std:
 
 ConfigError ServiceConfig::error(std::string_view key, std::string_view reason) const {
     const auto found = origins.find(key);
-    return ConfigError(found == origins.end() ? std::string_view("config") : found->second, name,
-                       key, reason);
+    return {found == origins.end() ? std::string_view("config") : found->second, name, key, reason};
 }
 
 std::shared_ptr<const Config> build_config(const RawConfig& raw) {
@@ -278,7 +278,9 @@ std::shared_ptr<const Config> build_config(const RawConfig& raw) {
     const std::string_view fallback = raw.file.empty() ? command_line_origin : raw.file;
 
     SectionReader server(raw, "server", fallback);
-    auto& server_effective = config->effective.emplace_back("server", std::vector<std::pair<std::string, std::string>>{}).second;
+    auto& server_effective =
+        config->effective.emplace_back("server", std::vector<std::pair<std::string, std::string>>{})
+            .second;
     server.apply(server_table, config->server, server_effective, config->not_in_effect);
     server.reject_unknown("");
 
@@ -298,9 +300,9 @@ std::shared_ptr<const Config> build_config(const RawConfig& raw) {
         auto [handler_name, handler_origin] = section.get("handler", name);
         const auto* spec = find_handler(handler_name);
         if (spec == nullptr) {
-            throw ConfigError(handler_origin, name, "handler",
-                              "unknown handler '" + handler_name +
-                                  "' (known: " + known_handler_names() + ")");
+            throw ConfigError(
+                handler_origin, name, "handler",
+                "unknown handler '" + handler_name + "' (known: " + known_handler_names() + ")");
         }
         service.handler = handler_name;
         auto& effective =
@@ -335,8 +337,8 @@ std::shared_ptr<const Config> build_config(const RawConfig& raw) {
                                 "handler '" + handler_name + "' does not serve datagrams");
         }
         for (const auto* key : {"unix", "unixgram"}) {
-            const auto& paths = std::string_view(key) == "unix" ? service.unix_stream
-                                                                : service.unix_datagram;
+            const auto& paths =
+                std::string_view(key) == "unix" ? service.unix_stream : service.unix_datagram;
             for (const auto& path : paths) {
                 if (!seen_paths.insert(path).second) {
                     throw service.error(key, "'" + path + "' is used by another listener");
@@ -420,7 +422,11 @@ std::string_view to_string(LogLevel level) {
     return "?";
 }
 
-std::ostream& operator<<(std::ostream& out, Mode mode) { return out << to_string(mode); }
-std::ostream& operator<<(std::ostream& out, LogLevel level) { return out << to_string(level); }
+std::ostream& operator<<(std::ostream& out, Mode mode) {
+    return out << to_string(mode);
+}
+std::ostream& operator<<(std::ostream& out, LogLevel level) {
+    return out << to_string(level);
+}
 
 }  // namespace netd::config

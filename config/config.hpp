@@ -1,6 +1,7 @@
 #pragma once
-// The validated, immutable configuration snapshot. It is built once from a RawConfig (the strings read
-// from the INI file and the command line); everything downstream takes these structs, never strings.
+// The validated, immutable configuration snapshot. It is built once from a RawConfig (the strings
+// read from the INI file and the command line); everything downstream takes these structs, never
+// strings.
 
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
@@ -44,7 +45,7 @@ struct RawConfig {
 /// A configuration that cannot be used. what() is the whole one-line message:
 /// "<origin>: [section] key: reason" (or "<origin>: reason" when no key is at fault).
 class ConfigError : public std::runtime_error {
-public:
+  public:
     ConfigError(std::string_view origin, std::string_view section, std::string_view key,
                 std::string_view reason);
     explicit ConfigError(const std::string& message) : std::runtime_error(message) {}

@@ -16,12 +16,12 @@ constexpr std::string_view command_line_origin = "command line";
 
 po::options_description generic_options() {
     po::options_description generic("Options");
-    generic.add_options()
-        ("help,h", "print this help with every config key, its default and meaning")
-        ("version", "print the version")
-        ("check-config", "validate the configuration, print the effective one, exit 0 or 1")
-        ("config", po::value<std::string>()->value_name("PATH"),
-         "INI file to read (default /etc/netd/netd.ini; /dev/null for none)");
+    generic.add_options()("help,h",
+                          "print this help with every config key, its default and meaning")(
+        "version", "print the version")(
+        "check-config", "validate the configuration, print the effective one, exit 0 or 1")(
+        "config", po::value<std::string>()->value_name("PATH"),
+        "INI file to read (default /etc/netd/netd.ini; /dev/null for none)");
     return generic;
 }
 
@@ -74,8 +74,7 @@ RawConfig read_config_file(const std::string& path) {
     for (const auto& option : parsed.options) {
         auto [section, key] = split_dotted(option.string_key);
         if (section.empty()) {
-            throw ConfigError(path + ": '" + option.string_key +
-                              "' is outside any [section]");
+            throw ConfigError(path + ": '" + option.string_key + "' is outside any [section]");
         }
         const auto& settings = raw.sections[section];
         if (settings.contains(key)) {
@@ -120,11 +119,11 @@ CommandLine read_command_line(int argc, const char* const argv[]) {
         if (!option.unregistered && option.position_key < 0) {
             continue;
         }
-        const std::string token = option.original_tokens.empty() ? option.string_key
-                                                                 : option.original_tokens.front();
+        const std::string token =
+            option.original_tokens.empty() ? option.string_key : option.original_tokens.front();
         if (option.position_key >= 0 || !token.starts_with("--")) {
-            throw ConfigError(std::string(command_line_origin) + ": unexpected argument '" +
-                              token + "' (settings are written --section.key=value)");
+            throw ConfigError(std::string(command_line_origin) + ": unexpected argument '" + token +
+                              "' (settings are written --section.key=value)");
         }
         const auto equals = token.find('=');
         const auto [section, key] = split_dotted(std::string_view(token).substr(2, equals - 2));
@@ -133,8 +132,9 @@ CommandLine read_command_line(int argc, const char* const argv[]) {
                               "' (see --help)");
         }
         if (equals == std::string::npos) {
-            throw ConfigError(command_line_origin, section, key,
-                              "needs a value: --" + section + "." + key + "=VALUE");
+            std::string usage = "needs a value: --";
+            usage.append(section).append(".").append(key).append("=VALUE");
+            throw ConfigError(command_line_origin, section, key, usage);
         }
         if (overrides.sections.contains(section) && overrides.sections[section].contains(key)) {
             throw ConfigError(command_line_origin, section, key, "given more than once");

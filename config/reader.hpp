@@ -1,6 +1,7 @@
 #pragma once
 // Reading the command line and the INI file into a RawConfig, with Boost.Program_options doing the
-// tokenising. Keys are not checked here (build_config does that), only the shape of what was written.
+// tokenising. Keys are not checked here (build_config does that), only the shape of what was
+// written.
 
 #include <string>
 

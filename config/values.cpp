@@ -168,6 +168,8 @@ bool Cidr::contains(const ip::address& candidate) const {
     return false;
 }
 
-std::string Cidr::to_string() const { return network.to_string() + "/" + std::to_string(prefix); }
+std::string Cidr::to_string() const {
+    return network.to_string() + "/" + std::to_string(prefix);
+}
 
 }  // namespace netd::config

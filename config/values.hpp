@@ -1,6 +1,7 @@
 #pragma once
 // Turning one config value's text into a typed value. Every parser throws ValueError with a message
-// that completes the sentence "<file>: [section] key: ..."; the caller adds where the value came from.
+// that completes the sentence "<file>: [section] key: ..."; the caller adds where the value came
+// from.
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -14,7 +15,7 @@ namespace netd::config {
 
 /// A value that cannot be used; what() says why, without naming the key (the caller knows it).
 class ValueError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
@@ -37,7 +38,7 @@ struct Cidr {
     unsigned prefix = 0;
 
     /// Whether address lies inside the block; IPv4-mapped IPv6 addresses match IPv4 blocks.
-    bool contains(const boost::asio::ip::address& address) const;
+    bool contains(const boost::asio::ip::address& candidate) const;
     std::string to_string() const;
 };
 Cidr parse_cidr(std::string_view text);

@@ -1,8 +1,9 @@
 #include "daemon/datagram_listener.hpp"
 
+#include <sys/socket.h>
+
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
-#include <sys/socket.h>
 
 #include "daemon/endpoint_text.hpp"
 #include "daemon/io_buffers.hpp"
@@ -68,15 +69,14 @@ void DatagramListener<Protocol>::do_receive() {
         boost::system::error_code ec;
         // MSG_TRUNC makes the kernel report a datagram's real length, so one that did not fit
         // the buffer is recognised and dropped instead of being served cut short.
-        const std::size_t n =
-            socket_.receive_from(asio::buffer(buffers.in), sender, MSG_TRUNC, ec);
+        const std::size_t n = socket_.receive_from(asio::buffer(buffers.in), sender, MSG_TRUNC, ec);
         if (ec == asio::error::would_block) {
             socket_.async_wait(Protocol::socket::wait_read,
                                [self = this->shared_from_this()](boost::system::error_code ec) {
-                if (!ec) {
-                    self->do_receive();
-                }
-            });
+                                   if (!ec) {
+                                       self->do_receive();
+                                   }
+                               });
             return;
         }
         if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) {
@@ -84,14 +84,14 @@ void DatagramListener<Protocol>::do_receive() {
         }
         if (ec) {
             // An ICMP error from an earlier send surfaces here (ECONNREFUSED); it is not ours.
-            BOOST_LOG_TRIVIAL(debug) << log_prefix(*service_) << description_ << ": "
-                                     << ec.message();
+            BOOST_LOG_TRIVIAL(debug)
+                << log_prefix(*service_) << description_ << ": " << ec.message();
             continue;
         }
         if (n > buffers.in.size()) {
-            BOOST_LOG_TRIVIAL(debug) << log_prefix(*service_) << "dropped a " << n
-                                     << "-byte datagram from " << endpoint_text(sender)
-                                     << ": larger than " << buffers.in.size() << " bytes";
+            BOOST_LOG_TRIVIAL(debug)
+                << log_prefix(*service_) << "dropped a " << n << "-byte datagram from "
+                << endpoint_text(sender) << ": larger than " << buffers.in.size() << " bytes";
             continue;
         }
         serve(std::string_view(buffers.in.data(), n), sender);
@@ -102,8 +102,8 @@ void DatagramListener<Protocol>::do_receive() {
 template <class Protocol>
 void DatagramListener<Protocol>::serve(std::string_view datagram,
                                        const typename Protocol::endpoint& sender) {
-    constexpr auto transport = std::is_same_v<Protocol, asio::ip::udp> ? Transport::udp
-                                                                       : Transport::unix_datagram;
+    constexpr auto transport =
+        std::is_same_v<Protocol, asio::ip::udp> ? Transport::udp : Transport::unix_datagram;
     auto& reply = io_buffers().out;
     reply.clear();
     Output out(reply);

@@ -3,10 +3,11 @@
 // readable it is drained in a loop, each datagram handed to the handler and its reply sent back
 // to the sender, instead of one datagram per wake-up.
 
+#include <sys/types.h>
+
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/local/datagram_protocol.hpp>
 #include <memory>
-#include <sys/types.h>
 
 #include "daemon/listener.hpp"
 #include "daemon/service.hpp"
@@ -15,8 +16,8 @@ namespace netd {
 
 template <class Protocol>
 class DatagramListener final : public Listener,
-                             public std::enable_shared_from_this<DatagramListener<Protocol>> {
-public:
+                               public std::enable_shared_from_this<DatagramListener<Protocol>> {
+  public:
     /// Binds at once; throws config::ConfigError naming the service key on failure.
     DatagramListener(boost::asio::io_context& io, std::shared_ptr<Service> service,
                      const typename Protocol::endpoint& endpoint);
@@ -25,7 +26,7 @@ public:
     void stop() override;
     std::string describe() const override;
 
-private:
+  private:
     /// Receives until the socket would block (or a turn is used up), then waits.
     void do_receive();
     void serve(std::string_view datagram, const typename Protocol::endpoint& sender);

@@ -6,7 +6,7 @@
 namespace netd {
 
 class Listener {
-public:
+  public:
     Listener() = default;
     Listener(const Listener&) = delete;
     Listener& operator=(const Listener&) = delete;

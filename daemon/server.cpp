@@ -12,7 +12,9 @@ namespace asio = boost::asio;
 Server::Server(asio::io_context& io, std::shared_ptr<const config::Config> config)
     : io_(io), config_(std::move(config)) {}
 
-Server::~Server() { stop(); }
+Server::~Server() {
+    stop();
+}
 
 void Server::bind() {
     std::vector<std::shared_ptr<Listener>> bound;
@@ -23,7 +25,8 @@ void Server::bind() {
             auto service = std::make_shared<Service>(
                 Service{.config = config_, .settings = settings, .handler = spec->make(settings)});
             for (const auto& endpoint : settings.tcp) {
-                bound.push_back(std::make_shared<StreamListener<asio::ip::tcp>>(io_, service, endpoint));
+                bound.push_back(
+                    std::make_shared<StreamListener<asio::ip::tcp>>(io_, service, endpoint));
             }
             for (const auto& endpoint : settings.udp) {
                 bound.push_back(std::make_shared<DatagramListener<asio::ip::udp>>(
@@ -53,10 +56,11 @@ void Server::start() {
     std::size_t index = 0;
     for (const auto& service : services_) {
         const auto& s = service->settings;
-        const auto count = s.tcp.size() + s.udp.size() + s.unix_stream.size() + s.unix_datagram.size();
+        const auto count =
+            s.tcp.size() + s.udp.size() + s.unix_stream.size() + s.unix_datagram.size();
         for (std::size_t i = 0; i < count; ++i, ++index) {
-            BOOST_LOG_TRIVIAL(info) << log_prefix(*service) << "listening on "
-                                    << listeners_[index]->describe();
+            BOOST_LOG_TRIVIAL(info)
+                << log_prefix(*service) << "listening on " << listeners_[index]->describe();
         }
     }
     for (const auto& listener : listeners_) {

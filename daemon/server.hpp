@@ -13,7 +13,7 @@
 namespace netd {
 
 class Server {
-public:
+  public:
     Server(boost::asio::io_context& io, std::shared_ptr<const config::Config> config);
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
@@ -32,7 +32,7 @@ public:
     std::size_t listener_count() const { return listeners_.size(); }
     std::size_t service_count() const { return services_.size(); }
 
-private:
+  private:
     boost::asio::io_context& io_;
     std::shared_ptr<const config::Config> config_;
     std::vector<std::shared_ptr<Service>> services_;

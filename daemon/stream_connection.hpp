@@ -15,7 +15,7 @@ namespace netd {
 
 template <class Protocol>
 class StreamConnection : public std::enable_shared_from_this<StreamConnection<Protocol>> {
-public:
+  public:
     using socket_type = typename Protocol::socket;
 
     StreamConnection(socket_type socket, std::shared_ptr<Service> service, Peer peer);
@@ -25,7 +25,7 @@ public:
     /// Opens the handler session, runs its setup and starts reading.
     void start();
 
-private:
+  private:
     /// Reads until the socket would block, feeding the session; waits for more when dry.
     void do_read();
     /// Sends what is pending until done or the socket would block.

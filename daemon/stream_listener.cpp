@@ -14,8 +14,8 @@ namespace asio = boost::asio;
 
 namespace {
 
-constexpr bool is_unix(const asio::ip::tcp&) { return false; }
-constexpr bool is_unix(const asio::local::stream_protocol&) { return true; }
+template <class Protocol>
+constexpr bool is_unix = std::is_same_v<Protocol, asio::local::stream_protocol>;
 
 /// How long accepting pauses after running out of descriptors or memory.
 constexpr std::chrono::milliseconds accept_retry_delay{100};
@@ -26,10 +26,10 @@ template <class Protocol>
 StreamListener<Protocol>::StreamListener(asio::io_context& io, std::shared_ptr<Service> service,
                                          const typename Protocol::endpoint& endpoint)
     : acceptor_(io), service_(std::move(service)), retry_timer_(io) {
-    const bool unix_socket = is_unix(endpoint.protocol());
+    constexpr bool unix_socket = is_unix<Protocol>;
     const char* key = unix_socket ? "unix" : "tcp";
     const std::string where = endpoint_text(endpoint);
-    if constexpr (std::is_same_v<Protocol, asio::local::stream_protocol>) {
+    if constexpr (is_unix<Protocol>) {
         if (const auto why = free_unix_path(endpoint.path(), SOCK_STREAM); !why.empty()) {
             throw service_->settings.error(key, "cannot listen on " + where + ": " + why);
         }
@@ -55,7 +55,7 @@ StreamListener<Protocol>::StreamListener(asio::io_context& io, std::shared_ptr<S
     }
     const auto bound = acceptor_.local_endpoint();
     description_ = std::string(unix_socket ? "unix " : "tcp ") + endpoint_text(bound);
-    if constexpr (std::is_same_v<Protocol, asio::local::stream_protocol>) {
+    if constexpr (is_unix<Protocol>) {
         unix_inode_ = inode_of(bound.path());
     }
 }
@@ -67,11 +67,10 @@ void StreamListener<Protocol>::start() {
 
 template <class Protocol>
 void StreamListener<Protocol>::do_accept() {
-    acceptor_.async_accept(
-        [self = this->shared_from_this()](boost::system::error_code ec,
-                                          typename Protocol::socket socket) {
-            self->on_accept(ec, std::move(socket));
-        });
+    acceptor_.async_accept([self = this->shared_from_this()](boost::system::error_code ec,
+                                                             typename Protocol::socket socket) {
+        self->on_accept(ec, std::move(socket));
+    });
 }
 
 template <class Protocol>
@@ -97,8 +96,7 @@ void StreamListener<Protocol>::on_accept(boost::system::error_code ec,
         if constexpr (std::is_same_v<Protocol, asio::ip::tcp>) {
             socket.set_option(asio::ip::tcp::no_delay(true), peer_ec);
         }
-        const auto transport =
-            is_unix(remote.protocol()) ? Transport::unix_stream : Transport::tcp;
+        const auto transport = is_unix<Protocol> ? Transport::unix_stream : Transport::tcp;
         std::make_shared<StreamConnection<Protocol>>(std::move(socket), service_,
                                                      make_peer(transport, remote))
             ->start();
@@ -120,7 +118,7 @@ template <class Protocol>
 void StreamListener<Protocol>::stop() {
     boost::system::error_code ignored;
     retry_timer_.cancel();
-    if constexpr (std::is_same_v<Protocol, asio::local::stream_protocol>) {
+    if constexpr (is_unix<Protocol>) {
         if (acceptor_.is_open()) {
             remove_unix_path(acceptor_.local_endpoint(ignored).path(), unix_inode_);
         }

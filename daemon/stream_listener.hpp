@@ -1,11 +1,12 @@
 #pragma once
 // A listening stream socket (TCP or Unix) that accepts connections for one service.
 
+#include <sys/types.h>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
-#include <sys/types.h>
 
 #include "daemon/listener.hpp"
 #include "daemon/service.hpp"
@@ -15,7 +16,7 @@ namespace netd {
 template <class Protocol>
 class StreamListener final : public Listener,
                              public std::enable_shared_from_this<StreamListener<Protocol>> {
-public:
+  public:
     /// Binds and listens at once; throws config::ConfigError naming the service key on failure.
     StreamListener(boost::asio::io_context& io, std::shared_ptr<Service> service,
                    const typename Protocol::endpoint& endpoint);
@@ -24,7 +25,7 @@ public:
     void stop() override;
     std::string describe() const override;
 
-private:
+  private:
     void do_accept();
     void on_accept(boost::system::error_code ec, typename Protocol::socket socket);
     /// Accepting failed for lack of resources (descriptors, memory): pause instead of spinning.

@@ -5,12 +5,12 @@ namespace netd {
 namespace {
 
 class EchoSession final : public StreamSession {
-public:
+  public:
     void handle(std::string_view bytes, Output& out) override { out.write(bytes); }
 };
 
 class EchoHandler final : public Handler {
-public:
+  public:
     std::unique_ptr<StreamSession> open_session(const Peer& /*peer*/) override {
         return std::make_unique<EchoSession>();
     }

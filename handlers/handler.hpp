@@ -1,7 +1,7 @@
 #pragma once
-// The handler interface. Handlers are sans-I/O: they never touch a socket. The daemon feeds them bytes
-// and sends what they put in Output, so one handler behaves identically under every concurrency model
-// and can be unit-tested with plain strings.
+// The handler interface. Handlers are sans-I/O: they never touch a socket. The daemon feeds them
+// bytes and sends what they put in Output, so one handler behaves identically under every
+// concurrency model and can be unit-tested with plain strings.
 
 #include <boost/asio/ip/address.hpp>
 #include <cstdint>
@@ -28,7 +28,7 @@ struct Peer {
 
 /// Where a handler puts its reply, and how it asks for the connection to be closed.
 class Output {
-public:
+  public:
     /// buffer receives the reply bytes; the daemon owns it and reuses its capacity.
     explicit Output(std::string& buffer) : buffer_(buffer) {}
     Output(const Output&) = delete;
@@ -42,7 +42,7 @@ public:
     bool close_requested() const { return close_; }
     std::string_view pending() const { return buffer_; }
 
-private:
+  private:
     std::string& buffer_;
     bool close_ = false;
 };
@@ -50,7 +50,7 @@ private:
 /// One stream connection's conversation: the setup -> handle -> finish lifecycle of Python's
 /// BaseRequestHandler. A session is only ever called from one thread at a time.
 class StreamSession {
-public:
+  public:
     StreamSession() = default;
     StreamSession(const StreamSession&) = delete;
     StreamSession& operator=(const StreamSession&) = delete;
@@ -70,7 +70,7 @@ public:
 /// datagram of its service, possibly from several threads at once, so its methods must be
 /// safe to call concurrently.
 class Handler {
-public:
+  public:
     Handler() = default;
     Handler(const Handler&) = delete;
     Handler& operator=(const Handler&) = delete;

@@ -17,7 +17,9 @@ std::vector<HandlerSpec>& table() {
 
 }  // namespace
 
-std::span<const HandlerSpec> handlers() { return table(); }
+std::span<const HandlerSpec> handlers() {
+    return table();
+}
 
 const HandlerSpec* find_handler(std::string_view name) {
     const auto& specs = table();
@@ -28,8 +30,8 @@ const HandlerSpec* find_handler(std::string_view name) {
 
 void register_handler(const HandlerSpec& spec) {
     auto& specs = table();
-    const auto found =
-        std::find_if(specs.begin(), specs.end(), [&](const auto& s) { return s.name == spec.name; });
+    const auto found = std::find_if(specs.begin(), specs.end(),
+                                    [&](const auto& s) { return s.name == spec.name; });
     if (found == specs.end()) {
         specs.push_back(spec);
     } else {

@@ -13,10 +13,10 @@
 namespace netd {
 
 struct HandlerSpec {
-    std::string_view name;      ///< what `handler = ` names
-    std::string_view summary;   ///< one line for --help
-    bool stream = true;         ///< serves tcp and unix listeners
-    bool datagram = true;       ///< serves udp and unixgram listeners
+    std::string_view name;                  ///< what `handler = ` names
+    std::string_view summary;               ///< one line for --help
+    bool stream = true;                     ///< serves tcp and unix listeners
+    bool datagram = true;                   ///< serves udp and unixgram listeners
     std::span<const config::KeySpec> keys;  ///< keys of its own, beside the common service keys
     /// Builds the handler from the service's options; throws KeyError for a bad value of one of its
     /// keys, so that validation can name file, section and key. Cheap and free of side effects:
@@ -26,12 +26,12 @@ struct HandlerSpec {
 
 /// Thrown by a factory for a bad value of one of its own keys.
 class KeyError : public config::ValueError {
-public:
+  public:
     KeyError(std::string_view key, const std::string& reason)
         : config::ValueError(reason), key_(key) {}
     const std::string& key() const { return key_; }
 
-private:
+  private:
     std::string key_;
 };
 

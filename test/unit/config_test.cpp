@@ -1,8 +1,9 @@
+#include <unistd.h>
+
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <unistd.h>
 
 #include "config/reader.hpp"
 #include "handlers/registry.hpp"
@@ -14,7 +15,7 @@ namespace {
 
 /// A config file in a fresh temporary directory, removed again at the end of the test.
 class TempIni {
-public:
+  public:
     explicit TempIni(const std::string& text) {
         static int counter = 0;
         dir_ = std::filesystem::temp_directory_path() /
@@ -26,7 +27,7 @@ public:
     ~TempIni() { std::filesystem::remove_all(dir_); }
     const std::string& path() const { return path_; }
 
-private:
+  private:
     std::filesystem::path dir_;
     std::string path_;
 };
@@ -175,9 +176,8 @@ BOOST_AUTO_TEST_CASE(command_line_wins_over_the_file) {
 }
 
 BOOST_AUTO_TEST_CASE(service_from_the_command_line_only) {
-    const auto config = build_config(read({"--config=/dev/null", "--mirror.handler=echo",
-                                           "--mirror.udp=127.0.0.1:0"})
-                                         .raw);
+    const auto config = build_config(
+        read({"--config=/dev/null", "--mirror.handler=echo", "--mirror.udp=127.0.0.1:0"}).raw);
     BOOST_REQUIRE(config->services.size() == 1U);
     BOOST_TEST(config->services[0].name == "mirror");
     BOOST_TEST(config->services[0].udp.size() == 1U);
@@ -196,33 +196,41 @@ BOOST_AUTO_TEST_CASE(bad_values_name_file_section_and_key) {
                "FILE: [server] mode: 'turbo' is not a mode (strand, pool or fork)");
     BOOST_TEST(error_of("[server]\nthreads = -1\n" + echo_ini) ==
                "FILE: [server] threads: '-1' is not a whole number");
-    BOOST_TEST(error_of("[server]\nlog_level = loud\n" + echo_ini).starts_with(
-        "FILE: [server] log_level: 'loud' is not a log level"));
-    BOOST_TEST(error_of("[server]\nlog_target = printer\n" + echo_ini).starts_with(
-        "FILE: [server] log_target: 'printer' is not a log target"));
+    BOOST_TEST(error_of("[server]\nlog_level = loud\n" + echo_ini)
+                   .starts_with("FILE: [server] log_level: 'loud' is not a log level"));
+    BOOST_TEST(error_of("[server]\nlog_target = printer\n" + echo_ini)
+                   .starts_with("FILE: [server] log_target: 'printer' is not a log target"));
     BOOST_TEST(error_of("[echo]\ntcp = 127.0.0.1:70000\n") ==
                "FILE: [echo] tcp: '127.0.0.1:70000' has a bad port (expected 0 to 65535)");
-    BOOST_TEST(error_of("[echo]\ntcp = 127.0.0.1:7, ,\n").starts_with("FILE: [echo] tcp: empty item"));
+    BOOST_TEST(
+        error_of("[echo]\ntcp = 127.0.0.1:7, ,\n").starts_with("FILE: [echo] tcp: empty item"));
     BOOST_TEST(error_of(echo_ini + "allow = 10.0.0.0/40\n").starts_with("FILE: [echo] allow: "));
-    BOOST_TEST(error_of(echo_ini + "max_line = 0\n").starts_with("FILE: [echo] max_line: '0' is out of range"));
+    BOOST_TEST(error_of(echo_ini + "max_line = 0\n")
+                   .starts_with("FILE: [echo] max_line: '0' is out of range"));
     BOOST_TEST(error_of(echo_ini + "unix = /" + std::string(120, 'x') + "\n")
                    .starts_with("FILE: [echo] unix: "));
 }
 
 BOOST_AUTO_TEST_CASE(structural_errors) {
-    BOOST_TEST(error_of(echo_ini + "colour = blue\n").starts_with("FILE: [echo] colour: unknown key"));
-    BOOST_TEST(error_of("[server]\nspeed = 11\n" + echo_ini) == "FILE: [server] speed: unknown key");
+    BOOST_TEST(
+        error_of(echo_ini + "colour = blue\n").starts_with("FILE: [echo] colour: unknown key"));
+    BOOST_TEST(error_of("[server]\nspeed = 11\n" + echo_ini) ==
+               "FILE: [server] speed: unknown key");
     BOOST_TEST(error_of("[echo]\nhandler = chargen\ntcp = 127.0.0.1:7\n") ==
                "FILE: [echo] handler: unknown handler 'chargen' (known: echo)");
     BOOST_TEST(error_of("[nothing]\nhandler = echo\n") ==
                "FILE: [nothing] no listener: set at least one of tcp, udp, unix, unixgram");
     BOOST_TEST(error_of("[echo]\n") ==
                "FILE: [echo] no listener: set at least one of tcp, udp, unix, unixgram");
-    BOOST_TEST(error_of(echo_ini + "tcp = 127.0.0.1:8\n") == "FILE: [echo] tcp: given more than once");
-    BOOST_TEST(error_of("[bad name]\ntcp = 127.0.0.1:7\n").starts_with("FILE: [bad name]: a service name"));
+    BOOST_TEST(error_of(echo_ini + "tcp = 127.0.0.1:8\n") ==
+               "FILE: [echo] tcp: given more than once");
+    BOOST_TEST(error_of("[bad name]\ntcp = 127.0.0.1:7\n")
+                   .starts_with("FILE: [bad name]: a service name"));
     BOOST_TEST(error_of("stray = 1\n" + echo_ini) == "FILE: 'stray' is outside any [section]");
-    BOOST_TEST(error_of("[a]\nhandler=echo\nunix = /tmp/x.sock\n[b]\nhandler=echo\nunix = /tmp/x.sock\n") ==
-               "FILE: [b] unix: '/tmp/x.sock' is used by another listener");
+    BOOST_TEST(
+        error_of(
+            "[a]\nhandler=echo\nunix = /tmp/x.sock\n[b]\nhandler=echo\nunix = /tmp/x.sock\n") ==
+        "FILE: [b] unix: '/tmp/x.sock' is used by another listener");
     BOOST_TEST(error_of("[echo]\nthis line is not ini\n").starts_with("FILE: "));
 }
 
@@ -241,24 +249,30 @@ BOOST_AUTO_TEST_CASE(command_line_errors) {
                "command line: [echo] tcp: needs a value: --echo.tcp=VALUE");
     BOOST_TEST(message({config, "--echo.tcp=127.0.0.1:1", "--echo.tcp=127.0.0.1:2"}) ==
                "command line: [echo] tcp: given more than once");
-    BOOST_TEST(message({config, "--echo.colour=blue"}).starts_with("command line: [echo] colour: unknown key"));
+    BOOST_TEST(message({config, "--echo.colour=blue"})
+                   .starts_with("command line: [echo] colour: unknown key"));
     BOOST_TEST(message({config, "--echo.max_line=x"}) ==
                "command line: [echo] max_line: 'x' is not a whole number");
     BOOST_TEST(message({config, "stray"}).starts_with("command line: unexpected argument 'stray'"));
-    BOOST_TEST(message({config, "--frobnicate"}).starts_with("command line: unknown option '--frobnicate'"));
+    BOOST_TEST(message({config, "--frobnicate"})
+                   .starts_with("command line: unknown option '--frobnicate'"));
     BOOST_TEST(message({"--config=/nonexistent/netd.ini"}) ==
                "/nonexistent/netd.ini: cannot open: No such file or directory");
 }
 
 BOOST_AUTO_TEST_CASE(features_of_later_versions_are_refused_not_ignored) {
-    BOOST_TEST(error_of("[server]\nmode = pool\n" + echo_ini).starts_with("FILE: [server] mode: 'pool' is not available yet"));
-    BOOST_TEST(error_of("[server]\nuser = nobody\n" + echo_ini).starts_with("FILE: [server] user: dropping privileges"));
-    BOOST_TEST(error_of("[server]\nlog_target = syslog\n" + echo_ini).starts_with("FILE: [server] log_target: 'syslog' is not available yet"));
+    BOOST_TEST(error_of("[server]\nmode = pool\n" + echo_ini)
+                   .starts_with("FILE: [server] mode: 'pool' is not available yet"));
+    BOOST_TEST(error_of("[server]\nuser = nobody\n" + echo_ini)
+                   .starts_with("FILE: [server] user: dropping privileges"));
+    BOOST_TEST(error_of("[server]\nlog_target = syslog\n" + echo_ini)
+                   .starts_with("FILE: [server] log_target: 'syslog' is not available yet"));
 }
 
 BOOST_AUTO_TEST_CASE(check_config_output_reads_back_unchanged) {
-    const auto first = load("[server]\nlog_level = debug\n[mirror]\nhandler = echo\n"
-                            "tcp = 127.0.0.1:0, [::1]:0\nudp = 127.0.0.1:0\nallow = 127.0.0.0/8\n");
+    const auto first = load(
+        "[server]\nlog_level = debug\n[mirror]\nhandler = echo\n"
+        "tcp = 127.0.0.1:0, [::1]:0\nudp = 127.0.0.1:0\nallow = 127.0.0.0/8\n");
     std::ostringstream printed;
     print_effective(printed, *first);
     const auto text = printed.str();
@@ -276,12 +290,29 @@ BOOST_AUTO_TEST_CASE(check_config_output_reads_back_unchanged) {
 BOOST_AUTO_TEST_CASE(help_lists_every_key_with_its_default) {
     std::ostringstream help;
     print_key_help(help);
-    for (const auto* key :
-         {"mode = strand", "threads = 0", "max_children = 256", "max_connections = 10000",
-          "shutdown_timeout = 10", "user =", "group =", "log_level = info", "log_target = console",
-          "handler =", "tcp =", "udp =", "unix =", "unixgram =", "allow =", "deny =",
-          "max_connections = 1000", "max_per_source = 0", "rate = 0", "idle_timeout = 60",
-          "max_line = 8192", "udp_min_source_port = 1024", "echo: RFC 862"}) {
+    for (const auto* key : {"mode = strand",
+                            "threads = 0",
+                            "max_children = 256",
+                            "max_connections = 10000",
+                            "shutdown_timeout = 10",
+                            "user =",
+                            "group =",
+                            "log_level = info",
+                            "log_target = console",
+                            "handler =",
+                            "tcp =",
+                            "udp =",
+                            "unix =",
+                            "unixgram =",
+                            "allow =",
+                            "deny =",
+                            "max_connections = 1000",
+                            "max_per_source = 0",
+                            "rate = 0",
+                            "idle_timeout = 60",
+                            "max_line = 8192",
+                            "udp_min_source_port = 1024",
+                            "echo: RFC 862"}) {
         BOOST_TEST(help.str().find(key) != std::string::npos, "help lacks '" << key << "'");
     }
 }

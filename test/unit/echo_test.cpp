@@ -39,7 +39,8 @@ BOOST_AUTO_TEST_CASE(datagram_comes_back_whole) {
     std::string buffer;
     Output out(buffer);
     const std::string payload(65507, 'x');
-    handler->datagram(payload, Peer{.transport = Transport::udp, .address = {}, .port = 5000, .path = {}}, out);
+    handler->datagram(
+        payload, Peer{.transport = Transport::udp, .address = {}, .port = 5000, .path = {}}, out);
     BOOST_TEST(buffer == payload);
 }
 
@@ -52,7 +53,8 @@ BOOST_AUTO_TEST_CASE(registry_finds_by_name) {
 
 BOOST_AUTO_TEST_CASE(peers_are_written_for_logs) {
     namespace ip = boost::asio::ip;
-    BOOST_TEST((Peer{Transport::tcp, ip::make_address("127.0.0.1"), 80, {}}.to_string()) == "127.0.0.1:80");
+    BOOST_TEST((Peer{Transport::tcp, ip::make_address("127.0.0.1"), 80, {}}.to_string()) ==
+               "127.0.0.1:80");
     BOOST_TEST((Peer{Transport::udp, ip::make_address("::1"), 7, {}}.to_string()) == "[::1]:7");
     BOOST_TEST((Peer{Transport::unix_stream, {}, 0, {}}.to_string()) == "unix");
     BOOST_TEST((Peer{Transport::unix_datagram, {}, 0, "/tmp/c"}.to_string()) == "/tmp/c");

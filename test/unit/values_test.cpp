@@ -1,6 +1,6 @@
-#include <boost/test/unit_test.hpp>
-
 #include "config/values.hpp"
+
+#include <boost/test/unit_test.hpp>
 
 using namespace netd::config;
 namespace ip = boost::asio::ip;
