@@ -63,14 +63,7 @@ void StreamConnection<Protocol>::do_read() {
         boost::system::error_code ec;
         const std::size_t n = socket_.read_some(boost::asio::buffer(buffers.in), ec);
         if (ec == boost::asio::error::would_block) {
-            socket_.async_wait(socket_type::wait_read,
-                               [self = this->shared_from_this()](boost::system::error_code ec) {
-                                   if (ec) {
-                                       return self->fail(ec, "wait_read");
-                                   }
-                                   self->do_read();
-                               });
-            return;
+            return wait_readable();
         }
         buffers.out.clear();
         Output out(buffers.out);
@@ -90,11 +83,27 @@ void StreamConnection<Protocol>::do_read() {
         if (!run_session([&] { session_->handle(bytes, out); }) || !deliver(out)) {
             return;
         }
+        if (n < buffers.in.size()) {
+            // A short read emptied the socket: wait now rather than spend a read on EAGAIN.
+            return wait_readable();
+        }
     }
-    // Still readable after a full turn: let other connections run, then carry on without waiting
-    // (the edge-triggered reactor will not announce data that is already there).
+    // Still readable after a full turn: let other connections run, then carry on.
     boost::asio::post(socket_.get_executor(),
                       [self = this->shared_from_this()] { self->do_read(); });
+}
+
+template <class Protocol>
+void StreamConnection<Protocol>::wait_readable() {
+    // Asio re-arms the descriptor (EPOLL_CTL_MOD) for every wait, so bytes that arrived after the
+    // last read complete the wait at once: no wake-up is lost, whichever thread polls.
+    socket_.async_wait(socket_type::wait_read,
+                       [self = this->shared_from_this()](boost::system::error_code ec) {
+                           if (ec) {
+                               return self->fail(ec, "wait_read");
+                           }
+                           self->do_read();
+                       });
 }
 
 template <class Protocol>
@@ -142,7 +151,7 @@ void StreamConnection<Protocol>::do_write() {
         }
         pending_.erase(0, n);
     }
-    // Drained: give the memory back, then resume reading with a read, not a wait.
+    // Drained: give the memory back and resume reading.
     std::string().swap(pending_);
     if (close_after_write_) {
         return close();

@@ -1,7 +1,7 @@
 #pragma once
 // One accepted stream connection driving its handler session. The socket is non-blocking; the
-// connection waits for readability (holding no buffer while idle), reads until the socket is dry
-// into the thread's scratch buffer, hands the bytes to the session and sends the reply at once.
+// connection waits for readability (holding no buffer while idle), reads into the thread's scratch
+// buffer until the socket is dry, hands the bytes to the session and sends the reply at once.
 // A reply the peer is too slow to take is kept and reading pauses until it drains (back-pressure).
 
 #include <boost/asio/ip/tcp.hpp>
@@ -26,8 +26,10 @@ class StreamConnection : public std::enable_shared_from_this<StreamConnection<Pr
     void start();
 
   private:
-    /// Reads until the socket would block, feeding the session; waits for more when dry.
+    /// Reads until the socket is dry, feeding the session; waits for more when it is.
     void do_read();
+    /// Waits for readability, holding no buffer meanwhile.
+    void wait_readable();
     /// Sends what is pending until done or the socket would block.
     void do_write();
     /// Sends a fresh reply from the thread's buffer; false when reading must pause or stop.
