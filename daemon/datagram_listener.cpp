@@ -115,7 +115,7 @@ void DatagramListener<Protocol>::serve(std::string_view datagram,
                                  << peer.to_string() << ": " << e.what();
         return;
     }
-    if (reply.empty()) {
+    if (!out.replied()) {
         return;
     }
     if constexpr (transport == Transport::unix_datagram) {

@@ -34,17 +34,24 @@ class Output {
     Output(const Output&) = delete;
     Output& operator=(const Output&) = delete;
 
-    void write(std::string_view bytes) { buffer_.append(bytes); }
+    /// Appends reply bytes. For a datagram, any write, even of nothing, means "answer": an empty
+    /// datagram is a reply too (echo sends one back).
+    void write(std::string_view bytes) {
+        buffer_.append(bytes);
+        replied_ = true;
+    }
 
     /// Close the connection once everything written so far has been sent.
     void close() { close_ = true; }
 
     bool close_requested() const { return close_; }
+    bool replied() const { return replied_; }
     std::string_view pending() const { return buffer_; }
 
   private:
     std::string& buffer_;
     bool close_ = false;
+    bool replied_ = false;
 };
 
 /// One stream connection's conversation: the setup -> handle -> finish lifecycle of Python's

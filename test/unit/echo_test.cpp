@@ -42,6 +42,17 @@ BOOST_AUTO_TEST_CASE(datagram_comes_back_whole) {
     handler->datagram(
         payload, Peer{.transport = Transport::udp, .address = {}, .port = 5000, .path = {}}, out);
     BOOST_TEST(buffer == payload);
+    BOOST_TEST(out.replied());
+}
+
+BOOST_AUTO_TEST_CASE(empty_datagram_gets_an_empty_reply) {
+    auto handler = make_echo();
+    std::string buffer;
+    Output out(buffer);
+    BOOST_TEST(!out.replied());
+    handler->datagram("", Peer{}, out);
+    BOOST_TEST(buffer.empty());
+    BOOST_TEST(out.replied());
 }
 
 BOOST_AUTO_TEST_CASE(registry_finds_by_name) {
