@@ -124,7 +124,7 @@ void DatagramListener<Protocol>::serve(std::string_view datagram,
         }
     }
     boost::system::error_code ec;
-    socket_.send_to(asio::buffer(reply), sender, 0, ec);
+    socket_.send_to(asio::buffer(out.pending()), sender, 0, ec);
     if (ec) {
         BOOST_LOG_TRIVIAL(debug) << log_prefix(*service_) << "reply to " << peer.to_string()
                                  << " dropped: " << ec.message();

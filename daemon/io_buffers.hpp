@@ -8,8 +8,9 @@
 namespace netd {
 
 struct IoBuffers {
-    /// The largest read or datagram handled at once (a UDP datagram is at most 65,507 bytes).
-    static constexpr std::size_t read_size = 65536;
+    /// The largest read or datagram handled at once. Larger than a 64 KiB message, so that a read
+    /// of one comes back short, which tells the socket is dry without an extra read for EAGAIN.
+    static constexpr std::size_t read_size = 256 * 1024;
 
     std::array<char, read_size> in;
     std::string out;

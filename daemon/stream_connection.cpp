@@ -1,6 +1,7 @@
 #include "daemon/stream_connection.hpp"
 
 #include <boost/asio/post.hpp>
+#include <cstring>
 
 #include "daemon/io_buffers.hpp"
 #include "daemon/logging.hpp"
@@ -65,22 +66,10 @@ void StreamConnection<Protocol>::do_read() {
         if (ec == boost::asio::error::would_block) {
             return wait_readable();
         }
-        buffers.out.clear();
-        Output out(buffers.out);
-        if (ec == boost::asio::error::eof) {
-            // The client is done sending: the session may still answer, then we close.
-            close_after_write_ = true;
-            if (run_session([&] { session_->finish(out); })) {
-                out.close();
-                deliver(out);
-            }
-            return;
-        }
         if (ec) {
-            return fail(ec, "read");
+            return end_of_input(ec);
         }
-        const std::string_view bytes(buffers.in.data(), n);
-        if (!run_session([&] { session_->handle(bytes, out); }) || !deliver(out)) {
+        if (!consume(std::string_view(buffers.in.data(), n))) {
             return;
         }
         if (n < buffers.in.size()) {
@@ -95,15 +84,66 @@ void StreamConnection<Protocol>::do_read() {
 
 template <class Protocol>
 void StreamConnection<Protocol>::wait_readable() {
-    // Asio re-arms the descriptor (EPOLL_CTL_MOD) for every wait, so bytes that arrived after the
-    // last read complete the wait at once: no wake-up is lost, whichever thread polls.
-    socket_.async_wait(socket_type::wait_read,
-                       [self = this->shared_from_this()](boost::system::error_code ec) {
-                           if (ec) {
-                               return self->fail(ec, "wait_read");
-                           }
-                           self->do_read();
-                       });
+    // A read, not a wait: Asio's async_wait re-arms the descriptor with epoll_ctl every time,
+    // while a queued read costs no system call until data arrives; then the reactor reads into
+    // first_read_, which is small so that an idle connection stays cheap.
+    socket_.async_read_some(
+        boost::asio::buffer(first_read_),
+        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
+            self->on_first_read(ec, n);
+        });
+}
+
+template <class Protocol>
+void StreamConnection<Protocol>::on_first_read(boost::system::error_code ec, std::size_t n) {
+    if (ec) {
+        return end_of_input(ec);
+    }
+    if (n < first_read_.size()) {
+        if (consume(std::string_view(first_read_.data(), n))) {
+            wait_readable();
+        }
+        return;
+    }
+    // first_read_ filled up, so more is probably waiting: top it up from the socket in the
+    // thread's large buffer and hand the session one chunk.
+    auto& buffers = io_buffers();
+    std::memcpy(buffers.in.data(), first_read_.data(), n);
+    const std::size_t more =
+        socket_.read_some(boost::asio::buffer(buffers.in.data() + n, buffers.in.size() - n), ec);
+    if (!consume(std::string_view(buffers.in.data(), n + more))) {
+        return;
+    }
+    // A short or would-block top-up means the socket is dry; anything else (a full buffer, end
+    // of input, an error) is for do_read to find.
+    if (ec == boost::asio::error::would_block || (!ec && n + more < buffers.in.size())) {
+        return wait_readable();
+    }
+    do_read();
+}
+
+template <class Protocol>
+bool StreamConnection<Protocol>::consume(std::string_view bytes) {
+    auto& reply = io_buffers().out;
+    reply.clear();
+    Output out(reply);
+    return run_session([&] { session_->handle(bytes, out); }) && deliver(out);
+}
+
+template <class Protocol>
+void StreamConnection<Protocol>::end_of_input(const boost::system::error_code& ec) {
+    if (ec != boost::asio::error::eof) {
+        return fail(ec, "read");
+    }
+    // The client is done sending: the session may still answer, then we close.
+    close_after_write_ = true;
+    auto& reply = io_buffers().out;
+    reply.clear();
+    Output out(reply);
+    if (run_session([&] { session_->finish(out); })) {
+        out.close();
+        deliver(out);
+    }
 }
 
 template <class Protocol>

@@ -1,9 +1,11 @@
 #pragma once
-// One accepted stream connection driving its handler session. The socket is non-blocking; the
-// connection waits for readability (holding no buffer while idle), reads into the thread's scratch
-// buffer until the socket is dry, hands the bytes to the session and sends the reply at once.
+// One accepted stream connection driving its handler session. The socket is non-blocking. While
+// waiting, the connection holds only a 512-byte first-read buffer; when data comes it reads on into
+// the thread's 64 KiB scratch buffer until the socket is dry, hands the bytes to the session and
+// sends the reply at once.
 // A reply the peer is too slow to take is kept and reading pauses until it drains (back-pressure).
 
+#include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <memory>
@@ -28,8 +30,14 @@ class StreamConnection : public std::enable_shared_from_this<StreamConnection<Pr
   private:
     /// Reads until the socket is dry, feeding the session; waits for more when it is.
     void do_read();
-    /// Waits for readability, holding no buffer meanwhile.
+    /// Queues a read into first_read_ for when data arrives.
     void wait_readable();
+    /// The queued read completed.
+    void on_first_read(boost::system::error_code ec, std::size_t n);
+    /// Hands bytes to the session and sends its reply; false when reading must pause or stop.
+    bool consume(std::string_view bytes);
+    /// The read side ended: end of input lets the session finish, an error closes.
+    void end_of_input(const boost::system::error_code& ec);
     /// Sends what is pending until done or the socket would block.
     void do_write();
     /// Sends a fresh reply from the thread's buffer; false when reading must pause or stop.
@@ -44,6 +52,9 @@ class StreamConnection : public std::enable_shared_from_this<StreamConnection<Pr
     std::shared_ptr<Service> service_;
     Peer peer_;
     std::unique_ptr<StreamSession> session_;
+    /// Where a waiting read lands. Small, so that idle connections stay cheap; a read that fills
+    /// it is topped up from the thread's large buffer.
+    std::array<char, 512> first_read_{};
     /// Reply bytes the peer has not taken yet; empty (no allocation) in the common case.
     std::string pending_;
     /// The session asked to close once pending_ is sent.

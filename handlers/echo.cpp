@@ -6,7 +6,7 @@ namespace {
 
 class EchoSession final : public StreamSession {
   public:
-    void handle(std::string_view bytes, Output& out) override { out.write(bytes); }
+    void handle(std::string_view bytes, Output& out) override { out.write_input(bytes); }
 };
 
 class EchoHandler final : public Handler {
@@ -16,7 +16,7 @@ class EchoHandler final : public Handler {
     }
 
     void datagram(std::string_view bytes, const Peer& /*peer*/, Output& out) override {
-        out.write(bytes);
+        out.write_input(bytes);
     }
 };
 

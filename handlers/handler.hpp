@@ -37,8 +37,23 @@ class Output {
     /// Appends reply bytes. For a datagram, any write, even of nothing, means "answer": an empty
     /// datagram is a reply too (echo sends one back).
     void write(std::string_view bytes) {
+        if (!borrowed_.empty()) {
+            buffer_.append(borrowed_);
+            borrowed_ = {};
+        }
         buffer_.append(bytes);
         replied_ = true;
+    }
+
+    /// Like write, but without copying when it is the first write: for replies that are slices
+    /// of the input bytes the handler was given, which stay valid until the daemon has sent them.
+    void write_input(std::string_view bytes) {
+        if (buffer_.empty() && borrowed_.empty()) {
+            borrowed_ = bytes;
+            replied_ = true;
+            return;
+        }
+        write(bytes);
     }
 
     /// Close the connection once everything written so far has been sent.
@@ -46,10 +61,12 @@ class Output {
 
     bool close_requested() const { return close_; }
     bool replied() const { return replied_; }
-    std::string_view pending() const { return buffer_; }
+    /// The reply so far.
+    std::string_view pending() const { return borrowed_.empty() ? buffer_ : borrowed_; }
 
   private:
     std::string& buffer_;
+    std::string_view borrowed_;  ///< set only while buffer_ is empty
     bool close_ = false;
     bool replied_ = false;
 };
