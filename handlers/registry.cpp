@@ -2,7 +2,10 @@
 
 #include <algorithm>
 
+#include "handlers/daytime.hpp"
 #include "handlers/echo.hpp"
+#include "handlers/time.hpp"
+#include "handlers/timefmt.hpp"
 
 namespace netd {
 
@@ -11,6 +14,9 @@ namespace {
 std::vector<HandlerSpec>& table() {
     static std::vector<HandlerSpec> specs{
         echo_handler_spec(),
+        timefmt_handler_spec(),
+        daytime_handler_spec(),
+        time_handler_spec(),
     };
     return specs;
 }

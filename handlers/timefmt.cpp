@@ -1,0 +1,143 @@
+#include "handlers/timefmt.hpp"
+
+#include <algorithm>
+#include <array>
+#include <ctime>
+
+#include "handlers/line_framer.hpp"
+#include "handlers/strftime.hpp"
+
+namespace netd {
+
+namespace {
+
+constexpr std::array<config::KeySpec, 3> timefmt_keys{{
+    {"default_format", "%Y-%m-%d %X", "strftime format for an empty request"},
+    {"timezone", "local", "local | utc"},
+    {"banner", "", "a line sent on connect; empty = none"},
+}};
+
+struct TimefmtOptions {
+    std::string default_format;
+    TimeZone zone = TimeZone::local;
+    std::string banner;
+    std::size_t max_line = 0;
+};
+
+TimefmtOptions parse_options(const config::ServiceConfig& service) {
+    TimefmtOptions options;
+    options.default_format = service.options.at("default_format");
+    if (options.default_format.empty()) {
+        throw KeyError("default_format", "must not be empty");
+    }
+    if (auto why = check_format(options.default_format); !why.empty()) {
+        throw KeyError("default_format", why);
+    }
+    try {
+        options.zone = parse_time_zone(service.options.at("timezone"));
+    } catch (const config::ValueError& e) {
+        throw KeyError("timezone", e.what());
+    }
+    options.banner = service.options.at("banner");
+    if (std::any_of(options.banner.begin(), options.banner.end(), is_control_byte)) {
+        throw KeyError("banner", "must be one line without control bytes");
+    }
+    options.max_line = service.max_line;
+    return options;
+}
+
+/// The answer to one format, without its line end: the time, or "error: ...".
+std::string answer(const TimefmtOptions& options, std::string_view format) {
+    if (format.empty()) {
+        format = options.default_format;
+    }
+    if (auto why = check_format(format); !why.empty()) {
+        return "error: " + why;
+    }
+    auto text = format_time(format, broken_down(std::time(nullptr), options.zone));
+    if (!text) {
+        return "error: output longer than " + std::to_string(max_formatted_size) + " bytes";
+    }
+    return std::move(*text);
+}
+
+class TimefmtSession final : public StreamSession {
+  public:
+    explicit TimefmtSession(const TimefmtOptions& options)
+        : options_(options), framer_(options.max_line) {}
+
+    void setup(Output& out) override {
+        if (!options_.banner.empty()) {
+            out.write(options_.banner);
+            out.write("\r\n");
+        }
+    }
+
+    void handle(std::string_view bytes, Output& out) override {
+        framer_.feed(bytes, [&](const Line& line) { serve(line, out); });
+    }
+
+    void finish(Output& out) override {
+        framer_.finish([&](const Line& line) { serve(line, out); });
+    }
+
+  private:
+    void serve(const Line& line, Output& out) {
+        if (out.close_requested()) {
+            return;  // the connection is closing; later lines in the same read go unanswered
+        }
+        if (!line.ending.empty()) {
+            ending_ = line.ending;
+        }
+        if (line.truncated) {
+            out.write("error: line too long");
+            out.write(ending_);
+            out.close();
+            return;
+        }
+        out.write(answer(options_, line.text));
+        out.write(ending_);
+    }
+
+    const TimefmtOptions& options_;
+    LineFramer framer_;
+    /// The line end of the latest request, for answers to lines that have none of their own.
+    std::string_view ending_ = "\n";
+};
+
+class TimefmtHandler final : public Handler {
+  public:
+    explicit TimefmtHandler(TimefmtOptions options) : options_(std::move(options)) {}
+
+    std::unique_ptr<StreamSession> open_session(const Peer& /*peer*/) override {
+        return std::make_unique<TimefmtSession>(options_);
+    }
+
+    void datagram(std::string_view bytes, const Peer& /*peer*/, Output& out) override {
+        while (!bytes.empty() && (bytes.back() == '\n' || bytes.back() == '\r')) {
+            bytes.remove_suffix(1);
+        }
+        out.write(answer(options_, bytes));
+        out.write("\n");
+    }
+
+  private:
+    TimefmtOptions options_;
+};
+
+}  // namespace
+
+HandlerSpec timefmt_handler_spec() {
+    return HandlerSpec{
+        .name = "timefmt",
+        .summary = "each line is a strftime format, answered with the current time",
+        .stream = true,
+        .datagram = true,
+        .keys = timefmt_keys,
+        .make = [](const config::ServiceConfig& service) -> std::unique_ptr<Handler> {
+            return std::make_unique<TimefmtHandler>(parse_options(service));
+        },
+    };
+}
+
+}  // namespace netd

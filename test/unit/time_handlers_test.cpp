@@ -1,0 +1,181 @@
+#include <boost/test/unit_test.hpp>
+
+#include "config/config.hpp"
+#include "handlers/registry.hpp"
+#include "handlers/time.hpp"
+
+using namespace netd;
+
+namespace {
+
+/// A handler built the way netd builds it: from a validated config with these keys set.
+struct Built {
+    std::shared_ptr<const config::Config> config;
+    std::unique_ptr<Handler> handler;
+};
+
+Built build(const std::string& handler,
+            const std::vector<std::pair<std::string, std::string>>& keys = {}) {
+    config::RawConfig raw;
+    raw.set(handler, "tcp", {"127.0.0.1:0", "test"});
+    for (const auto& [key, value] : keys) {
+        raw.set(handler, key, {value, "test"});
+    }
+    Built built;
+    built.config = config::build_config(raw);
+    built.handler = find_handler(handler)->make(built.config->services.front());
+    return built;
+}
+
+std::string config_error(const std::string& handler, const std::string& key,
+                         const std::string& value) {
+    try {
+        build(handler, {{key, value}});
+    } catch (const config::ConfigError& e) {
+        return e.what();
+    }
+    return "accepted";
+}
+
+/// Runs a stream session: setup, then each chunk; returns everything written and whether it closed.
+std::pair<std::string, bool> converse(Handler& handler, const std::vector<std::string>& chunks,
+                                      bool finish = false) {
+    std::string buffer;
+    Output out(buffer);
+    auto session = handler.open_session(Peer{});
+    session->setup(out);
+    for (const auto& chunk : chunks) {
+        session->handle(chunk, out);
+    }
+    if (finish) {
+        session->finish(out);
+    }
+    return {std::string(out.pending()), out.close_requested()};
+}
+
+bool looks_like_default_time(std::string_view text) {
+    // %Y-%m-%d %X in the C locale: 2026-11-22 23:30:59
+    return text.size() == 19 && text[4] == '-' && text[7] == '-' && text[10] == ' ' &&
+           text[13] == ':' && text[16] == ':';
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(timefmt)
+
+BOOST_AUTO_TEST_CASE(lines_are_answered_with_their_own_line_end) {
+    auto built = build("timefmt");
+    const auto [reply, closed] = converse(*built.handler, {"%Y\n", "%Y\r\n"});
+    BOOST_TEST(!closed);
+    BOOST_REQUIRE(reply.size() == 4 + 1 + 4 + 2);
+    BOOST_TEST(reply.substr(4, 1) == "\n");
+    BOOST_TEST(reply.substr(9, 2) == "\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(an_empty_line_means_the_default_format) {
+    auto built = build("timefmt");
+    const auto reply = converse(*built.handler, {"\r\n"}).first;
+    BOOST_TEST(looks_like_default_time(reply.substr(0, reply.size() - 2)), reply);
+    auto custom = build("timefmt", {{"default_format", "[%H]"}});
+    BOOST_TEST(converse(*custom.handler, {"\n"}).first.size() == 5U);
+}
+
+BOOST_AUTO_TEST_CASE(banner_then_pipelined_requests_in_order) {
+    auto built = build("timefmt", {{"banner", "hello"}});
+    const auto reply = converse(*built.handler, {"a%%\nb\n%k\nc"}, true).first;
+    BOOST_TEST(reply == "hello\r\na%\nb\nerror: unsupported conversion %k\nc\n");
+}
+
+BOOST_AUTO_TEST_CASE(errors_keep_the_connection_open) {
+    auto built = build("timefmt");
+    std::string sixty_c;
+    for (int i = 0; i < 60; ++i) {
+        sixty_c += "%c";
+    }
+    const auto [reply, closed] = converse(
+        *built.handler, {"%\n", "a\tb\n", std::string(300, 'x') + "\n", sixty_c + "\n", "ok\n"});
+    BOOST_TEST(reply ==
+               "error: format ends in a lone %\nerror: control byte in format\n"
+               "error: format longer than 256 bytes\nerror: output longer than 1024 bytes\nok\n");
+    BOOST_TEST(!closed);
+}
+
+BOOST_AUTO_TEST_CASE(a_line_over_max_line_closes_the_connection) {
+    auto built = build("timefmt", {{"max_line", "16"}});
+    const auto [reply, closed] =
+        converse(*built.handler, {"ok\r\n" + std::string(17, 'x') + "\r\nlater\r\n"});
+    BOOST_TEST(reply == "ok\r\nerror: line too long\r\n");
+    BOOST_TEST(closed);
+}
+
+BOOST_AUTO_TEST_CASE(datagrams) {
+    auto built = build("timefmt");
+    std::string buffer;
+    Output out(buffer);
+    built.handler->datagram("x%%y\r\n", Peer{}, out);
+    BOOST_TEST(out.pending() == "x%y\n");
+    std::string empty_buffer;
+    Output empty(empty_buffer);
+    built.handler->datagram("", Peer{}, empty);
+    BOOST_TEST(looks_like_default_time(empty.pending().substr(0, 19)));
+    std::string bad_buffer;
+    Output bad(bad_buffer);
+    built.handler->datagram("%k", Peer{}, bad);
+    BOOST_TEST(bad.pending() == "error: unsupported conversion %k\n");
+}
+
+BOOST_AUTO_TEST_CASE(bad_keys_are_config_errors) {
+    BOOST_TEST(config_error("timefmt", "timezone", "mars") ==
+               "test: [timefmt] timezone: 'mars' is not a time zone (local or utc)");
+    BOOST_TEST(config_error("timefmt", "default_format", "%k") ==
+               "test: [timefmt] default_format: unsupported conversion %k");
+    BOOST_TEST(config_error("timefmt", "banner", "two\tparts") ==
+               "test: [timefmt] banner: must be one line without control bytes");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(daytime)
+
+BOOST_AUTO_TEST_CASE(one_line_then_close) {
+    auto built = build("daytime", {{"format", "%Y"}});
+    const auto [reply, closed] = converse(*built.handler, {"ignored input"});
+    BOOST_TEST(reply.size() == 6U);
+    BOOST_TEST(reply.ends_with("\r\n"));
+    BOOST_TEST(closed);
+    std::string buffer;
+    Output out(buffer);
+    built.handler->datagram("anything", Peer{}, out);
+    BOOST_TEST(out.pending() == reply);
+}
+
+BOOST_AUTO_TEST_CASE(default_format_and_errors) {
+    auto built = build("daytime");
+    BOOST_TEST(converse(*built.handler, {}).first.find(", ") != std::string::npos);
+    BOOST_TEST(config_error("daytime", "format", "%s") ==
+               "test: [daytime] format: unsupported conversion %s");
+    BOOST_TEST(
+        config_error("daytime", "banner", "x").starts_with("test: [daytime] banner: unknown key"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(rfc868)
+
+BOOST_AUTO_TEST_CASE(seconds_since_1900_big_endian) {
+    BOOST_TEST(rfc868_time(0) == std::string("\x83\xaa\x7e\x80", 4));  // 2,208,988,800
+    BOOST_TEST(rfc868_time(1'700'000'000) == std::string("\xe8\xfe\x6f\x80", 4));
+}
+
+BOOST_AUTO_TEST_CASE(four_bytes_then_close) {
+    auto built = build("time");
+    const auto [reply, closed] = converse(*built.handler, {});
+    BOOST_TEST(reply.size() == 4U);
+    BOOST_TEST(closed);
+    std::string buffer;
+    Output out(buffer);
+    built.handler->datagram("", Peer{}, out);
+    BOOST_TEST(out.pending().size() == 4U);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
