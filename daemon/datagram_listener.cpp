@@ -63,40 +63,58 @@ void DatagramListener<Protocol>::start() {
 
 template <class Protocol>
 void DatagramListener<Protocol>::do_receive() {
-    auto& buffers = io_buffers();
     for (int turn = 0; turn < datagrams_per_turn; ++turn) {
-        typename Protocol::endpoint sender;
-        boost::system::error_code ec;
-        // MSG_TRUNC makes the kernel report a datagram's real length, so one that did not fit
-        // the buffer is recognised and dropped instead of being served cut short.
-        const std::size_t n = socket_.receive_from(asio::buffer(buffers.in), sender, MSG_TRUNC, ec);
-        if (ec == asio::error::would_block) {
-            socket_.async_wait(Protocol::socket::wait_read,
-                               [self = this->shared_from_this()](boost::system::error_code ec) {
-                                   if (!ec) {
-                                       self->do_receive();
-                                   }
-                               });
-            return;
+        switch (receive_one()) {
+            case Received::dry:
+                socket_.async_wait(Protocol::socket::wait_read,
+                                   [self = this->shared_from_this()](boost::system::error_code ec) {
+                                       if (!ec) {
+                                           self->do_receive();
+                                       }
+                                   });
+                return;
+            case Received::closed:
+                return;
+            case Received::datagram:
+                break;
         }
-        if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) {
-            return;
-        }
-        if (ec) {
-            // An ICMP error from an earlier send surfaces here (ECONNREFUSED); it is not ours.
-            BOOST_LOG_TRIVIAL(debug)
-                << log_prefix(*service_) << description_ << ": " << ec.message();
-            continue;
-        }
-        if (n > buffers.in.size()) {
-            BOOST_LOG_TRIVIAL(debug)
-                << log_prefix(*service_) << "dropped a " << n << "-byte datagram from "
-                << endpoint_text(sender) << ": larger than " << buffers.in.size() << " bytes";
-            continue;
-        }
-        serve(std::string_view(buffers.in.data(), n), sender);
     }
     asio::post(socket_.get_executor(), [self = this->shared_from_this()] { self->do_receive(); });
+}
+
+template <class Protocol>
+void DatagramListener<Protocol>::drain() {
+    while (receive_one() == Received::datagram) {
+    }
+}
+
+template <class Protocol>
+typename DatagramListener<Protocol>::Received DatagramListener<Protocol>::receive_one() {
+    auto& buffers = io_buffers();
+    typename Protocol::endpoint sender;
+    boost::system::error_code ec;
+    // MSG_TRUNC makes the kernel report a datagram's real length, so one that did not fit the
+    // buffer is recognised and dropped instead of being served cut short.
+    const std::size_t n = socket_.receive_from(asio::buffer(buffers.in), sender, MSG_TRUNC, ec);
+    if (ec == asio::error::would_block) {
+        return Received::dry;
+    }
+    if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) {
+        return Received::closed;
+    }
+    if (ec) {
+        // An ICMP error from an earlier send surfaces here (ECONNREFUSED); it is not ours.
+        BOOST_LOG_TRIVIAL(debug) << log_prefix(*service_) << description_ << ": " << ec.message();
+        return Received::datagram;
+    }
+    if (n > buffers.in.size()) {
+        BOOST_LOG_TRIVIAL(debug) << log_prefix(*service_) << "dropped a " << n
+                                 << "-byte datagram from " << endpoint_text(sender)
+                                 << ": larger than " << buffers.in.size() << " bytes";
+        return Received::datagram;
+    }
+    serve(std::string_view(buffers.in.data(), n), sender);
+    return Received::datagram;
 }
 
 template <class Protocol>

@@ -23,12 +23,17 @@ class DatagramListener final : public Listener,
                      const typename Protocol::endpoint& endpoint);
 
     void start() override;
+    void drain() override;
     void stop() override;
     std::string describe() const override;
 
   private:
+    enum class Received { datagram, dry, closed };
+
     /// Receives until the socket would block (or a turn is used up), then waits.
     void do_receive();
+    /// Receives and serves one datagram if there is one.
+    Received receive_one();
     void serve(std::string_view datagram, const typename Protocol::endpoint& sender);
 
     typename Protocol::socket socket_;

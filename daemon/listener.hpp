@@ -15,6 +15,9 @@ class Listener {
     /// Begin accepting connections or receiving datagrams.
     virtual void start() = 0;
 
+    /// Shutdown: handles what already arrived (datagrams); a stream listener has nothing to do.
+    virtual void drain() {}
+
     /// Stop for good: close the socket (and remove a Unix socket file this listener created).
     virtual void stop() = 0;
 

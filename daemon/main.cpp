@@ -3,6 +3,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
+#include <functional>
 #include <iostream>
 
 #include "config/reader.hpp"
@@ -24,18 +25,26 @@ int run(const netd::config::CommandLine& command_line) {
 
     // One event loop on one thread: the strand model has no locks on the request path.
     boost::asio::io_context io{1};
-    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
     netd::Server server(io, config);
     server.bind();
 
-    signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-        if (ec) {
-            return;
-        }
-        BOOST_LOG_TRIVIAL(info) << "stopping on " << (signal == SIGTERM ? "SIGTERM" : "SIGINT");
-        server.stop();
-        io.stop();
-    });
+    std::function<void()> await_signal = [&] {
+        signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+            if (ec) {
+                return;
+            }
+            if (signal == SIGHUP) {
+                BOOST_LOG_TRIVIAL(info) << "SIGHUP: reopening log files";
+                server.reopen();
+                return await_signal();
+            }
+            BOOST_LOG_TRIVIAL(info) << "stopping on " << (signal == SIGTERM ? "SIGTERM" : "SIGINT");
+            // What clients already sent is handled; the loop then runs out of work and returns.
+            server.shutdown();
+        });
+    };
+    await_signal();
     server.start();
     BOOST_LOG_TRIVIAL(info) << "ready: " << netd::config::to_string(config->server.mode)
                             << " mode, " << server.service_count() << " services, "
@@ -48,6 +57,7 @@ int run(const netd::config::CommandLine& command_line) {
             BOOST_LOG_TRIVIAL(error) << "event loop: " << e.what();
         }
     }
+    server.stop_handlers();
     BOOST_LOG_TRIVIAL(info) << "stopped";
     return 0;
 }

@@ -22,8 +22,10 @@ void Server::bind() {
     try {
         for (const auto& settings : config_->services) {
             const auto* spec = find_handler(settings.handler);
-            auto service = std::make_shared<Service>(
-                Service{.config = config_, .settings = settings, .handler = spec->make(settings)});
+            auto service = std::make_shared<Service>(Service{.config = config_,
+                                                             .settings = settings,
+                                                             .handler = spec->make(settings),
+                                                             .connections = {}});
             for (const auto& endpoint : settings.tcp) {
                 bound.push_back(
                     std::make_shared<StreamListener<asio::ip::tcp>>(io_, service, endpoint));
@@ -41,6 +43,16 @@ void Server::bind() {
                     io_, service, asio::local::datagram_protocol::endpoint(path)));
             }
             services.push_back(std::move(service));
+        }
+        for (std::size_t started = 0; started < services.size(); ++started) {
+            try {
+                services[started]->handler->start();
+            } catch (const KeyError& e) {
+                for (std::size_t i = 0; i < started; ++i) {
+                    services[i]->handler->stop();
+                }
+                throw services[started]->settings.error(e.key(), e.what());
+            }
         }
     } catch (...) {
         for (auto& listener : bound) {
@@ -65,6 +77,35 @@ void Server::start() {
     }
     for (const auto& listener : listeners_) {
         listener->start();
+    }
+}
+
+void Server::reopen() {
+    for (const auto& service : services_) {
+        service->handler->reopen();
+    }
+}
+
+void Server::shutdown() {
+    for (const auto& listener : listeners_) {
+        listener->drain();
+        listener->stop();
+    }
+    listeners_.clear();
+    for (const auto& service : services_) {
+        // drain() closes the connection, which leaves the set once its last handler has run;
+        // iterate over a copy all the same.
+        const std::vector<Connection*> live(service->connections.begin(),
+                                            service->connections.end());
+        for (auto* connection : live) {
+            connection->drain();
+        }
+    }
+}
+
+void Server::stop_handlers() {
+    for (const auto& service : services_) {
+        service->handler->stop();
     }
 }
 

@@ -19,12 +19,23 @@ class Server {
     Server& operator=(const Server&) = delete;
     ~Server();
 
-    /// Builds every service's handler and binds every listener, logging each real address;
-    /// throws config::ConfigError (naming file, section and key) and binds nothing on failure.
+    /// Builds every service's handler, binds every listener and starts the handlers (opening
+    /// log files); throws config::ConfigError (naming file, section and key) and leaves nothing
+    /// bound or open on failure.
     void bind();
 
-    /// Starts accepting and receiving on every listener.
+    /// Starts accepting and receiving on every listener, logging each real address.
     void start();
+
+    /// SIGHUP: handlers reopen their files.
+    void reopen();
+
+    /// SIGTERM: stops accepting, handles the datagrams and stream bytes that already arrived,
+    /// and closes every connection. The event loop then runs out of work.
+    void shutdown();
+
+    /// After the event loop ended: handlers flush and stop (log files written out).
+    void stop_handlers();
 
     /// Closes every listener (removing the Unix socket files it created).
     void stop();

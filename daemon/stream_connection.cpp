@@ -14,12 +14,22 @@ namespace {
 /// monopolise the thread.
 constexpr int reads_per_turn = 16;
 
+/// How long a paused connection waits before asking its session again.
+constexpr std::chrono::milliseconds pause_interval{5};
+
 }  // namespace
 
 template <class Protocol>
 StreamConnection<Protocol>::StreamConnection(socket_type socket, std::shared_ptr<Service> service,
                                              Peer peer)
-    : socket_(std::move(socket)), service_(std::move(service)), peer_(std::move(peer)) {}
+    : socket_(std::move(socket)), service_(std::move(service)), peer_(std::move(peer)) {
+    service_->connections.insert(this);
+}
+
+template <class Protocol>
+StreamConnection<Protocol>::~StreamConnection() {
+    service_->connections.erase(this);
+}
 
 template <class Protocol>
 void StreamConnection<Protocol>::start() {
@@ -61,6 +71,9 @@ template <class Protocol>
 void StreamConnection<Protocol>::do_read() {
     auto& buffers = io_buffers();
     for (int turn = 0; turn < reads_per_turn; ++turn) {
+        if (!session_->ready()) {
+            return pause();
+        }
         boost::system::error_code ec;
         const std::size_t n = socket_.read_some(boost::asio::buffer(buffers.in), ec);
         if (ec == boost::asio::error::would_block) {
@@ -84,6 +97,10 @@ void StreamConnection<Protocol>::do_read() {
 
 template <class Protocol>
 void StreamConnection<Protocol>::wait_readable() {
+    if (!session_->ready()) {
+        return pause();
+    }
+    read_pending_ = true;
     // A read, not a wait: Asio's async_wait re-arms the descriptor with epoll_ctl every time,
     // while a queued read costs no system call until data arrives; then the reactor reads into
     // first_read_, which is small so that an idle connection stays cheap.
@@ -96,6 +113,13 @@ void StreamConnection<Protocol>::wait_readable() {
 
 template <class Protocol>
 void StreamConnection<Protocol>::on_first_read(boost::system::error_code ec, std::size_t n) {
+    read_pending_ = false;
+    if (draining_) {
+        if (!ec) {
+            consume(std::string_view(first_read_.data(), n));
+        }
+        return finish_drain();
+    }
     if (ec) {
         return end_of_input(ec);
     }
@@ -120,6 +144,51 @@ void StreamConnection<Protocol>::on_first_read(boost::system::error_code ec, std
         return wait_readable();
     }
     do_read();
+}
+
+template <class Protocol>
+void StreamConnection<Protocol>::pause() {
+    if (!pause_timer_) {
+        pause_timer_ = std::make_unique<boost::asio::steady_timer>(socket_.get_executor());
+    }
+    pause_timer_->expires_after(pause_interval);
+    pause_timer_->async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+        if (!ec && !self->draining_) {
+            self->do_read();
+        }
+    });
+}
+
+template <class Protocol>
+void StreamConnection<Protocol>::drain() {
+    draining_ = true;
+    if (read_pending_) {
+        // The reactor may already have read into first_read_: cancel, and finish the drain in
+        // that read's completion, after its bytes, so that nothing is handled out of order.
+        boost::system::error_code ignored;
+        socket_.cancel(ignored);
+        return;
+    }
+    finish_drain();
+}
+
+template <class Protocol>
+void StreamConnection<Protocol>::finish_drain() {
+    auto& buffers = io_buffers();
+    while (socket_.is_open()) {
+        boost::system::error_code ec;
+        const std::size_t n = socket_.read_some(boost::asio::buffer(buffers.in), ec);
+        if (ec) {
+            break;  // dry (would_block), the client's end of input, or an error
+        }
+        consume(std::string_view(buffers.in.data(), n));
+    }
+    if (socket_.is_open()) {
+        buffers.out.clear();
+        Output out(buffers.out);
+        run_session([&] { session_->finish(out); });
+    }
+    close();
 }
 
 template <class Protocol>
@@ -211,6 +280,9 @@ void StreamConnection<Protocol>::fail(const boost::system::error_code& ec, const
 template <class Protocol>
 void StreamConnection<Protocol>::close() {
     boost::system::error_code ignored;
+    if (pause_timer_) {
+        pause_timer_->cancel();
+    }
     socket_.shutdown(socket_type::shutdown_both, ignored);
     socket_.close(ignored);
 }

@@ -8,30 +8,39 @@
 #include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <string>
 
+#include "daemon/connection.hpp"
 #include "daemon/service.hpp"
 
 namespace netd {
 
 template <class Protocol>
-class StreamConnection : public std::enable_shared_from_this<StreamConnection<Protocol>> {
+class StreamConnection final : public Connection,
+                               public std::enable_shared_from_this<StreamConnection<Protocol>> {
   public:
     using socket_type = typename Protocol::socket;
 
     StreamConnection(socket_type socket, std::shared_ptr<Service> service, Peer peer);
-    StreamConnection(const StreamConnection&) = delete;
-    StreamConnection& operator=(const StreamConnection&) = delete;
+    ~StreamConnection() override;
 
     /// Opens the handler session, runs its setup and starts reading.
     void start();
 
+    void drain() override;
+
   private:
     /// Reads until the socket is dry, feeding the session; waits for more when it is.
     void do_read();
-    /// Queues a read into first_read_ for when data arrives.
+    /// Queues a read into first_read_ for when data arrives, or pauses while the session is not
+    /// ready for more.
     void wait_readable();
+    /// Asks the session again after a short while (back-pressure).
+    void pause();
+    /// Reads what the socket holds now, lets the session finish, closes.
+    void finish_drain();
     /// The queued read completed.
     void on_first_read(boost::system::error_code ec, std::size_t n);
     /// Hands bytes to the session and sends its reply; false when reading must pause or stop.
@@ -59,6 +68,12 @@ class StreamConnection : public std::enable_shared_from_this<StreamConnection<Pr
     std::string pending_;
     /// The session asked to close once pending_ is sent.
     bool close_after_write_ = false;
+    /// A read into first_read_ is queued; a drain must let it complete first to keep order.
+    bool read_pending_ = false;
+    /// Shutdown began: no more waiting, whatever arrives is read once and the connection closes.
+    bool draining_ = false;
+    /// Made on the first pause only, so connections that never pause do not pay for it.
+    std::unique_ptr<boost::asio::steady_timer> pause_timer_;
 };
 
 extern template class StreamConnection<boost::asio::ip::tcp>;

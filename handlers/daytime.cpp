@@ -28,7 +28,7 @@ class DaytimeHandler final : public Handler {
 
     /// The current time in format, with RFC 867's CRLF.
     std::string line() const {
-        auto text = format_time(format_, broken_down(std::time(nullptr), zone_));
+        auto text = format_time(format_, broken_down(now_seconds(), zone_));
         return (text ? std::move(*text)
                      : "error: output longer than " + std::to_string(max_formatted_size) +
                            " bytes") +

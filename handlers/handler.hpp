@@ -88,6 +88,10 @@ class StreamSession {
 
     /// The client closed its sending side; last chance to answer before the connection closes.
     virtual void finish(Output& /*out*/) {}
+
+    /// Whether the session can take more bytes now; while false the daemon stops reading from
+    /// this client (back-pressure, e.g. the logger's writer is behind) and asks again shortly.
+    virtual bool ready() const { return true; }
 };
 
 /// A service's handler, built from its ServiceConfig. One instance serves every connection and
@@ -99,6 +103,16 @@ class Handler {
     Handler(const Handler&) = delete;
     Handler& operator=(const Handler&) = delete;
     virtual ~Handler() = default;
+
+    /// Called once before the service serves: open files, start threads. Throws KeyError (the
+    /// key at fault and why) when it cannot.
+    virtual void start() {}
+
+    /// SIGHUP: reopen files (after logrotate renamed them).
+    virtual void reopen() {}
+
+    /// After the last connection and datagram were handled: flush, stop threads.
+    virtual void stop() {}
 
     /// A new session for an accepted stream connection.
     virtual std::unique_ptr<StreamSession> open_session(const Peer& peer) = 0;

@@ -27,6 +27,14 @@ class LineFramer {
     template <class OnLine>
     void feed(std::string_view bytes, OnLine&& on_line);
 
+    /// Like feed, but stops after the first line it completes; returns the bytes it consumed
+    /// (all of them when no line ends in bytes). For protocols that change framing per message.
+    template <class OnLine>
+    std::size_t feed_line(std::string_view bytes, OnLine&& on_line);
+
+    /// Whether no line is in progress (nothing buffered, nothing being skipped).
+    bool at_line_start() const { return partial_.empty() && !skipping_; }
+
     /// The end of input: a last line without an ending is delivered with ending "".
     template <class OnLine>
     void finish(OnLine&& on_line);
@@ -37,11 +45,6 @@ class LineFramer {
   private:
     /// Where the next line ending starts in bytes, or npos.
     std::size_t find_end(std::string_view bytes) const;
-    /// Whether the line ending at bytes[end] is ended by LF (so a CR before it is its ending);
-    /// an incomplete line (end == npos) may still be.
-    static bool complete_by_lf(std::string_view bytes, std::size_t end) {
-        return end == std::string_view::npos || bytes[end] == '\n';
-    }
     /// Forgets the finished line; a large buffer is given back so idle sessions stay small.
     void reset() {
         partial_.clear();
@@ -59,55 +62,52 @@ class LineFramer {
 template <class OnLine>
 void LineFramer::feed(std::string_view bytes, OnLine&& on_line) {
     while (!bytes.empty()) {
-        const std::size_t end = find_end(bytes);
-        const bool complete = end != std::string_view::npos;
-        if (skipping_) {
-            if (!complete) {
-                return;
-            }
-            skipping_ = false;
-            bytes.remove_prefix(end + 1);
-            continue;
-        }
-        const std::string_view before = bytes.substr(0, end);  // all of bytes when incomplete
-        const std::size_t length = partial_.size() + before.size();
-        const char last =
-            before.empty() ? (partial_.empty() ? '\0' : partial_.back()) : before.back();
-        // One byte more than max_line is allowed while it is a CR: the first half of CRLF.
-        if (length > max_line_ + 1 ||
-            (length == max_line_ + 1 && (last != '\r' || !complete_by_lf(bytes, end)))) {
-            if (partial_.size() < max_line_) {
-                partial_.append(before.substr(0, max_line_ - partial_.size()));
-            } else {
-                partial_.resize(max_line_);
-            }
-            on_line(Line{partial_, {}, true});
-            reset();
-            if (!complete) {
-                skipping_ = true;
-                return;
-            }
-            bytes.remove_prefix(end + 1);
-            continue;
-        }
-        if (!complete) {
-            partial_.append(before);
-            return;
-        }
-        std::string_view text = before;
-        if (!partial_.empty()) {
-            partial_.append(before);
-            text = partial_;
-        }
-        std::string_view ending = bytes.substr(end, 1);
-        if (ending == "\n" && text.ends_with('\r')) {
-            text.remove_suffix(1);
-            ending = "\r\n";
-        }
-        on_line(Line{text, ending, false});
-        reset();
-        bytes.remove_prefix(end + 1);
+        bytes.remove_prefix(feed_line(bytes, on_line));
     }
+}
+
+template <class OnLine>
+std::size_t LineFramer::feed_line(std::string_view bytes, OnLine&& on_line) {
+    const std::size_t end = find_end(bytes);
+    const bool complete = end != std::string_view::npos;
+    const std::size_t used = complete ? end + 1 : bytes.size();
+    if (skipping_) {
+        skipping_ = !complete;
+        return used;
+    }
+    const std::string_view before = bytes.substr(0, end);  // all of bytes when incomplete
+    const std::size_t length = partial_.size() + before.size();
+    const char last = !before.empty() ? before.back() : (partial_.empty() ? '\0' : partial_.back());
+    // One byte more than max_line is allowed while it is a CR: the first half of CRLF.
+    const bool cr_may_end = last == '\r' && (!complete || bytes[end] == '\n');
+    if (length > max_line_ + 1 || (length == max_line_ + 1 && !cr_may_end)) {
+        if (partial_.size() < max_line_) {
+            partial_.append(before.substr(0, max_line_ - partial_.size()));
+        } else {
+            partial_.resize(max_line_);
+        }
+        on_line(Line{partial_, {}, true});
+        reset();
+        skipping_ = !complete;
+        return used;
+    }
+    if (!complete) {
+        partial_.append(before);
+        return used;
+    }
+    std::string_view text = before;
+    if (!partial_.empty()) {
+        partial_.append(before);
+        text = partial_;
+    }
+    std::string_view ending = bytes.substr(end, 1);
+    if (ending == "\n" && text.ends_with('\r')) {
+        text.remove_suffix(1);
+        ending = "\r\n";
+    }
+    on_line(Line{text, ending, false});
+    reset();
+    return used;
 }
 
 template <class OnLine>

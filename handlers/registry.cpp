@@ -4,6 +4,7 @@
 
 #include "handlers/daytime.hpp"
 #include "handlers/echo.hpp"
+#include "handlers/logger.hpp"
 #include "handlers/time.hpp"
 #include "handlers/timefmt.hpp"
 
@@ -13,10 +14,8 @@ namespace {
 
 std::vector<HandlerSpec>& table() {
     static std::vector<HandlerSpec> specs{
-        echo_handler_spec(),
-        timefmt_handler_spec(),
-        daytime_handler_spec(),
-        time_handler_spec(),
+        echo_handler_spec(), timefmt_handler_spec(), daytime_handler_spec(),
+        time_handler_spec(), logger_handler_spec(),
     };
     return specs;
 }

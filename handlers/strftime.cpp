@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 
 #include "config/values.hpp"
 
@@ -30,6 +31,18 @@ std::string check_format(std::string_view format) {
         if (++i == format.size()) {
             return "format ends in a lone %";
         }
+        // glibc's flags and field widths (%-d, %_H, %10Y) are not POSIX: name the whole spec.
+        std::size_t spec_end = i;
+        while (spec_end < format.size() &&
+               std::string_view("_-0^#+123456789").find(format[spec_end]) !=
+                   std::string_view::npos) {
+            ++spec_end;
+        }
+        if (spec_end > i) {
+            return "unsupported conversion " +
+                   std::string(
+                       format.substr(i - 1, std::min(spec_end + 1, format.size()) - (i - 1)));
+        }
         std::string_view allowed = plain_conversions;
         std::string conversion = {'%', format[i]};
         if (format[i] == 'E' || format[i] == 'O') {
@@ -44,6 +57,10 @@ std::string check_format(std::string_view format) {
         }
     }
     return {};
+}
+
+std::time_t now_seconds() {
+    return std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
 }
 
 std::tm broken_down(std::time_t t, TimeZone zone) {

@@ -26,6 +26,10 @@ inline bool is_control_byte(char c) {
 /// or an empty string when it can.
 std::string check_format(std::string_view format);
 
+/// The current time in whole seconds. Not std::time(): on Linux that reads the coarse clock, which
+/// can still show the previous second a few milliseconds after CLOCK_REALTIME moved on.
+std::time_t now_seconds();
+
 /// The time t broken down in zone.
 std::tm broken_down(std::time_t t, TimeZone zone);
 

@@ -1,5 +1,7 @@
 #include "handlers/time.hpp"
 
+#include "handlers/strftime.hpp"
+
 namespace netd {
 
 namespace {
@@ -10,7 +12,7 @@ constexpr std::uint64_t seconds_1900_to_1970 = 2'208'988'800ULL;
 class TimeSession final : public StreamSession {
   public:
     void setup(Output& out) override {
-        out.write(rfc868_time(std::time(nullptr)));
+        out.write(rfc868_time(now_seconds()));
         out.close();
     }
     void handle(std::string_view /*bytes*/, Output& /*out*/) override {}
@@ -22,7 +24,7 @@ class TimeHandler final : public Handler {
         return std::make_unique<TimeSession>();
     }
     void datagram(std::string_view /*bytes*/, const Peer& /*peer*/, Output& out) override {
-        out.write(rfc868_time(std::time(nullptr)));
+        out.write(rfc868_time(now_seconds()));
     }
 };
 

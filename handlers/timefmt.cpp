@@ -54,7 +54,7 @@ std::string answer(const TimefmtOptions& options, std::string_view format) {
     if (auto why = check_format(format); !why.empty()) {
         return "error: " + why;
     }
-    auto text = format_time(format, broken_down(std::time(nullptr), options.zone));
+    auto text = format_time(format, broken_down(now_seconds(), options.zone));
     if (!text) {
         return "error: output longer than " + std::to_string(max_formatted_size) + " bytes";
     }

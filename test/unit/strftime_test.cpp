@@ -22,8 +22,10 @@ BOOST_AUTO_TEST_CASE(everything_else_is_refused_with_a_reason) {
     BOOST_TEST(check_format("%s") == "unsupported conversion %s");
     BOOST_TEST(check_format("%P") == "unsupported conversion %P");
     BOOST_TEST(check_format("%+") == "unsupported conversion %+");
-    BOOST_TEST(check_format("%-d") == "unsupported conversion %-");
-    BOOST_TEST(check_format("%5Y") == "unsupported conversion %5");
+    BOOST_TEST(check_format("%-d") == "unsupported conversion %-d");
+    BOOST_TEST(check_format("%5Y") == "unsupported conversion %5Y");
+    BOOST_TEST(check_format("%10d x") == "unsupported conversion %10d");
+    BOOST_TEST(check_format("%_") == "unsupported conversion %_");
     BOOST_TEST(check_format("%Ek") == "unsupported conversion %Ek");
     BOOST_TEST(check_format("%Od %OY") == "unsupported conversion %OY");
     BOOST_TEST(check_format("%E") == "format ends in %E");

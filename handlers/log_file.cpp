@@ -1,0 +1,209 @@
+#include "handlers/log_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/log/trivial.hpp>
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+namespace netd {
+
+namespace {
+
+/// How long the writer waits before retrying after the disk refused a write.
+constexpr std::chrono::seconds retry_delay{1};
+/// Repeated write errors are logged at most this often.
+constexpr std::chrono::seconds error_log_interval{10};
+
+}  // namespace
+
+std::shared_ptr<LogFile> LogFile::for_path(const LogFileOptions& options) {
+    static std::mutex mutex;
+    static std::map<std::string, std::weak_ptr<LogFile>> files;
+    const std::lock_guard lock(mutex);
+    auto& slot = files[options.path];
+    auto file = slot.lock();
+    if (!file) {
+        file = std::make_shared<LogFile>(options);
+        slot = file;
+    }
+    return file;
+}
+
+LogFile::LogFile(LogFileOptions options) : options_(std::move(options)) {}
+
+LogFile::~LogFile() {
+    stop();
+}
+
+std::string LogFile::open_file() {
+    const int fd = ::open(options_.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        return "cannot open " + options_.path + ": " + std::strerror(errno);
+    }
+    struct stat st {};
+    file_size_ = ::fstat(fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+    if (fd_ >= 0) {
+        ::close(fd_);
+    }
+    fd_ = fd;
+    return {};
+}
+
+std::string LogFile::start() {
+    const std::lock_guard lock(mutex_);
+    if (started_) {
+        return {};
+    }
+    if (auto why = open_file(); !why.empty()) {
+        return why;
+    }
+    started_ = true;
+    writer_ = std::thread([this] { run(); });
+    return {};
+}
+
+void LogFile::append(std::string_view records) {
+    const std::lock_guard lock(mutex_);
+    front_.append(records);
+    waiting_ += records.size();
+    if (front_.size() >= batch_size && front_.size() - records.size() < batch_size) {
+        wake_.notify_one();
+    }
+}
+
+bool LogFile::try_append(std::string_view records) {
+    {
+        const std::lock_guard lock(mutex_);
+        if (waiting_ + records.size() > refuse_above) {
+            return false;
+        }
+    }
+    append(records);
+    return true;
+}
+
+bool LogFile::backlogged() const {
+    const std::lock_guard lock(mutex_);
+    return waiting_ > pause_above;
+}
+
+void LogFile::reopen() {
+    const std::lock_guard lock(mutex_);
+    reopen_ = true;
+    wake_.notify_one();
+}
+
+void LogFile::stop() {
+    {
+        const std::lock_guard lock(mutex_);
+        if (!started_ || stopping_) {
+            return;
+        }
+        stopping_ = true;
+        wake_.notify_one();
+    }
+    writer_.join();
+    if (fd_ >= 0) {
+        ::close(fd_);
+        fd_ = -1;
+    }
+}
+
+void LogFile::run() {
+    std::unique_lock lock(mutex_);
+    auto last_error_log = std::chrono::steady_clock::time_point{};
+    bool failing = false;
+    for (;;) {
+        const auto timeout =
+            failing ? std::chrono::milliseconds(retry_delay) : options_.flush_interval;
+        wake_.wait_for(lock, timeout, [&] {
+            return stopping_ || reopen_ || (!failing && front_.size() >= batch_size);
+        });
+        if (reopen_) {
+            reopen_ = false;
+            if (auto why = open_file(); !why.empty()) {
+                BOOST_LOG_TRIVIAL(error) << "logger: " << why << "; still writing to the old file";
+            }
+        }
+        if (written_ == back_.size()) {
+            back_.clear();
+            written_ = 0;
+            back_.swap(front_);
+        } else if (!front_.empty() && !failing) {
+            back_.append(front_);  // a retried batch takes what came meanwhile along
+            front_.clear();
+        }
+        if (back_.empty()) {
+            if (stopping_) {
+                return;
+            }
+            continue;
+        }
+        lock.unlock();
+        const std::size_t before = written_;
+        const bool ok = write_batch();
+        if (!ok &&
+            (!failing || std::chrono::steady_clock::now() - last_error_log > error_log_interval)) {
+            BOOST_LOG_TRIVIAL(error)
+                << "logger: cannot write " << options_.path << ": " << std::strerror(errno) << "; "
+                << back_.size() - written_ << " bytes of records kept, retrying every second";
+            last_error_log = std::chrono::steady_clock::now();
+        } else if (ok && failing) {
+            BOOST_LOG_TRIVIAL(warning) << "logger: writing " << options_.path << " again";
+        }
+        failing = !ok;
+        if (ok && options_.rotate_size > 0 && file_size_ >= options_.rotate_size) {
+            rotate();
+        }
+        lock.lock();
+        waiting_ -= written_ - before;
+        if (stopping_ && failing) {
+            BOOST_LOG_TRIVIAL(error) << "logger: stopping with " << waiting_
+                                     << " bytes of records not written to " << options_.path;
+            return;
+        }
+    }
+}
+
+bool LogFile::write_batch() {
+    while (written_ < back_.size()) {
+        const ssize_t n = ::write(fd_, back_.data() + written_, back_.size() - written_);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            if (n == 0) {
+                errno = EIO;
+            }
+            return false;
+        }
+        written_ += static_cast<std::size_t>(n);
+        file_size_ += static_cast<std::uint64_t>(n);
+    }
+    if (options_.fsync && ::fdatasync(fd_) != 0 && errno != EINVAL) {
+        return false;  // the data is written; a failed sync is reported and retried with the next
+                       // batch
+    }
+    return true;
+}
+
+void LogFile::rotate() {
+    const auto numbered = [this](unsigned n) { return options_.path + "." + std::to_string(n); };
+    ::unlink(numbered(options_.max_files).c_str());
+    for (unsigned n = options_.max_files; n > 1; --n) {
+        ::rename(numbered(n - 1).c_str(), numbered(n).c_str());
+    }
+    if (::rename(options_.path.c_str(), numbered(1).c_str()) != 0) {
+        BOOST_LOG_TRIVIAL(error) << "logger: cannot rotate " << options_.path << ": "
+                                 << std::strerror(errno);
+    }
+    if (auto why = open_file(); !why.empty()) {
+        BOOST_LOG_TRIVIAL(error) << "logger: " << why << "; still writing to the rotated file";
+    }
+}
+
+}  // namespace netd

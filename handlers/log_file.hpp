@@ -1,0 +1,87 @@
+#pragma once
+// One log file with one writer thread. Sessions append whole records to a buffer; the writer
+// swaps it out and writes it in one batch at least every flush_interval (sooner when a batch is
+// full), so the event loop never waits for the disk. A failing disk is retried, the records kept
+// in a bounded buffer; when the buffer is past its high mark, stream readers are asked to pause.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace netd {
+
+struct LogFileOptions {
+    std::string path;
+    std::chrono::milliseconds flush_interval{1000};
+    bool fsync = false;
+    std::uint64_t rotate_size = 0;  ///< 0 = never rotate
+    unsigned max_files = 5;         ///< rotated files kept: path.1 (newest) .. path.max_files
+};
+
+class LogFile {
+  public:
+    /// Records waiting past this make backlogged() true (stream readers pause).
+    static constexpr std::size_t pause_above = 8 * 1024 * 1024;
+    /// Records waiting past this are refused by try_append (datagrams are dropped).
+    static constexpr std::size_t refuse_above = 64 * 1024 * 1024;
+    /// A batch this large wakes the writer before flush_interval.
+    static constexpr std::size_t batch_size = 1024 * 1024;
+
+    /// The shared writer for options.path: services naming the same file share one writer
+    /// (the first one's options apply). Nothing is opened until start().
+    static std::shared_ptr<LogFile> for_path(const LogFileOptions& options);
+
+    explicit LogFile(LogFileOptions options);
+    LogFile(const LogFile&) = delete;
+    LogFile& operator=(const LogFile&) = delete;
+    ~LogFile();
+
+    /// Opens the file and starts the writer; returns why it could not ("" on success). Idempotent.
+    std::string start();
+
+    /// Queues whole records (already read from a client, so never refused).
+    void append(std::string_view records);
+
+    /// Queues whole records unless refuse_above bytes are waiting; false when refused.
+    bool try_append(std::string_view records);
+
+    /// Whether readers should pause: more than pause_above bytes are waiting.
+    bool backlogged() const;
+
+    /// Closes and reopens the file at the next batch (after logrotate renamed it).
+    void reopen();
+
+    /// Writes everything queued, then stops the writer. Idempotent.
+    void stop();
+
+    const std::string& path() const { return options_.path; }
+
+  private:
+    void run();
+    /// Writes back_ from written_; false when the disk refused (back_ keeps the rest).
+    bool write_batch();
+    /// Renames path -> path.1 -> ... -> path.max_files and opens a new path.
+    void rotate();
+    /// Opens options_.path for appending; "" or why not.
+    std::string open_file();
+
+    LogFileOptions options_;
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    std::string front_;        ///< where sessions append (under mutex_)
+    std::string back_;         ///< the batch being written (writer thread only)
+    std::size_t written_ = 0;  ///< how much of back_ is on disk
+    std::size_t waiting_ = 0;  ///< front_ + unwritten back_ (under mutex_)
+    bool reopen_ = false;
+    bool stopping_ = false;
+    bool started_ = false;
+    int fd_ = -1;
+    std::uint64_t file_size_ = 0;
+    std::thread writer_;
+};
+
+}  // namespace netd

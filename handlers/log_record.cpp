@@ -1,0 +1,177 @@
+#include "handlers/log_record.hpp"
+
+#include <time.h>
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+namespace netd {
+
+namespace {
+
+constexpr std::string_view truncation_mark = " \\[truncated]";
+
+/// The length of the valid UTF-8 sequence starting at text[0], or 0.
+std::size_t utf8_sequence(std::string_view text) {
+    const auto lead = static_cast<unsigned char>(text[0]);
+    std::size_t length = 0;
+    unsigned min_second = 0x80;
+    unsigned max_second = 0xBF;
+    if (lead >= 0xC2 && lead <= 0xDF) {
+        length = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+        length = 3;
+        min_second = lead == 0xE0 ? 0xA0 : 0x80;  // no overlong forms
+        max_second = lead == 0xED ? 0x9F : 0xBF;  // no surrogates
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+        length = 4;
+        min_second = lead == 0xF0 ? 0x90 : 0x80;
+        max_second = lead == 0xF4 ? 0x8F : 0xBF;
+    } else {
+        return 0;
+    }
+    if (text.size() < length) {
+        return 0;
+    }
+    for (std::size_t i = 1; i < length; ++i) {
+        const auto byte = static_cast<unsigned char>(text[i]);
+        const unsigned low = i == 1 ? min_second : 0x80;
+        const unsigned high = i == 1 ? max_second : 0xBF;
+        if (byte < low || byte > high) {
+            return 0;
+        }
+    }
+    return length;
+}
+
+void append_hex(std::string& out, unsigned char byte) {
+    constexpr std::string_view digits = "0123456789abcdef";
+    out += "\\x";
+    out += digits[byte >> 4];
+    out += digits[byte & 0xF];
+}
+
+/// A field of a text record: escaped, "-" when empty.
+void append_field(std::string& out, std::string_view text) {
+    if (text.empty()) {
+        out += '-';
+    } else {
+        append_escaped(out, text, Escape{.invalid_utf8 = false, .space = true});
+    }
+}
+
+boost::json::value json_text(std::string_view text) {
+    if (text.empty()) {
+        return nullptr;
+    }
+    std::string escaped;
+    append_escaped(escaped, text, Escape{.invalid_utf8 = true, .space = false});
+    return boost::json::value(escaped);
+}
+
+}  // namespace
+
+void append_escaped(std::string& out, std::string_view text, Escape escape) {
+    const auto plain = [&](unsigned char byte) {
+        return byte >= 0x20 && byte != 0x7F && byte != '\\' &&
+               !(byte >= 0x80 && escape.invalid_utf8) && !(byte == ' ' && escape.space);
+    };
+    std::size_t i = 0;
+    while (i < text.size()) {
+        const auto byte = static_cast<unsigned char>(text[i]);
+        if (byte < 0x20 || byte == 0x7F || (byte == ' ' && escape.space)) {
+            append_hex(out, byte);
+            ++i;
+        } else if (byte == '\\') {
+            out += "\\\\";
+            ++i;
+        } else if (byte >= 0x80 && escape.invalid_utf8) {
+            const std::size_t length = utf8_sequence(text.substr(i));
+            if (length == 0) {
+                append_hex(out, byte);
+                ++i;
+            } else {
+                out.append(text.substr(i, length));
+                i += length;
+            }
+        } else {
+            // Copy the run of ordinary bytes in one go.
+            std::size_t j = i + 1;
+            while (j < text.size() && plain(static_cast<unsigned char>(text[j]))) {
+                ++j;
+            }
+            out.append(text.substr(i, j - i));
+            i = j;
+        }
+    }
+}
+
+void append_record(std::string& out, RecordFormat format, const RecordContext& context,
+                   const SyslogMessage& message, bool truncated) {
+    if (format == RecordFormat::json) {
+        boost::json::object record;
+        record["received"] = context.received;
+        record["peer"] = json_text(context.peer);
+        record["service"] = context.service;
+        record["facility"] = message.facility < 0
+                                 ? boost::json::value(nullptr)
+                                 : boost::json::value(facility_name(message.facility));
+        record["severity"] = message.severity < 0
+                                 ? boost::json::value(nullptr)
+                                 : boost::json::value(severity_name(message.severity));
+        record["host"] = json_text(message.host);
+        record["app"] = json_text(message.app);
+        std::string text;
+        append_escaped(text, message.text, Escape{.invalid_utf8 = true, .space = false});
+        record["message"] = text;
+        record["truncated"] = truncated;
+        out += boost::json::serialize(record);
+        out += '\n';
+        return;
+    }
+    out += context.received;
+    out += ' ';
+    append_field(out, context.peer);
+    out += ' ';
+    out += context.service;
+    out += ' ';
+    if (message.facility < 0) {
+        out += '-';
+    } else {
+        out += facility_name(message.facility);
+        out += '.';
+        out += severity_name(message.severity);
+    }
+    out += ' ';
+    append_field(out, message.host);
+    out += ' ';
+    append_field(out, message.app);
+    out += ' ';
+    append_escaped(out, message.text);
+    if (truncated) {
+        out += truncation_mark;
+    }
+    out += '\n';
+}
+
+std::string_view ReceivedClock::now() {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (ts.tv_sec != second_) {
+        second_ = ts.tv_sec;
+        std::tm utc{};
+        gmtime_r(&ts.tv_sec, &utc);
+        std::strftime(text_, sizeof(text_), "%Y-%m-%dT%H:%M:%S", &utc);
+    }
+    // "YYYY-MM-DDTHH:MM:SS" is 19 characters; ".uuuuuuZ" follows.
+    long micros = ts.tv_nsec / 1000;
+    text_[19] = '.';
+    for (int i = 25; i >= 20; --i) {
+        text_[i] = static_cast<char>('0' + micros % 10);
+        micros /= 10;
+    }
+    text_[26] = 'Z';
+    return {text_, 27};
+}
+
+}  // namespace netd

@@ -1,0 +1,215 @@
+#include "handlers/logger.hpp"
+
+#include <array>
+#include <atomic>
+#include <boost/log/trivial.hpp>
+#include <chrono>
+
+#include "handlers/log_file.hpp"
+#include "handlers/log_record.hpp"
+#include "handlers/octet_framer.hpp"
+
+namespace netd {
+
+namespace {
+
+constexpr std::array<config::KeySpec, 6> logger_keys{{
+    {"file", "", "the log file (required)"},
+    {"format", "text", "text | json: one record per line"},
+    {"flush_interval", "1000", "ms: every accepted record is in the file within this time"},
+    {"fsync", "false", "fdatasync after every batch"},
+    {"rotate_size", "0", "bytes: rotate the file when it reaches this size; 0 = never"},
+    {"max_files", "5", "rotated files kept (FILE.1 newest)"},
+}};
+
+struct LoggerOptions {
+    std::string service;
+    RecordFormat format = RecordFormat::text;
+    std::size_t max_line = 0;
+    LogFileOptions file;
+};
+
+LoggerOptions parse_options(const config::ServiceConfig& service) {
+    LoggerOptions options;
+    options.service = service.name;
+    options.max_line = service.max_line;
+    const auto key = [&](const char* name, auto parse) {
+        try {
+            return parse(service.options.at(name));
+        } catch (const config::ValueError& e) {
+            throw KeyError(name, e.what());
+        }
+    };
+    options.file.path = service.options.at("file");
+    if (options.file.path.empty()) {
+        throw KeyError("file", "is required: the path of the log file");
+    }
+    options.format = key("format", [](const std::string& v) {
+        if (v != "text" && v != "json") {
+            throw config::ValueError("'" + v + "' is not a record format (text or json)");
+        }
+        return v == "json" ? RecordFormat::json : RecordFormat::text;
+    });
+    options.file.flush_interval =
+        std::chrono::milliseconds(key("flush_interval", [](const std::string& v) {
+            return config::parse_unsigned(v, 1, 3'600'000);
+        }));
+    options.file.fsync = key("fsync", [](const std::string& v) { return config::parse_bool(v); });
+    options.file.rotate_size = key("rotate_size", [](const std::string& v) {
+        return config::parse_unsigned(v, 0, UINT64_MAX);
+    });
+    options.file.max_files = static_cast<unsigned>(
+        key("max_files", [](const std::string& v) { return config::parse_unsigned(v, 1, 1000); }));
+    return options;
+}
+
+/// Per-thread scratch: records are formatted here and handed to the file once per read.
+struct RecordBuffer {
+    std::string records;
+    ReceivedClock clock;
+};
+
+RecordBuffer& record_buffer() {
+    thread_local RecordBuffer buffer;
+    return buffer;
+}
+
+class LoggerHandler;
+
+class LoggerSession final : public StreamSession {
+  public:
+    LoggerSession(const LoggerHandler& handler, std::string peer);
+
+    void handle(std::string_view bytes, Output& out) override;
+    void finish(Output& out) override;
+    bool ready() const override;
+
+  private:
+    const LoggerHandler& handler_;
+    std::string peer_;
+    OctetCountFramer framer_;
+};
+
+class LoggerHandler final : public Handler {
+  public:
+    explicit LoggerHandler(LoggerOptions options)
+        : options_(std::move(options)), file_(LogFile::for_path(options_.file)) {}
+
+    void start() override {
+        if (auto why = file_->start(); !why.empty()) {
+            throw KeyError("file", why);
+        }
+    }
+    void reopen() override { file_->reopen(); }
+    void stop() override { file_->stop(); }
+
+    std::unique_ptr<StreamSession> open_session(const Peer& peer) override {
+        return std::make_unique<LoggerSession>(*this, peer.to_string());
+    }
+
+    void datagram(std::string_view bytes, const Peer& peer, Output& /*out*/) override {
+        auto& buffer = record_buffer();
+        buffer.records.clear();
+        const std::string sender = peer.to_string();
+        format(buffer.records, sender, strip_datagram_framing(bytes), false);
+        if (!file_->try_append(buffer.records)) {
+            note_dropped();
+        }
+    }
+
+    /// Appends the record of one message to records.
+    void format(std::string& records, std::string_view peer, std::string_view message,
+                bool truncated) const {
+        auto& clock = record_buffer().clock;
+        const std::string_view kept =
+            message.substr(0, std::min(message.size(), options_.max_line));
+        append_record(
+            records, options_.format,
+            RecordContext{.received = clock.now(), .peer = peer, .service = options_.service},
+            parse_syslog(kept), truncated || kept.size() < message.size());
+    }
+
+    LogFile& file() const { return *file_; }
+    std::size_t max_line() const { return options_.max_line; }
+
+  private:
+    /// A datagram is one message: without a leading "NNN " octet count that matches its length,
+    /// and without one trailing LF (or CRLF).
+    static std::string_view strip_datagram_framing(std::string_view bytes) {
+        const auto space = bytes.find(' ');
+        if (space > 0 && space <= 10 && space != std::string_view::npos &&
+            bytes.substr(0, space).find_first_not_of("0123456789") == std::string_view::npos) {
+            const auto rest = bytes.substr(space + 1);
+            const auto count = std::stoull(std::string(bytes.substr(0, space)));
+            if (count == rest.size() || (rest.ends_with('\n') && count == rest.size() - 1)) {
+                bytes = rest;
+            }
+        }
+        if (bytes.ends_with('\n')) {
+            bytes.remove_suffix(bytes.ends_with("\r\n") ? 2 : 1);
+        }
+        return bytes;
+    }
+
+    /// Counts a datagram the writer had no room for; logs the count at most once a second.
+    void note_dropped() {
+        ++dropped_;
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_drop_log_ >= std::chrono::seconds(1)) {
+            BOOST_LOG_TRIVIAL(warning) << "[" << options_.service << "] dropped " << dropped_
+                                       << " datagrams so far: the log writer is behind";
+            last_drop_log_ = now;
+        }
+    }
+
+    LoggerOptions options_;
+    std::shared_ptr<LogFile> file_;
+    std::atomic<std::uint64_t> dropped_ = 0;
+    std::chrono::steady_clock::time_point last_drop_log_{};
+};
+
+LoggerSession::LoggerSession(const LoggerHandler& handler, std::string peer)
+    : handler_(handler), peer_(std::move(peer)), framer_(handler.max_line()) {}
+
+void LoggerSession::handle(std::string_view bytes, Output& /*out*/) {
+    auto& buffer = record_buffer();
+    buffer.records.clear();
+    framer_.feed(bytes, [&](std::string_view message, bool truncated) {
+        handler_.format(buffer.records, peer_, message, truncated);
+    });
+    if (!buffer.records.empty()) {
+        handler_.file().append(buffer.records);
+    }
+}
+
+void LoggerSession::finish(Output& /*out*/) {
+    auto& buffer = record_buffer();
+    buffer.records.clear();
+    framer_.finish([&](std::string_view message, bool truncated) {
+        handler_.format(buffer.records, peer_, message, truncated);
+    });
+    if (!buffer.records.empty()) {
+        handler_.file().append(buffer.records);
+    }
+}
+
+bool LoggerSession::ready() const {
+    return !handler_.file().backlogged();
+}
+
+}  // namespace
+
+HandlerSpec logger_handler_spec() {
+    return HandlerSpec{
+        .name = "logger",
+        .summary = "syslog receiver: every message becomes one record in a durable log file",
+        .stream = true,
+        .datagram = true,
+        .keys = logger_keys,
+        .make = [](const config::ServiceConfig& service) -> std::unique_ptr<Handler> {
+            return std::make_unique<LoggerHandler>(parse_options(service));
+        },
+    };
+}
+
+}  // namespace netd
