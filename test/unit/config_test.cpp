@@ -216,9 +216,9 @@ BOOST_AUTO_TEST_CASE(structural_errors) {
         error_of(echo_ini + "colour = blue\n").starts_with("FILE: [echo] colour: unknown key"));
     BOOST_TEST(error_of("[server]\nspeed = 11\n" + echo_ini) ==
                "FILE: [server] speed: unknown key");
-    BOOST_TEST(
-        error_of("[echo]\nhandler = chargen\ntcp = 127.0.0.1:7\n") ==
-        "FILE: [echo] handler: unknown handler 'chargen' (known: echo, timefmt, daytime, time, logger)");
+    BOOST_TEST(error_of("[echo]\nhandler = chargen\ntcp = 127.0.0.1:7\n") ==
+               "FILE: [echo] handler: unknown handler 'chargen' (known: echo, timefmt, daytime, "
+               "time, logger)");
     BOOST_TEST(error_of("[nothing]\nhandler = echo\n") ==
                "FILE: [nothing] no listener: set at least one of tcp, udp, unix, unixgram");
     BOOST_TEST(error_of("[echo]\n") ==
