@@ -10,7 +10,7 @@ namespace netd {
 struct IoBuffers {
     /// The largest read or datagram handled at once. Larger than a 64 KiB message, so that a read
     /// of one comes back short, which tells the socket is dry without an extra read for EAGAIN.
-    static constexpr std::size_t read_size = 256 * 1024;
+    static constexpr std::size_t read_size = std::size_t{256} * 1024;
 
     std::array<char, read_size> in;
     std::string out;

@@ -25,11 +25,11 @@ struct LogFileOptions {
 class LogFile {
   public:
     /// Records waiting past this make backlogged() true (stream readers pause).
-    static constexpr std::size_t pause_above = 8 * 1024 * 1024;
+    static constexpr std::size_t pause_above = std::size_t{8} * 1024 * 1024;
     /// Records waiting past this are refused by try_append (datagrams are dropped).
-    static constexpr std::size_t refuse_above = 64 * 1024 * 1024;
+    static constexpr std::size_t refuse_above = std::size_t{64} * 1024 * 1024;
     /// A batch this large wakes the writer before flush_interval.
-    static constexpr std::size_t batch_size = 1024 * 1024;
+    static constexpr std::size_t batch_size = std::size_t{1024} * 1024;
 
     /// The shared writer for options.path: services naming the same file share one writer
     /// (the first one's options apply). Nothing is opened until start().

@@ -1,15 +1,17 @@
 #include "handlers/log_record.hpp"
 
-#include <time.h>
-
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <ctime>
 
 namespace netd {
 
 namespace {
 
 constexpr std::string_view truncation_mark = " \\[truncated]";
+
+/// JSON carries control bytes with its own escapes; it cannot carry bytes that are not UTF-8.
+constexpr Escape json_escape{.control = false, .invalid_utf8 = true, .space = false};
 
 /// The length of the valid UTF-8 sequence starting at text[0], or 0.
 std::size_t utf8_sequence(std::string_view text) {
@@ -56,7 +58,7 @@ void append_field(std::string& out, std::string_view text) {
     if (text.empty()) {
         out += '-';
     } else {
-        append_escaped(out, text, Escape{.invalid_utf8 = false, .space = true});
+        append_escaped(out, text, Escape{.control = true, .invalid_utf8 = false, .space = true});
     }
 }
 
@@ -65,21 +67,25 @@ boost::json::value json_text(std::string_view text) {
         return nullptr;
     }
     std::string escaped;
-    append_escaped(escaped, text, Escape{.invalid_utf8 = true, .space = false});
-    return boost::json::value(escaped);
+    append_escaped(escaped, text, json_escape);
+    // Not `return {escaped};`: a braced list makes a JSON array.
+    return boost::json::value(escaped);  // NOLINT(modernize-return-braced-init-list)
 }
 
 }  // namespace
 
 void append_escaped(std::string& out, std::string_view text, Escape escape) {
+    const auto is_control = [&](unsigned char byte) {
+        return escape.control && (byte < 0x20 || byte == 0x7F);
+    };
     const auto plain = [&](unsigned char byte) {
-        return byte >= 0x20 && byte != 0x7F && byte != '\\' &&
-               !(byte >= 0x80 && escape.invalid_utf8) && !(byte == ' ' && escape.space);
+        return !is_control(byte) && byte != '\\' && !(byte >= 0x80 && escape.invalid_utf8) &&
+               !(byte == ' ' && escape.space);
     };
     std::size_t i = 0;
     while (i < text.size()) {
         const auto byte = static_cast<unsigned char>(text[i]);
-        if (byte < 0x20 || byte == 0x7F || (byte == ' ' && escape.space)) {
+        if (is_control(byte) || (byte == ' ' && escape.space)) {
             append_hex(out, byte);
             ++i;
         } else if (byte == '\\') {
@@ -122,7 +128,7 @@ void append_record(std::string& out, RecordFormat format, const RecordContext& c
         record["host"] = json_text(message.host);
         record["app"] = json_text(message.app);
         std::string text;
-        append_escaped(text, message.text, Escape{.invalid_utf8 = true, .space = false});
+        append_escaped(text, message.text, json_escape);
         record["message"] = text;
         record["truncated"] = truncated;
         out += boost::json::serialize(record);

@@ -23,13 +23,15 @@ struct RecordContext {
 void append_record(std::string& out, RecordFormat format, const RecordContext& context,
                    const SyslogMessage& message, bool truncated);
 
-/// What append_escaped writes as \xHH besides bytes 0x00-0x1f and 0x7f (a backslash is always \\).
+/// What append_escaped writes as \xHH (a backslash is always doubled).
 struct Escape {
+    bool control = true;        ///< bytes 0x00-0x1f and 0x7f (JSON output escapes them itself)
     bool invalid_utf8 = false;  ///< bytes that are not part of valid UTF-8 (JSON output)
     bool space = false;         ///< spaces (the space-separated fields of a text record)
 };
 
-/// Appends text with control bytes as \xHH and a backslash doubled, plus what escape adds.
+/// Appends text with a backslash doubled and, as escape says, control bytes, invalid UTF-8 and
+/// spaces as \xHH.
 void append_escaped(std::string& out, std::string_view text, Escape escape = {});
 
 /// RFC 3339 UTC timestamps with microseconds; the part up to the seconds is formatted once per

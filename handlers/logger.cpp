@@ -153,19 +153,22 @@ class LoggerHandler final : public Handler {
 
     /// Counts a datagram the writer had no room for; logs the count at most once a second.
     void note_dropped() {
-        ++dropped_;
-        const auto now = std::chrono::steady_clock::now();
-        if (now - last_drop_log_ >= std::chrono::seconds(1)) {
-            BOOST_LOG_TRIVIAL(warning) << "[" << options_.service << "] dropped " << dropped_
+        const auto dropped = ++dropped_;
+        const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+        auto last = last_drop_log_.load();
+        if (now - last >= std::chrono::nanoseconds(std::chrono::seconds(1)).count() &&
+            last_drop_log_.compare_exchange_strong(last, now)) {
+            BOOST_LOG_TRIVIAL(warning) << "[" << options_.service << "] dropped " << dropped
                                        << " datagrams so far: the log writer is behind";
-            last_drop_log_ = now;
         }
     }
 
     LoggerOptions options_;
     std::shared_ptr<LogFile> file_;
     std::atomic<std::uint64_t> dropped_ = 0;
-    std::chrono::steady_clock::time_point last_drop_log_{};
+    /// steady_clock ticks of the last drop warning (atomic: datagrams may come from several
+    /// threads).
+    std::atomic<std::chrono::steady_clock::rep> last_drop_log_ = 0;
 };
 
 LoggerSession::LoggerSession(const LoggerHandler& handler, std::string peer)

@@ -28,8 +28,9 @@ class OctetCountFramer {
     void finish(OnMessage&& on_message);
 
   private:
-    /// Longest count accepted; more digits than this are an ordinary line.
-    static constexpr std::size_t max_count_digits = 10;
+    /// Longest count accepted (any 19-digit number fits in 64 bits); more digits than this are an
+    /// ordinary line.
+    static constexpr std::size_t max_count_digits = 19;
 
     enum class State { frame_start, count, body, line };
 

@@ -60,7 +60,8 @@ BOOST_AUTO_TEST_CASE(any_split_gives_the_same_messages) {
 BOOST_AUTO_TEST_CASE(digits_without_a_space_are_a_line) {
     BOOST_TEST(frame({"123abc\n42\n"}) == (Messages{"123abc", "42"}),
                boost::test_tools::per_element());
-    BOOST_TEST(frame({"99999999999 eleven digits\n"}) == (Messages{"99999999999 eleven digits"}),
+    BOOST_TEST(frame({"99999999999999999999 twenty digits\n"}) ==
+                   (Messages{"99999999999999999999 twenty digits"}),
                boost::test_tools::per_element());
 }
 
@@ -85,7 +86,7 @@ BOOST_AUTO_TEST_CASE(a_count_that_lies_is_bounded_and_recorded_at_the_end) {
         BOOST_TEST(text.size() == 16U);
         BOOST_TEST(truncated);
     };
-    framer.feed("9999999999 ", count);
+    framer.feed("9999999999999999999 ", count);  // 19 digits: a count, and a lie
     const std::string mebibyte(1 << 20, 'x');
     for (int i = 0; i < 4; ++i) {
         framer.feed(mebibyte, count);
@@ -180,7 +181,7 @@ BOOST_AUTO_TEST_CASE(json_is_valid_for_any_bytes) {
         out ==
         "{\"received\":\"T\",\"peer\":\"p\",\"service\":\"s\",\"facility\":\"user\",\"severity\":"
         "\"notice\",\"host\":\"h\",\"app\":\"a\",\"message\":\"caf\xC3\xA9 \\\\xff\\\\xc0\\\\x80 "
-        "\\\"q\\\" \\\\\\\\ \\\\x01\",\"truncated\":false}\n");
+        "\\\"q\\\" \\\\\\\\ \\u0001\",\"truncated\":false}\n");
 }
 
 BOOST_AUTO_TEST_CASE(received_clock_is_rfc3339_with_microseconds) {
