@@ -1,0 +1,280 @@
+"""End-to-end tests: the time services driven by real clients (rdate, nc, socat).
+
+Run: NETD_BIN=build/netd python3 test/e2e/test_time_clients.py -v   (or through ctest)
+
+Needs rdate (RFC 868 client; -p only prints, it never sets the clock), netcat-openbsd (`nc`, for -N)
+and socat; a missing client skips its tests. netd and the clients run with TZ=UTC and LC_ALL=C, and
+answers are checked against this process's clock (time.strftime / time.time()).
+"""
+
+import calendar
+import os
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+
+from netd_harness import Netd, clean_env  # noqa: E402
+
+CLIENT_TIMEOUT = 15   # seconds, per client process
+RFC868_EPOCH_OFFSET = 2208988800
+DEFAULT_FORMAT = "%Y-%m-%d %X"
+DAYTIME_FORMAT = "%A, %B %d, %Y %H:%M:%S-%Z"
+
+
+# C time() reads the kernel's coarse real-time clock (a tick behind CLOCK_REALTIME, which
+# time.time() reads), so netd may legitimately see a second that ended just before our time.time().
+# The lower bound of every reference window is therefore the coarse clock when Linux has it.
+_CLOCK_REALTIME_COARSE = getattr(time, "CLOCK_REALTIME_COARSE", 5 if sys.platform.startswith("linux") else None)
+
+
+def before():
+    """This instant, never later than what C time() can return after it."""
+    t = time.time()
+    if _CLOCK_REALTIME_COARSE is not None:
+        try:
+            t = min(t, time.clock_gettime(_CLOCK_REALTIME_COARSE))
+        except OSError:
+            pass
+    return t
+
+RDATE = shutil.which("rdate") or next(
+    (p for p in ("/usr/sbin/rdate", "/sbin/rdate") if os.access(p, os.X_OK)), None)
+NC = shutil.which("nc")
+SOCAT = shutil.which("socat")
+PRINTF = shutil.which("printf")
+
+
+def _is_openbsd_nc():
+    if not NC:
+        return False
+    try:
+        r = subprocess.run([NC, "-h"], stdin=subprocess.DEVNULL, capture_output=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return b"OpenBSD netcat" in r.stdout + r.stderr
+
+
+HAVE_OPENBSD_NC = _is_openbsd_nc()
+NEED_NC = unittest.skipUnless(
+    HAVE_OPENBSD_NC, "netcat-openbsd (nc with -N) is not installed"
+    if not NC else "%s is not OpenBSD netcat (needs -N)" % NC)
+NEED_RDATE = unittest.skipUnless(RDATE, "rdate is not installed")
+NEED_SOCAT = unittest.skipUnless(SOCAT, "socat is not installed")
+NEED_PRINTF = unittest.skipUnless(PRINTF, "printf(1) is not installed")
+
+CLIENT_ENV = clean_env({"TZ": "UTC", "LC_ALL": "C"})
+
+CONFIG = """\
+[server]
+log_level = debug
+
+[timefmt]
+tcp = 127.0.0.1:0
+udp = 127.0.0.1:0
+
+[daytime]
+tcp = 127.0.0.1:0
+udp = 127.0.0.1:0
+
+[time]
+tcp = 127.0.0.1:0
+udp = 127.0.0.1:0
+"""
+
+# What rdate -p prints: ctime-like, with the zone name, e.g. "Mon Nov 23 00:15:28 UTC 2026".
+RDATE_RE = re.compile(r"(?P<wd>[A-Z][a-z]{2}) (?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) "
+                      r"(?P<h>\d{2}):(?P<m>\d{2}):(?P<s>\d{2}) (?P<zone>\S+) (?P<year>\d{4})")
+MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+
+
+def run_client(testcase, argv, data=b"", timeout=CLIENT_TIMEOUT):
+    """Run a client in its own process group; on timeout the whole group is killed."""
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=CLIENT_ENV,
+                         start_new_session=True)
+    try:
+        out, err = p.communicate(data, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        testcase.fail("%r did not finish within %d s (stdout so far: %r, stderr: %r)"
+                      % (argv, timeout, out, err))
+    return subprocess.CompletedProcess(argv, p.returncode, out, err)
+
+
+def printf(fmt, *args):
+    """printf(1) output, e.g. printf('%s\\r\\n', '%Y') -> b'%Y\\r\\n'."""
+    return subprocess.run([PRINTF, fmt] + list(args), capture_output=True, check=True,
+                          timeout=5).stdout
+
+
+def reference(fmt, t0, t1):
+    """strftime(fmt) for every second from t0 to t1, in this process's TZ (UTC during the tests,
+    like netd's: localtime, not gmtime, so %Z is named as netd's localtime names it)."""
+    return sorted({time.strftime(fmt, time.localtime(t)).encode() for t in range(int(t0), int(t1) + 1)})
+
+
+def _set_tz(value):
+    if value is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = value
+    time.tzset()
+
+
+class TimeClients(unittest.TestCase):
+    maxDiff = 2000
+
+    @classmethod
+    def setUpClass(cls):
+        cls.addClassCleanup(_set_tz, os.environ.get("TZ"))
+        _set_tz("UTC")
+        cls.netd = Netd(CONFIG, env={"TZ": "UTC"})
+        cls.netd.__enter__()
+        cls.addClassCleanup(cls.netd.__exit__, None, None, None)
+
+    def assertOk(self, r):
+        self.assertEqual(r.returncode, 0, "%r exited %d, stdout %r, stderr %r"
+                         % (r.args, r.returncode, r.stdout, r.stderr))
+
+    def assertAnswers(self, got, expected, t0, t1):
+        """expected: list of (format or None, literal bytes, line end). Each answer is checked
+        against strftime in UTC for every second between t0 and t1."""
+        rest = got
+        for fmt, literal, ending in expected:
+            if fmt is None:
+                want = [literal + ending]
+            else:
+                want = [c + ending for c in reference(fmt, t0, t1)]
+            match = next((w for w in want if rest.startswith(w)), None)
+            if match is None:
+                self.fail("answer to %r: expected one of %r at %r (whole output %r)"
+                          % (fmt or literal, want, rest[:100], got))
+            rest = rest[len(match):]
+        self.assertEqual(rest, b"", "unexpected trailing output (whole output %r)" % got)
+
+    # -- rdate against time (RFC 868) ------------------------------------------------------
+    def rdate(self, extra):
+        host, port = self.netd.addr("time", "tcp" if "-u" not in extra else "udp")
+        argv = [RDATE, "-p"] + extra + ["-o", str(port), host]
+        r = run_client(self, argv, None)
+        now = time.time()
+        self.assertOk(r)
+        text = r.stdout.decode("utf-8", "replace")
+        m = RDATE_RE.search(text)
+        self.assertIsNotNone(m, "cannot parse rdate's output %r" % text)
+        self.assertIn(m.group("zone"), ("UTC", "GMT"), "rdate ran with TZ=UTC: %r" % text)
+        printed = calendar.timegm((int(m.group("year")), MONTHS[m.group("mon")], int(m.group("day")),
+                                   int(m.group("h")), int(m.group("m")), int(m.group("s")), 0, 0, 0))
+        self.assertLessEqual(abs(printed - now), 3,
+                             "rdate printed %r, %.1f s away from this clock" % (text, printed - now))
+
+    @NEED_RDATE
+    def test_rdate_tcp(self):
+        self.rdate([])
+
+    @NEED_RDATE
+    def test_rdate_udp(self):
+        self.rdate(["-u"])
+
+    # -- nc against timefmt -----------------------------------------------------------------
+    @NEED_NC
+    @NEED_PRINTF
+    def test_nc_timefmt_tcp(self):
+        host, port = self.netd.addr("timefmt", "tcp")
+        data = printf("%s\\n%s\\r\\n\\n%s\\r\\n%s\\n", "%Y-%m-%d", "%H:%M (%Z)", "%k", "day %j of %Y")
+        self.assertEqual(data, b"%Y-%m-%d\n%H:%M (%Z)\r\n\n%k\r\nday %j of %Y\n")
+        argv = [NC, "-N", host, str(port)]
+        t0 = before()
+        r = run_client(self, argv, data)
+        t1 = time.time()
+        self.assertOk(r)
+        self.assertAnswers(r.stdout, [
+            ("%Y-%m-%d", None, b"\n"),
+            ("%H:%M (%Z)", None, b"\r\n"),
+            (DEFAULT_FORMAT, None, b"\n"),
+            (None, b"error: unsupported conversion %k", b"\r\n"),
+            ("day %j of %Y", None, b"\n"),
+        ], t0, t1)
+
+    @NEED_NC
+    @NEED_PRINTF
+    def test_nc_timefmt_udp(self):
+        host, port = self.netd.addr("timefmt", "udp")
+        for data, fmt in ((printf("%s\\n", "%Y-%m-%d %H:%M:%S"), "%Y-%m-%d %H:%M:%S"),
+                          (printf("%s\\r\\n", "%c"), "%c"),
+                          (printf("\\n"), DEFAULT_FORMAT)):
+            with self.subTest(data=data):
+                # -w1: nc quits 1 s after stdin EOF and the last datagram
+                argv = [NC, "-u", "-w1", host, str(port)]
+                t0 = before()
+                r = run_client(self, argv, data)
+                t1 = time.time()
+                self.assertOk(r)
+                self.assertAnswers(r.stdout, [(fmt, None, b"\n")], t0, t1)
+
+    @NEED_NC
+    def test_nc_timefmt_udp_error(self):
+        host, port = self.netd.addr("timefmt", "udp")
+        r = run_client(self, [NC, "-u", "-w1", host, str(port)], b"%+\n")
+        self.assertOk(r)
+        self.assertEqual(r.stdout, b"error: unsupported conversion %+\n")
+
+    # -- nc against daytime and time ------------------------------------------------------------
+    @NEED_NC
+    def test_nc_daytime_tcp(self):
+        host, port = self.netd.addr("daytime", "tcp")
+        argv = [NC, "-N", host, str(port)]
+        t0 = before()
+        r = run_client(self, argv, None)      # stdin is /dev/null
+        t1 = time.time()
+        self.assertOk(r)
+        self.assertAnswers(r.stdout, [(DAYTIME_FORMAT, None, b"\r\n")], t0, t1)
+
+    @NEED_NC
+    def test_nc_daytime_udp(self):
+        host, port = self.netd.addr("daytime", "udp")
+        t0 = before()
+        r = run_client(self, [NC, "-u", "-w1", host, str(port)], b"\n")
+        t1 = time.time()
+        self.assertOk(r)
+        self.assertAnswers(r.stdout, [(DAYTIME_FORMAT, None, b"\r\n")], t0, t1)
+
+    @NEED_NC
+    def test_nc_time_tcp(self):
+        host, port = self.netd.addr("time", "tcp")
+        r = run_client(self, [NC, "-N", host, str(port)], None)
+        now = time.time()
+        self.assertOk(r)
+        self.assertEqual(len(r.stdout), 4, r.stdout)
+        value = struct.unpack("!I", r.stdout)[0] - RFC868_EPOCH_OFFSET
+        self.assertLessEqual(abs(value - now), 2)
+
+    # -- socat against timefmt ---------------------------------------------------------------------
+    @NEED_SOCAT
+    def test_socat_timefmt_tcp(self):
+        host, port = self.netd.addr("timefmt", "tcp")
+        data = b"%a %b %e %T %Y\r\n%%\n%\r\n"
+        # -t 5: after stdin EOF socat waits up to 5 s for netd to finish and close
+        argv = [SOCAT, "-t", "5", "-", "TCP:%s:%d" % (host, port)]
+        t0 = before()
+        r = run_client(self, argv, data)
+        t1 = time.time()
+        self.assertOk(r)
+        self.assertAnswers(r.stdout, [
+            ("%a %b %e %T %Y", None, b"\r\n"),
+            (None, b"%", b"\n"),
+            (None, b"error: format ends in a lone %", b"\r\n"),
+        ], t0, t1)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
