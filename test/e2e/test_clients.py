@@ -6,36 +6,14 @@ Needs netcat-openbsd (`nc`, for -N and -U) and socat; a missing client skips its
 """
 
 import os
-import shutil
 import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
+from clients import CLIENT_TIMEOUT, NC, NEED_NC, NEED_SOCAT, SOCAT  # noqa: E402
 from netd_harness import Netd, clean_env, deterministic_bytes, ipv6_available  # noqa: E402
-
-CLIENT_TIMEOUT = 15   # seconds, per client process
-
-NC = shutil.which("nc")
-SOCAT = shutil.which("socat")
-
-
-def _is_openbsd_nc():
-    if not NC:
-        return False
-    try:
-        r = subprocess.run([NC, "-h"], stdin=subprocess.DEVNULL, capture_output=True, timeout=5)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return b"OpenBSD netcat" in r.stdout + r.stderr
-
-
-HAVE_OPENBSD_NC = _is_openbsd_nc()
-NEED_NC = unittest.skipUnless(
-    HAVE_OPENBSD_NC, "netcat-openbsd (nc with -N/-U) is not installed"
-    if not NC else "%s is not OpenBSD netcat (needs -N and -U)" % NC)
-NEED_SOCAT = unittest.skipUnless(SOCAT, "socat is not installed")
 
 CONFIG = """\
 [server]

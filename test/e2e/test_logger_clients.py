@@ -10,7 +10,6 @@ message exactly once, with the right facility.severity, host, app and text.
 
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -20,39 +19,10 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
+from clients import CLIENT_TIMEOUT, LOGGER, NC, NEED_LOGGER, NEED_NC  # noqa: E402
 from netd_harness import Netd, clean_env  # noqa: E402
 
-CLIENT_TIMEOUT = 15   # seconds, per client process
 WAIT = 3.0            # seconds to wait for records to reach the file
-
-LOGGER = shutil.which("logger")
-NC = shutil.which("nc")
-
-
-def _is_util_linux_logger():
-    if not LOGGER:
-        return False
-    try:
-        r = subprocess.run([LOGGER, "--help"], stdin=subprocess.DEVNULL, capture_output=True, timeout=5)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    out = r.stdout + r.stderr
-    return b"--octet-count" in out and b"--rfc3164" in out and b"--socket-errors" in out
-
-
-def _is_openbsd_nc():
-    if not NC:
-        return False
-    try:
-        r = subprocess.run([NC, "-h"], stdin=subprocess.DEVNULL, capture_output=True, timeout=5)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return b"OpenBSD netcat" in r.stdout + r.stderr
-
-
-NEED_LOGGER = unittest.skipUnless(_is_util_linux_logger(),
-                                  "util-linux logger (with --octet-count, --rfc3164) is not installed")
-NEED_NC = unittest.skipUnless(_is_openbsd_nc(), "netcat-openbsd (nc with -N/-U) is not installed")
 
 CONFIG = """\
 [server]

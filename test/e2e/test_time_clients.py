@@ -20,9 +20,9 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
+from clients import CLIENT_TIMEOUT, NC, NEED_NC, NEED_RDATE, NEED_SOCAT, RDATE, SOCAT  # noqa: E402
 from netd_harness import Netd, clean_env  # noqa: E402
 
-CLIENT_TIMEOUT = 15   # seconds, per client process
 RFC868_EPOCH_OFFSET = 2208988800
 DEFAULT_FORMAT = "%Y-%m-%d %X"
 DAYTIME_FORMAT = "%A, %B %d, %Y %H:%M:%S-%Z"
@@ -44,29 +44,9 @@ def before():
             pass
     return t
 
-RDATE = shutil.which("rdate") or next(
-    (p for p in ("/usr/sbin/rdate", "/sbin/rdate") if os.access(p, os.X_OK)), None)
-NC = shutil.which("nc")
-SOCAT = shutil.which("socat")
 PRINTF = shutil.which("printf")
 
 
-def _is_openbsd_nc():
-    if not NC:
-        return False
-    try:
-        r = subprocess.run([NC, "-h"], stdin=subprocess.DEVNULL, capture_output=True, timeout=5)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return b"OpenBSD netcat" in r.stdout + r.stderr
-
-
-HAVE_OPENBSD_NC = _is_openbsd_nc()
-NEED_NC = unittest.skipUnless(
-    HAVE_OPENBSD_NC, "netcat-openbsd (nc with -N) is not installed"
-    if not NC else "%s is not OpenBSD netcat (needs -N)" % NC)
-NEED_RDATE = unittest.skipUnless(RDATE, "rdate is not installed")
-NEED_SOCAT = unittest.skipUnless(SOCAT, "socat is not installed")
 NEED_PRINTF = unittest.skipUnless(PRINTF, "printf(1) is not installed")
 
 CLIENT_ENV = clean_env({"TZ": "UTC", "LC_ALL": "C"})
