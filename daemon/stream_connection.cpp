@@ -224,6 +224,7 @@ bool StreamConnection<Protocol>::deliver(Output& out) {
         const std::size_t n = socket_.write_some(boost::asio::buffer(reply), ec);
         if (ec == boost::asio::error::would_block) {
             pending_.assign(reply);
+            pending_sent_ = 0;
             do_write();
             return false;
         }
@@ -242,9 +243,11 @@ bool StreamConnection<Protocol>::deliver(Output& out) {
 
 template <class Protocol>
 void StreamConnection<Protocol>::do_write() {
-    while (!pending_.empty()) {
+    while (pending_sent_ < pending_.size()) {
         boost::system::error_code ec;
-        const std::size_t n = socket_.write_some(boost::asio::buffer(pending_), ec);
+        const std::size_t n = socket_.write_some(
+            boost::asio::buffer(pending_.data() + pending_sent_, pending_.size() - pending_sent_),
+            ec);
         if (ec == boost::asio::error::would_block) {
             socket_.async_wait(socket_type::wait_write,
                                [self = this->shared_from_this()](boost::system::error_code ec) {
@@ -258,7 +261,7 @@ void StreamConnection<Protocol>::do_write() {
         if (ec) {
             return fail(ec, "write");
         }
-        pending_.erase(0, n);
+        pending_sent_ += n;
     }
     // Drained: give the memory back and resume reading.
     std::string().swap(pending_);

@@ -66,6 +66,8 @@ class StreamConnection final : public Connection,
     std::array<char, 512> first_read_{};
     /// Reply bytes the peer has not taken yet; empty (no allocation) in the common case.
     std::string pending_;
+    /// How much of pending_ is sent.
+    std::size_t pending_sent_ = 0;
     /// The session asked to close once pending_ is sent.
     bool close_after_write_ = false;
     /// A read into first_read_ is queued; a drain must let it complete first to keep order.
