@@ -1,5 +1,7 @@
-// netd-bench: closed-loop TCP echo load generator.
+// netd-bench: closed-loop TCP echo load generator (--mode echo, the default) and open-loop
+// line sender for the logger service (--mode logger).
 //
+// --mode echo
 // Single thread, level-triggered epoll. Each connection sends a --size byte payload,
 // waits until the whole echo is back, verifies it byte for byte, records the latency
 // and immediately sends the next one. Connections are opened before the clock starts;
@@ -14,6 +16,31 @@
 // Errors (exit status 1): a mismatching or surplus byte, the peer closing, a socket
 // error, a connect failure, or a request outstanding longer than --timeout. The
 // failing connection is closed and the others continue.
+//
+// --mode logger
+// Opens --connections connections, then sends --count lines in total, split evenly over
+// them (connection c gets count/connections lines, plus one if c < count % connections),
+// as fast as the sockets take them: up to 256 KiB per send(), nothing read back (the
+// logger replies nothing). Line seq on connection c is "bench <c> <seq> xxx...x\n", padded
+// with 'x' to exactly --size bytes including the LF, so every line is unique. After its
+// last line a connection is shut down for writing and the client waits for the server to
+// close it (EOF, or a reset). The send phase is timed from the first byte handed to the
+// kernel to the last one.
+// With --verify-file PATH it then reads PATH (as it grows) until every line sent is in
+// it: a record is a line of the file containing the message text, after whatever fields
+// the server puts in front of it. Each "bench <c> <seq>" must appear exactly once,
+// followed by its padding and the end of the line. End-to-end time = first byte sent to
+// the last write that completed the count: the file's mtime when the last missing record
+// was read (so the client's own polling and parsing delay is not counted), cross-checked
+// with the time the client saw it. After that it keeps reading for 1.5 s more to catch
+// late duplicates. Records of one connection found out of order are counted ("order"),
+// not errors: TCP keeps them in order, so a count above 0 is the server's doing.
+// Errors (exit status 1): a connect failure, a socket error, any byte received from the
+// server, the server closing before all lines were sent, no send progress or no close
+// for --timeout seconds; with --verify-file, any record missing when --timeout seconds
+// have passed, duplicated, malformed (the message text with a wrong number, wrong
+// padding, or cut short). Lines of the file without the "bench " text are counted and
+// reported, not errors.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -23,16 +50,19 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -41,6 +71,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct Options {
+    std::string mode = "echo";
     std::string host = "127.0.0.1";
     std::string port;
     int connections = 50;
@@ -49,17 +80,31 @@ struct Options {
     double warmup = 1.0;
     double timeout = 5.0;
     bool json = false;
+    // logger mode
+    uint64_t count = 0;
+    std::string verify_file;
 };
 
 [[noreturn]] void usage(int status) {
     std::fprintf(status ? stderr : stdout,
                  "usage: netd-bench --port P [--host 127.0.0.1] [--connections 50] [--size 64]\n"
                  "                  [--duration 5] [--warmup 1] [--timeout 5] [--json]\n"
+                 "       netd-bench --mode logger --port P --count N [--host 127.0.0.1]\n"
+                 "                  [--connections 8] [--size 100] [--verify-file PATH]\n"
+                 "                  [--timeout 60] [--json]\n"
+                 "  --mode MODE      echo (default): closed-loop echo load; logger: send lines\n"
                  "  --connections N  concurrent connections, one request in flight on each\n"
-                 "  --size BYTES     payload size per request\n"
-                 "  --duration SEC   measured window\n"
-                 "  --warmup SEC     unmeasured load before the window\n"
+                 "                   (logger: lines are split evenly over them; default 8)\n"
+                 "  --size BYTES     payload size per request (logger: bytes per line including\n"
+                 "                   the LF; default 100)\n"
+                 "  --duration SEC   measured window (echo only)\n"
+                 "  --warmup SEC     unmeasured load before the window (echo only)\n"
                  "  --timeout SEC    a request outstanding longer than this is an error\n"
+                 "                   (logger: longest wait for send progress, for the server\n"
+                 "                   to close, and for the file to hold every line; default 60)\n"
+                 "  --count N        logger: lines to send in total\n"
+                 "  --verify-file F  logger: then wait until F holds every line sent, exactly\n"
+                 "                   once, and report end-to-end lines/s\n"
                  "  --json           print the summary as one JSON object\n");
     std::exit(status);
 }
@@ -76,6 +121,8 @@ double parse_num(const std::string& name, const std::string& v, double lo, doubl
 
 Options parse_args(int argc, char** argv) {
     Options o;
+    bool echo_only = false, logger_only = false, have_conns = false, have_size = false,
+         have_timeout = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "-h" || a == "--help")
@@ -98,20 +145,42 @@ Options parse_args(int argc, char** argv) {
             std::fprintf(stderr, "netd-bench: --%s needs a value\n", name.c_str());
             usage(2);
         }
-        if (name == "host") {
+        if (name == "mode") {
+            if (val != "echo" && val != "logger") {
+                std::fprintf(stderr, "netd-bench: --mode must be echo or logger, not '%s'\n",
+                             val.c_str());
+                usage(2);
+            }
+            o.mode = val;
+        } else if (name == "host") {
             o.host = val;
         } else if (name == "port") {
             o.port = std::to_string(static_cast<int>(parse_num(name, val, 1, 65535)));
         } else if (name == "connections") {
             o.connections = static_cast<int>(parse_num(name, val, 1, 100000));
+            have_conns = true;
         } else if (name == "size") {
             o.size = static_cast<size_t>(parse_num(name, val, 1, 1 << 30));
+            have_size = true;
         } else if (name == "duration") {
             o.duration = parse_num(name, val, 0.001, 1e6);
+            echo_only = true;
         } else if (name == "warmup") {
             o.warmup = parse_num(name, val, 0, 1e6);
+            echo_only = true;
         } else if (name == "timeout") {
             o.timeout = parse_num(name, val, 0.001, 1e6);
+            have_timeout = true;
+        } else if (name == "count") {
+            o.count = static_cast<uint64_t>(parse_num(name, val, 1, 1e12));
+            logger_only = true;
+        } else if (name == "verify-file") {
+            if (val.empty()) {
+                std::fprintf(stderr, "netd-bench: --verify-file needs a path\n");
+                usage(2);
+            }
+            o.verify_file = val;
+            logger_only = true;
         } else {
             std::fprintf(stderr, "netd-bench: unknown option --%s\n", name.c_str());
             usage(2);
@@ -120,6 +189,27 @@ Options parse_args(int argc, char** argv) {
     if (o.port.empty()) {
         std::fprintf(stderr, "netd-bench: --port is required\n");
         usage(2);
+    }
+    if (o.mode == "echo" && logger_only) {
+        std::fprintf(stderr, "netd-bench: --count and --verify-file need --mode logger\n");
+        usage(2);
+    }
+    if (o.mode == "logger") {
+        if (echo_only) {
+            std::fprintf(stderr,
+                         "netd-bench: --duration and --warmup mean nothing in logger mode\n");
+            usage(2);
+        }
+        if (o.count == 0) {
+            std::fprintf(stderr, "netd-bench: --mode logger needs --count\n");
+            usage(2);
+        }
+        if (!have_conns)
+            o.connections = 8;
+        if (!have_size)
+            o.size = 100;
+        if (!have_timeout)
+            o.timeout = 60;
     }
     return o;
 }
@@ -463,11 +553,567 @@ class Bench {
     double cpu_start_ = 0, cpu_used_ = 0, elapsed_ = 0;
 };
 
+// --mode logger: see the comment at the top of the file.
+class LoggerBench {
+  public:
+    explicit LoggerBench(const Options& o) : opt_(o) {
+        ep_ = epoll_create1(EPOLL_CLOEXEC);
+        if (ep_ < 0) {
+            std::perror("epoll_create1");
+            std::exit(1);
+        }
+        auto n = static_cast<uint64_t>(o.connections);
+        conns_.resize(static_cast<size_t>(o.connections));
+        uint64_t base = 0;
+        for (uint64_t i = 0; i < n; ++i) {
+            LConn& c = conns_[i];
+            c.id = static_cast<int>(i);
+            c.lines = o.count / n + (i < o.count % n ? 1 : 0);
+            c.base = base;
+            base += c.lines;
+        }
+    }
+
+    // The longest line header must leave room for at least one 'x' and the LF.
+    bool check_size() const {
+        uint64_t max_seq = conns_[0].lines ? conns_[0].lines - 1 : 0;
+        size_t header =
+            6 + digits(static_cast<uint64_t>(opt_.connections - 1)) + 1 + digits(max_seq) + 1;
+        if (opt_.size < header + 2) {
+            std::fprintf(stderr,
+                         "netd-bench: --size %zu is too small for lines like "
+                         "\"bench %d %llu x\\n\" (at least %zu bytes)\n",
+                         opt_.size, opt_.connections - 1, ull(max_seq), header + 2);
+            return false;
+        }
+        return true;
+    }
+
+    bool connect_all() {
+        addrinfo hints{}, *res = nullptr;
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        if (int rc = getaddrinfo(opt_.host.c_str(), opt_.port.c_str(), &hints, &res); rc != 0) {
+            std::fprintf(stderr, "netd-bench: %s:%s: %s\n", opt_.host.c_str(), opt_.port.c_str(),
+                         gai_strerror(rc));
+            return false;
+        }
+        bool ok = true;
+        for (auto& c : conns_) {
+            int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (fd < 0 || ::connect(fd, res->ai_addr, res->ai_addrlen) < 0) {
+                std::fprintf(stderr, "netd-bench: connect #%d: %s\n", c.id, std::strerror(errno));
+                if (fd >= 0)
+                    close(fd);
+                ok = false;
+                break;
+            }
+            int fl = fcntl(fd, F_GETFL);
+            if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+                std::perror("netd-bench: fcntl(O_NONBLOCK)");
+                close(fd);
+                ok = false;
+                break;
+            }
+            c.fd = fd;
+            c.buf.resize(std::max<size_t>(opt_.size, kChunk / opt_.size * opt_.size));
+            c.size = opt_.size;
+            epoll_event ev{};
+            ev.events = EPOLLIN;
+            ev.data.u32 = static_cast<uint32_t>(c.id);
+            if (epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev) < 0) {
+                std::perror("netd-bench: epoll_ctl");
+                std::exit(1);
+            }
+            ++live_;
+        }
+        freeaddrinfo(res);
+        // Every line is accounted for by a connection: a missing one would make the count
+        // wrong, so one failed connect fails the run before anything is sent.
+        if (!ok)
+            ++conn_errors_;
+        return ok;
+    }
+
+    // Send phase and close phase.
+    void run() {
+        auto timeout = std::chrono::duration_cast<Clock::duration>(
+            std::chrono::duration<double>(opt_.timeout));
+        cpu_start_ = cpu_seconds();
+        clock_gettime(CLOCK_REALTIME, &real_first_);
+        t_first_ = last_progress_ = Clock::now();
+        sending_ = live_;
+        for (auto& c : conns_)
+            pump(c);
+        std::vector<epoll_event> events(conns_.size() + 1);
+        while (live_ > 0) {
+            auto now = Clock::now();
+            if (now - last_progress_ > timeout) {
+                for (auto& c : conns_) {
+                    if (c.fd < 0)
+                        continue;
+                    if (!c.shut)
+                        std::fprintf(stderr,
+                                     "netd-bench: conn #%d: no send progress for %.1f s "
+                                     "(%llu/%llu lines sent)\n",
+                                     c.id, opt_.timeout, ull(c.sent_lines()), ull(c.lines));
+                    else
+                        std::fprintf(stderr,
+                                     "netd-bench: conn #%d: server did not close the connection "
+                                     "within %.1f s of the client's shutdown\n",
+                                     c.id, opt_.timeout);
+                    ++timeouts_;
+                    drop(c);
+                }
+                break;
+            }
+            int ms = static_cast<int>(
+                std::chrono::ceil<std::chrono::milliseconds>(last_progress_ + timeout - now)
+                    .count());
+            int n = epoll_wait(ep_, events.data(), static_cast<int>(events.size()),
+                               std::clamp(ms, 0, 1000));
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                std::perror("netd-bench: epoll_wait");
+                std::exit(1);
+            }
+            for (int i = 0; i < n; ++i) {
+                LConn& c = conns_[events[i].data.u32];
+                if (c.fd < 0)
+                    continue;
+                uint32_t e = events[i].events;
+                if (e & (EPOLLIN | EPOLLERR | EPOLLHUP))
+                    on_readable(c);
+                if (c.fd >= 0 && (e & EPOLLOUT))
+                    pump(c);
+            }
+        }
+        t_closed_ = Clock::now();
+        cpu_run_ = cpu_seconds() - cpu_start_;
+        if (t_sent_ == Clock::time_point{})  // some connection never finished
+            t_sent_ = t_closed_;
+    }
+
+    // Reads the file until every line sent is in it (or --timeout), then 1.5 s more.
+    void verify() {
+        seen_.assign(opt_.count, 0);
+        auto timeout = std::chrono::duration_cast<Clock::duration>(
+            std::chrono::duration<double>(opt_.timeout));
+        auto settle = std::chrono::milliseconds(1500);
+        auto start = Clock::now();
+        int fd = -1;
+        std::vector<char> buf(1 << 20);
+        size_t have = 0;  // bytes of an incomplete last line at the front of buf
+        Clock::time_point done_at{};
+        bool done = false;
+        for (;;) {
+            auto now = Clock::now();
+            if (done ? now - done_at >= settle : now - start >= timeout)
+                break;
+            if (fd < 0) {
+                fd = open(opt_.verify_file.c_str(), O_RDONLY | O_CLOEXEC);
+                if (fd < 0) {
+                    if (errno != ENOENT) {
+                        std::fprintf(stderr, "netd-bench: %s: %s\n", opt_.verify_file.c_str(),
+                                     std::strerror(errno));
+                        ++file_errors_;
+                        break;
+                    }
+                    usleep(2000);
+                    continue;
+                }
+            }
+            bool got = false;
+            for (;;) {
+                if (have == buf.size())
+                    buf.resize(buf.size() * 2);  // a line longer than the buffer
+                ssize_t r = read(fd, buf.data() + have, buf.size() - have);
+                if (r < 0 && errno == EINTR)
+                    continue;
+                if (r < 0) {
+                    std::fprintf(stderr, "netd-bench: read %s: %s\n", opt_.verify_file.c_str(),
+                                 std::strerror(errno));
+                    ++file_errors_;
+                    break;
+                }
+                if (r == 0)
+                    break;
+                got = true;
+                file_bytes_ += static_cast<uint64_t>(r);
+                size_t end = have + static_cast<size_t>(r);
+                auto seen_at = Clock::now();
+                struct stat stt {};
+                bool have_stat = false;
+                uint64_t before = unique_;
+                const char* p = buf.data();
+                const char* e = buf.data() + end;
+                while (const char* nl = static_cast<const char*>(std::memchr(p, '\n', e - p))) {
+                    on_line(p, nl);
+                    p = nl + 1;
+                }
+                have = static_cast<size_t>(e - p);
+                std::memmove(buf.data(), p, have);
+                if (!done && before < opt_.count && unique_ == opt_.count) {
+                    // The write that completed the count happened before this read returned
+                    // and at or before the file's current mtime (the time of the last write
+                    // so far; a server writes nothing more once every line is in).
+                    have_stat = fstat(fd, &stt) == 0;
+                    done = true;
+                    done_at = seen_at;
+                    e2e_observed_ = seconds(seen_at - t_first_);
+                    if (have_stat) {
+                        double m =
+                            static_cast<double>(stt.st_mtim.tv_sec - real_first_.tv_sec) +
+                            static_cast<double>(stt.st_mtim.tv_nsec - real_first_.tv_nsec) / 1e9;
+                        if (m > 0 && m <= e2e_observed_ + 0.001)
+                            e2e_mtime_ = m;
+                    }
+                }
+            }
+            if (file_errors_)
+                break;
+            if (!got)
+                usleep(2000);
+        }
+        if (have > 0)
+            ++partial_tail_;  // an unterminated last line
+        if (fd >= 0)
+            close(fd);
+    }
+
+    int report() {
+        double send_s = seconds(t_sent_ - t_first_);
+        double close_s = seconds(t_closed_ - t_first_);
+        uint64_t sent = 0;
+        for (auto& c : conns_)
+            sent += c.sent_lines();
+        double send_lps = send_s > 0 ? static_cast<double>(sent) / send_s : 0;
+        double send_mbps = send_lps * static_cast<double>(opt_.size) / 1e6;
+        bool verify = !opt_.verify_file.empty();
+        uint64_t missing = verify ? opt_.count - unique_ : 0;
+        double e2e_s = e2e_mtime_ > 0 ? e2e_mtime_ : e2e_observed_;
+        double e2e_lps = e2e_s > 0 ? static_cast<double>(opt_.count) / e2e_s : 0;
+        uint64_t errors = conn_errors_ + timeouts_ + unexpected_ + early_close_ + file_errors_ +
+                          missing + duplicates_ + malformed_ + (sent != opt_.count ? 1 : 0);
+        double cpu = cpu_seconds() - cpu_start_;
+        if (opt_.json) {
+            std::printf(
+                "{\"mode\":\"logger\",\"host\":\"%s\",\"port\":%s,\"connections\":%d,\"size\":%zu,"
+                "\"count\":%llu,\"sent\":%llu,\"send_s\":%.6f,\"send_lines_per_s\":%.1f,"
+                "\"send_mb_per_s\":%.3f,\"closed_s\":%.6f",
+                opt_.host.c_str(), opt_.port.c_str(), opt_.connections, opt_.size, ull(opt_.count),
+                ull(sent), send_s, send_lps, send_mbps, close_s);
+            if (verify)
+                std::printf(
+                    ",\"verify_file\":\"%s\",\"e2e_s\":%.6f,\"e2e_lines_per_s\":%.1f,"
+                    "\"e2e_source\":\"%s\",\"e2e_observed_s\":%.6f,\"records\":%llu,"
+                    "\"missing\":%llu,\"duplicates\":%llu,\"malformed\":%llu,\"other_lines\":%llu,"
+                    "\"unterminated\":%llu,\"reordered\":%llu,\"file_bytes\":%llu",
+                    json_escape(opt_.verify_file).c_str(), e2e_s, e2e_lps,
+                    e2e_mtime_ > 0 ? "mtime" : (e2e_observed_ > 0 ? "observed" : "none"),
+                    e2e_observed_, ull(unique_), ull(missing), ull(duplicates_), ull(malformed_),
+                    ull(foreign_), ull(partial_tail_), ull(reordered_), ull(file_bytes_));
+            std::printf(
+                ",\"client_cpu_s\":%.3f,\"client_send_cpu_s\":%.3f,\"errors\":%llu,"
+                "\"connection_errors\":%llu,"
+                "\"timeouts\":%llu,\"replies\":%llu,\"early_closes\":%llu,"
+                "\"resets\":%llu}\n",
+                cpu, cpu_run_, ull(errors), ull(conn_errors_), ull(timeouts_), ull(unexpected_),
+                ull(early_close_), ull(resets_));
+        } else {
+            std::printf("target:      %s:%s, %d connections, %zu-byte lines, %llu lines\n",
+                        opt_.host.c_str(), opt_.port.c_str(), opt_.connections, opt_.size,
+                        ull(opt_.count));
+            std::printf(
+                "send:        %llu lines in %.3f s: %.1f lines/s, %.3f MB/s "
+                "(first to last byte handed to the kernel)\n",
+                ull(sent), send_s, send_lps, send_mbps);
+            std::printf(
+                "closed:      %.3f s after the first byte, the server had closed every "
+                "connection\n",
+                close_s);
+            if (verify) {
+                if (e2e_s > 0)
+                    std::printf(
+                        "end-to-end:  all %llu lines in %s %.3f s after the first byte: "
+                        "%.1f lines/s (%s; seen by the client after %.3f s)\n",
+                        ull(opt_.count), opt_.verify_file.c_str(), e2e_s, e2e_lps,
+                        e2e_mtime_ > 0 ? "last write, from the file's mtime"
+                                       : "when the client saw it",
+                        e2e_observed_);
+                else
+                    std::printf("end-to-end:  %s never held all %llu lines within %.1f s\n",
+                                opt_.verify_file.c_str(), ull(opt_.count), opt_.timeout);
+                std::printf(
+                    "verify:      %llu records, %llu missing, %llu duplicated, "
+                    "%llu malformed; %llu other lines, %llu unterminated; %llu bytes\n",
+                    ull(unique_), ull(missing), ull(duplicates_), ull(malformed_), ull(foreign_),
+                    ull(partial_tail_), ull(file_bytes_));
+                std::printf("order:       %llu records behind a later line of their connection\n",
+                            ull(reordered_));
+            }
+            std::printf(
+                "client cpu:  %.3f s, %.3f s of it until the server had closed every "
+                "connection\n",
+                cpu, cpu_run_);
+            std::printf(
+                "errors:      %llu (connection errors %llu, timeouts %llu, "
+                "connections with replies %llu, early closes %llu, missing %llu, duplicated %llu, "
+                "malformed %llu)\n",
+                ull(errors), ull(conn_errors_), ull(timeouts_), ull(unexpected_), ull(early_close_),
+                ull(missing), ull(duplicates_), ull(malformed_));
+        }
+        std::fflush(stdout);
+        if (verify && foreign_ > 0)
+            std::fprintf(stderr, "netd-bench: %llu lines of %s hold no \"bench \" text\n",
+                         ull(foreign_), opt_.verify_file.c_str());
+        return errors == 0 ? 0 : 1;
+    }
+
+  private:
+    static constexpr size_t kChunk = 256 * 1024;  // bytes per send(), whole lines
+
+    struct LConn {
+        int fd = -1;
+        int id = 0;
+        uint64_t lines = 0;  // lines this connection sends
+        uint64_t base = 0;   // index of its line 0 among all lines
+        uint64_t next = 0;   // next line to format into buf
+        std::vector<char> buf;
+        size_t len = 0, off = 0;  // formatted bytes in buf, bytes of them sent
+        bool shut = false;        // everything sent, write side shut down
+        bool want_out = false;
+        bool replied = false;    // the server sent something on it
+        bool any_seen = false;   // verification: a record of it was found
+        uint64_t last_seen = 0;  // verification: seq of its last record in file order
+        size_t size = 0;
+        // Lines handed to the kernel completely.
+        uint64_t sent_lines() const { return shut ? lines : next - (len - off + size - 1) / size; }
+    };
+
+    static unsigned long long ull(uint64_t x) { return static_cast<unsigned long long>(x); }
+
+    static size_t digits(uint64_t v) {
+        size_t n = 1;
+        while (v >= 10) {
+            v /= 10;
+            ++n;
+        }
+        return n;
+    }
+
+    static std::string json_escape(const std::string& s) {
+        std::string o;
+        for (char ch : s) {
+            if (ch == '"' || ch == '\\')
+                o += '\\';
+            o += ch;
+        }
+        return o;
+    }
+
+    void drop(LConn& c) {
+        if (!c.shut && --sending_ == 0)
+            t_sent_ = Clock::now();
+        close(c.fd);
+        c.fd = -1;
+        --live_;
+    }
+
+    void set_out(LConn& c, bool on) {
+        if (c.want_out == on)
+            return;
+        c.want_out = on;
+        epoll_event ev{};
+        ev.events = EPOLLIN | (on ? EPOLLOUT : 0u);
+        ev.data.u32 = static_cast<uint32_t>(c.id);
+        if (epoll_ctl(ep_, EPOLL_CTL_MOD, c.fd, &ev) < 0) {
+            std::perror("netd-bench: epoll_ctl");
+            std::exit(1);
+        }
+    }
+
+    // Formats the next lines of c into its buffer: "bench <id> <seq> " + 'x'... + LF.
+    void fill(LConn& c) {
+        char* b = c.buf.data();
+        size_t cap = c.buf.size(), len = 0;
+        char id[16];
+        char* id_end = std::to_chars(id, id + sizeof id, c.id).ptr;
+        while (c.next < c.lines && len + opt_.size <= cap) {
+            char* p = b + len;
+            char* q = p;
+            std::memcpy(q, "bench ", 6);
+            q += 6;
+            std::memcpy(q, id, static_cast<size_t>(id_end - id));
+            q += id_end - id;
+            *q++ = ' ';
+            q = std::to_chars(q, q + 20, c.next).ptr;
+            *q++ = ' ';
+            std::memset(q, 'x', static_cast<size_t>(p + opt_.size - 1 - q));
+            p[opt_.size - 1] = '\n';
+            len += opt_.size;
+            ++c.next;
+        }
+        c.len = len;
+        c.off = 0;
+    }
+
+    // Sends until the socket is full or this connection has sent everything.
+    void pump(LConn& c) {
+        while (!c.shut) {
+            if (c.off == c.len) {
+                if (c.next == c.lines) {
+                    shutdown(c.fd, SHUT_WR);
+                    c.shut = true;
+                    set_out(c, false);
+                    if (--sending_ == 0)
+                        t_sent_ = Clock::now();
+                    return;
+                }
+                fill(c);
+            }
+            ssize_t w = send(c.fd, c.buf.data() + c.off, c.len - c.off, MSG_NOSIGNAL);
+            if (w > 0) {
+                c.off += static_cast<size_t>(w);
+                last_progress_ = Clock::now();
+            } else if (w < 0 && errno == EINTR) {
+                continue;
+            } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                set_out(c, true);
+                return;
+            } else {
+                std::fprintf(stderr, "netd-bench: conn #%d: send: %s\n", c.id,
+                             std::strerror(errno));
+                ++conn_errors_;
+                drop(c);
+                return;
+            }
+        }
+    }
+
+    void on_readable(LConn& c) {
+        char tmp[4096];
+        ssize_t r = recv(c.fd, tmp, sizeof tmp, 0);
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return;
+        if (r > 0) {  // the logger replies nothing
+            if (!c.replied) {
+                c.replied = true;
+                ++unexpected_;
+                for (ssize_t i = 0; i < r; ++i)
+                    if (tmp[i] < 0x20 || tmp[i] > 0x7e)
+                        tmp[i] = '.';
+                std::fprintf(stderr, "netd-bench: conn #%d: the server sent data: \"%.*s\"\n", c.id,
+                             static_cast<int>(std::min<ssize_t>(r, 80)), tmp);
+            }
+            return;
+        }
+        if (!c.shut) {
+            std::fprintf(
+                stderr, "netd-bench: conn #%d: %s before all lines were sent (%llu/%llu)\n", c.id,
+                r == 0 ? "closed by the server" : std::strerror(errno), ull(c.next), ull(c.lines));
+            ++early_close_;
+        } else if (r < 0) {
+            ++resets_;  // closed after our shutdown, with a reset: counted, not an error
+        }
+        last_progress_ = Clock::now();
+        drop(c);
+    }
+
+    // One line of the file, without its LF.
+    void on_line(const char* b, const char* e) {
+        static constexpr char kTag[] = "bench ";
+        const char* p = b;
+        bool tagged = false;
+        while (const char* t =
+                   static_cast<const char*>(memmem(p, static_cast<size_t>(e - p), kTag, 6))) {
+            tagged = true;
+            const char* q = t + 6;
+            uint64_t conn = 0, seq = 0;
+            auto r1 = std::from_chars(q, e, conn);
+            if (r1.ec == std::errc{} && r1.ptr < e && *r1.ptr == ' ') {
+                auto r2 = std::from_chars(r1.ptr + 1, e, seq);
+                if (r2.ec == std::errc{} && r2.ptr < e && *r2.ptr == ' ' &&
+                    static_cast<size_t>(e - t) + 1 == opt_.size &&
+                    conn < static_cast<uint64_t>(opt_.connections) && seq < conns_[conn].lines) {
+                    const char* x = r2.ptr + 1;
+                    while (x < e && *x == 'x')
+                        ++x;
+                    if (x == e) {
+                        uint8_t& s = seen_[conns_[conn].base + seq];
+                        if (s == 0) {
+                            s = 1;
+                            ++unique_;
+                            LConn& lc = conns_[conn];
+                            if (lc.any_seen && seq < lc.last_seen)
+                                ++reordered_;
+                            lc.any_seen = true;
+                            lc.last_seen = seq;
+                        } else {
+                            if (duplicates_ < 5)
+                                bad_line("duplicate", b, e);
+                            ++duplicates_;
+                        }
+                        return;
+                    }
+                }
+            }
+            p = t + 1;
+        }
+        if (tagged) {
+            if (malformed_ < 5)
+                bad_line("malformed", b, e);
+            ++malformed_;
+        } else {
+            if (foreign_ < 3)
+                bad_line("other", b, e);
+            ++foreign_;
+        }
+    }
+
+    void bad_line(const char* what, const char* b, const char* e) {
+        std::fprintf(stderr, "netd-bench: %s line in %s (%zu bytes): \"%.*s%s\"\n", what,
+                     opt_.verify_file.c_str(), static_cast<size_t>(e - b),
+                     static_cast<int>(std::min<ptrdiff_t>(e - b, 160)), b,
+                     e - b > 160 ? "..." : "");
+    }
+
+    Options opt_;
+    std::vector<LConn> conns_;
+    int ep_ = -1;
+    int live_ = 0, sending_ = 0;
+    Clock::time_point t_first_, t_sent_, t_closed_, last_progress_;
+    timespec real_first_{};
+    double cpu_start_ = 0, cpu_run_ = 0;  // client CPU: start, used by send + close phases
+    uint64_t conn_errors_ = 0, timeouts_ = 0, unexpected_ = 0, early_close_ = 0, resets_ = 0;
+    // verification
+    std::vector<uint8_t> seen_;
+    uint64_t unique_ = 0, reordered_ = 0, duplicates_ = 0, malformed_ = 0, foreign_ = 0,
+             partial_tail_ = 0;
+    uint64_t file_errors_ = 0, file_bytes_ = 0;
+    double e2e_mtime_ = 0, e2e_observed_ = 0;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
     signal(SIGPIPE, SIG_IGN);
     Options opt = parse_args(argc, argv);
+    if (opt.mode == "logger") {
+        LoggerBench lb(opt);
+        if (!lb.check_size())
+            return 2;
+        if (!lb.connect_all()) {
+            std::fprintf(stderr, "netd-bench: could not open all %d connections\n",
+                         opt.connections);
+            return 1;
+        }
+        lb.run();
+        if (!opt.verify_file.empty())
+            lb.verify();
+        return lb.report();
+    }
     Bench b(opt);
     if (!b.connect_all()) {
         std::fprintf(stderr, "netd-bench: no connection could be opened\n");

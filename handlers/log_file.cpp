@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/log/trivial.hpp>
 #include <cerrno>
 #include <cstring>
@@ -15,6 +16,8 @@ namespace {
 
 /// How long the writer waits before retrying after the disk refused a write.
 constexpr std::chrono::seconds retry_delay{1};
+/// How long the writer lets a batch fill up before writing it, unless flush_interval is shorter.
+constexpr std::chrono::milliseconds max_linger{10};
 /// Repeated write errors are logged at most this often.
 constexpr std::chrono::seconds error_log_interval{10};
 
@@ -33,7 +36,8 @@ std::shared_ptr<LogFile> LogFile::for_path(const LogFileOptions& options) {
     return file;
 }
 
-LogFile::LogFile(LogFileOptions options) : options_(std::move(options)) {}
+LogFile::LogFile(LogFileOptions options)
+    : options_(std::move(options)), linger_(std::min(options_.flush_interval, max_linger)) {}
 
 LogFile::~LogFile() {
     stop();
@@ -70,7 +74,9 @@ void LogFile::append(std::string_view records) {
     const std::lock_guard lock(mutex_);
     front_.append(records);
     waiting_ += records.size();
-    if (front_.size() >= batch_size && front_.size() - records.size() < batch_size) {
+    // One wake-up per batch: when it starts, and when it is full.
+    const std::size_t before = front_.size() - records.size();
+    if (before == 0 || (front_.size() >= batch_size && before < batch_size)) {
         wake_.notify_one();
     }
 }
@@ -118,11 +124,14 @@ void LogFile::run() {
     auto last_error_log = std::chrono::steady_clock::time_point{};
     bool failing = false;
     for (;;) {
-        const auto timeout =
-            failing ? std::chrono::milliseconds(retry_delay) : options_.flush_interval;
-        wake_.wait_for(lock, timeout, [&] {
-            return stopping_ || reopen_ || (!failing && front_.size() >= batch_size);
-        });
+        if (failing) {
+            wake_.wait_for(lock, retry_delay, [&] { return stopping_ || reopen_; });
+        } else {
+            // Sleep until records come, then give the batch a moment to fill up.
+            wake_.wait(lock, [&] { return stopping_ || reopen_ || !front_.empty(); });
+            wake_.wait_for(lock, linger_,
+                           [&] { return stopping_ || reopen_ || front_.size() >= batch_size; });
+        }
         if (reopen_) {
             reopen_ = false;
             if (auto why = open_file(); !why.empty()) {

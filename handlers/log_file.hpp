@@ -1,7 +1,9 @@
 #pragma once
 // One log file with one writer thread. Sessions append whole records to a buffer; the writer
-// swaps it out and writes it in one batch at least every flush_interval (sooner when a batch is
-// full), so the event loop never waits for the disk. A failing disk is retried, the records kept
+// swaps it out and writes it in one batch, so the event loop never waits for the disk. The first
+// record of a batch wakes the writer, which lets the batch fill for up to 10 ms (flush_interval if
+// shorter) before writing: under load batches grow while the disk is busy, and when input stops
+// the last records are written within those 10 ms. A failing disk is retried, the records kept
 // in a bounded buffer; when the buffer is past its high mark, stream readers are asked to pause.
 
 #include <chrono>
@@ -70,6 +72,7 @@ class LogFile {
     std::string open_file();
 
     LogFileOptions options_;
+    std::chrono::milliseconds linger_;  ///< how long a batch may fill before it is written
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     std::string front_;        ///< where sessions append (under mutex_)
