@@ -1,5 +1,7 @@
 // netd: small line and datagram services over TCP, UDP and Unix sockets.
 
+#include <sys/resource.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
@@ -12,6 +14,28 @@
 
 namespace {
 
+/// Raises the soft open-file limit to the hard one, as a daemon that holds thousands of
+/// connections must (the usual soft default is 1024), and says so when max_connections still
+/// cannot fit.
+void raise_descriptor_limit(const netd::config::ServerConfig& server) {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+        return;
+    }
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+        ::getrlimit(RLIMIT_NOFILE, &limit);
+    }
+    // Listeners, log files and the event loop need a few descriptors besides the connections.
+    constexpr rlim_t reserve = 64;
+    if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < server.max_connections + reserve) {
+        BOOST_LOG_TRIVIAL(warning) << "open-file limit " << limit.rlim_cur
+                                   << " is too low for max_connections = " << server.max_connections
+                                   << "; raise it (LimitNOFILE= under systemd, ulimit -n)";
+    }
+}
+
 int run(const netd::config::CommandLine& command_line) {
     const auto config = netd::config::build_config(command_line.raw);
     if (command_line.check_config) {
@@ -19,6 +43,7 @@ int run(const netd::config::CommandLine& command_line) {
         return 0;
     }
     netd::init_logging(config->server.log_level);
+    raise_descriptor_limit(config->server);
     for (const auto& note : config->not_in_effect) {
         BOOST_LOG_TRIVIAL(warning) << note;
     }

@@ -7,6 +7,7 @@ import configparser
 import datetime
 import os
 import re
+import resource
 import shutil
 import socket
 import sys
@@ -461,6 +462,47 @@ class Logging(StartupTestCase):
         self.assertTrue(all(m.group("level") == "info" for m in listening), lines)
         self.assertEqual(sum(1 for l in lines if is_ready_line(l)), 1, lines)
 
+
+
+class DescriptorLimit(unittest.TestCase):
+    """netd raises its soft open-file limit to the hard one: the usual soft default (1024) would
+    cap it far below max_connections."""
+
+    CONFIG = "[echo]\ntcp = 127.0.0.1:0\n"
+
+    def start_with_soft_limit(self, soft, args=()):
+        saved = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if saved[1] != resource.RLIM_INFINITY and saved[1] <= soft:
+            self.skipTest("hard open-file limit %d is too low for this test" % saved[1])
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, saved[1]))
+        try:
+            netd = Netd(self.CONFIG, args)
+            netd.__enter__()
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, saved)
+        self.addCleanup(netd.__exit__, None, None, None)
+        return netd, saved[1]
+
+    def soft_limit_of(self, pid):
+        with open("/proc/%d/limits" % pid) as f:
+            for line in f:
+                if line.startswith("Max open files"):
+                    return line.split()[3]
+        self.fail("no open-file limit in /proc/%d/limits" % pid)
+
+    def test_soft_limit_is_raised_to_the_hard_limit(self):
+        netd, hard = self.start_with_soft_limit(256, ["--server.max_connections=100"])
+        expected = "unlimited" if hard == resource.RLIM_INFINITY else str(hard)
+        self.assertEqual(self.soft_limit_of(netd.proc.pid), expected)
+        self.assertNotIn("open-file limit", netd.stderr)
+
+    def test_a_limit_below_max_connections_is_reported(self):
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        if hard == resource.RLIM_INFINITY:
+            self.skipTest("the hard open-file limit is unlimited")
+        netd, _ = self.start_with_soft_limit(256, ["--server.max_connections=%d" % (hard + 1)])
+        self.assertIn("open-file limit %d is too low for max_connections = %d" % (hard, hard + 1),
+                      netd.stderr)
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
