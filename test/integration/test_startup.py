@@ -10,6 +10,7 @@ import re
 import resource
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -17,7 +18,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
 from netd_harness import (  # noqa: E402
-    LOG_LINE_RE, LISTEN_RE, Netd, error_lines, free_port_holder, is_ready_line,
+    LOG_LINE_RE, LISTEN_RE, Netd, error_lines, free_port_holder, is_ready_line, netd_bin,
     run_netd, stream_roundtrip, tcp_connect, unix_connect, unixgram_socket,
 )
 
@@ -503,6 +504,20 @@ class DescriptorLimit(unittest.TestCase):
         netd, _ = self.start_with_soft_limit(256, ["--server.max_connections=%d" % (hard + 1)])
         self.assertIn("open-file limit %d is too low for max_connections = %d" % (hard, hard + 1),
                       netd.stderr)
+
+
+class ShippedConfigs(unittest.TestCase):
+    """Every configuration file the repository ships (the README's, the container's) is valid."""
+
+    def test_every_file_in_config_passes_check_config(self):
+        folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "config")
+        files = sorted(f for f in os.listdir(folder) if f.endswith(".ini"))
+        self.assertIn("netd.ini", files)
+        for name in files:
+            with self.subTest(config=name):
+                result = subprocess.run([netd_bin(), "--check-config", "--config", os.path.join(folder, name)],
+                                        capture_output=True, timeout=30)
+                self.assertEqual(result.returncode, 0, result.stderr.decode(errors="replace"))
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
