@@ -1,8 +1,8 @@
 #include "handlers/daytime.hpp"
 
 #include <array>
-#include <ctime>
 
+#include "handlers/one_shot.hpp"
 #include "handlers/strftime.hpp"
 
 namespace netd {
@@ -14,44 +14,17 @@ constexpr std::array<config::KeySpec, 2> daytime_keys{{
     {"timezone", "local", "local | utc"},
 }};
 
-class DaytimeHandler final : public Handler {
+/// The current time in the configured format, with RFC 867's CRLF.
+class DaytimeHandler final : public OneShotHandler {
   public:
-    DaytimeHandler(std::string format, TimeZone zone) : format_(std::move(format)), zone_(zone) {}
+    explicit DaytimeHandler(TimeFormat format) : format_(std::move(format)) {}
 
-    std::unique_ptr<StreamSession> open_session(const Peer& /*peer*/) override {
-        return std::make_unique<Session>(*this);
-    }
-
-    void datagram(std::string_view /*bytes*/, const Peer& /*peer*/, Output& out) override {
-        out.write(line());
-    }
-
-    /// The current time in format, with RFC 867's CRLF.
-    std::string line() const {
-        auto text = format_time(format_, broken_down(now_seconds(), zone_));
-        return (text ? std::move(*text)
-                     : "error: output longer than " + std::to_string(max_formatted_size) +
-                           " bytes") +
-               "\r\n";
+    std::string answer() const override {
+        return format_now(format_.format, format_.zone) + "\r\n";
     }
 
   private:
-    /// Answers on connect and closes; whatever the client sends is ignored.
-    class Session final : public StreamSession {
-      public:
-        explicit Session(const DaytimeHandler& handler) : handler_(handler) {}
-        void setup(Output& out) override {
-            out.write(handler_.line());
-            out.close();
-        }
-        void handle(std::string_view /*bytes*/, Output& /*out*/) override {}
-
-      private:
-        const DaytimeHandler& handler_;
-    };
-
-    std::string format_;
-    TimeZone zone_;
+    TimeFormat format_;
 };
 
 }  // namespace
@@ -64,19 +37,7 @@ HandlerSpec daytime_handler_spec() {
         .datagram = true,
         .keys = daytime_keys,
         .make = [](const config::ServiceConfig& service) -> std::unique_ptr<Handler> {
-            const auto& format = service.options.at("format");
-            if (format.empty()) {
-                throw KeyError("format", "must not be empty");
-            }
-            if (auto why = check_format(format); !why.empty()) {
-                throw KeyError("format", why);
-            }
-            try {
-                return std::make_unique<DaytimeHandler>(
-                    format, parse_time_zone(service.options.at("timezone")));
-            } catch (const config::ValueError& e) {
-                throw KeyError("timezone", e.what());
-            }
+            return std::make_unique<DaytimeHandler>(parse_time_format(service, "format"));
         },
     };
 }

@@ -33,33 +33,31 @@ LoggerOptions parse_options(const config::ServiceConfig& service) {
     LoggerOptions options;
     options.service = service.name;
     options.max_line = service.max_line;
-    const auto key = [&](const char* name, auto parse) {
-        try {
-            return parse(service.options.at(name));
-        } catch (const config::ValueError& e) {
-            throw KeyError(name, e.what());
+    options.file.path = parse_option(service, "file", [](const std::string& path) {
+        if (path.empty()) {
+            throw config::ValueError("is required: the path of the log file");
         }
-    };
-    options.file.path = service.options.at("file");
-    if (options.file.path.empty()) {
-        throw KeyError("file", "is required: the path of the log file");
-    }
-    options.format = key("format", [](const std::string& v) {
+        return path;
+    });
+    options.format = parse_option(service, "format", [](const std::string& v) {
         if (v != "text" && v != "json") {
             throw config::ValueError("'" + v + "' is not a record format (text or json)");
         }
         return v == "json" ? RecordFormat::json : RecordFormat::text;
     });
     options.file.flush_interval =
-        std::chrono::milliseconds(key("flush_interval", [](const std::string& v) {
+        std::chrono::milliseconds(parse_option(service, "flush_interval", [](const std::string& v) {
             return config::parse_unsigned(v, 1, 3'600'000);
         }));
-    options.file.fsync = key("fsync", [](const std::string& v) { return config::parse_bool(v); });
-    options.file.rotate_size = key("rotate_size", [](const std::string& v) {
+    options.file.fsync =
+        parse_option(service, "fsync", [](const std::string& v) { return config::parse_bool(v); });
+    options.file.rotate_size = parse_option(service, "rotate_size", [](const std::string& v) {
         return config::parse_unsigned(v, 0, UINT64_MAX);
     });
-    options.file.max_files = static_cast<unsigned>(
-        key("max_files", [](const std::string& v) { return config::parse_unsigned(v, 1, 1000); }));
+    options.file.max_files =
+        static_cast<unsigned>(parse_option(service, "max_files", [](const std::string& v) {
+            return config::parse_unsigned(v, 1, 1000);
+        }));
     return options;
 }
 
@@ -85,6 +83,10 @@ class LoggerSession final : public StreamSession {
     bool ready() const override;
 
   private:
+    /// Formats the messages frame(on_message) delivers and hands them to the file in one piece.
+    template <class Frame>
+    void record(Frame frame);
+
     const LoggerHandler& handler_;
     std::string peer_;
     OctetCountFramer framer_;
@@ -175,20 +177,18 @@ LoggerSession::LoggerSession(const LoggerHandler& handler, std::string peer)
     : handler_(handler), peer_(std::move(peer)), framer_(handler.max_line()) {}
 
 void LoggerSession::handle(std::string_view bytes, Output& /*out*/) {
-    auto& buffer = record_buffer();
-    buffer.records.clear();
-    framer_.feed(bytes, [&](std::string_view message, bool truncated) {
-        handler_.format(buffer.records, peer_, message, truncated);
-    });
-    if (!buffer.records.empty()) {
-        handler_.file().append(buffer.records);
-    }
+    record([&](const auto& on_message) { framer_.feed(bytes, on_message); });
 }
 
 void LoggerSession::finish(Output& /*out*/) {
+    record([&](const auto& on_message) { framer_.finish(on_message); });
+}
+
+template <class Frame>
+void LoggerSession::record(Frame frame) {
     auto& buffer = record_buffer();
     buffer.records.clear();
-    framer_.finish([&](std::string_view message, bool truncated) {
+    frame([&](std::string_view message, bool truncated) {
         handler_.format(buffer.records, peer_, message, truncated);
     });
     if (!buffer.records.empty()) {

@@ -35,6 +35,19 @@ class KeyError : public config::ValueError {
     std::string key_;
 };
 
+/// A handler's own key, parsed by parse(const std::string&), which throws config::ValueError for a
+/// bad value; that becomes a KeyError naming the key, so validation can report file, section, key.
+template <class Parse>
+auto parse_option(const config::ServiceConfig& service, std::string_view key, Parse parse) {
+    const auto found = service.options.find(key);
+    const std::string value = found == service.options.end() ? std::string() : found->second;
+    try {
+        return parse(value);
+    } catch (const config::ValueError& e) {
+        throw KeyError(key, e.what());
+    }
+}
+
 /// The registered handlers, built-ins first.
 std::span<const HandlerSpec> handlers();
 

@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "config/values.hpp"
+#include "handlers/registry.hpp"
 
 namespace netd {
 
@@ -93,6 +94,31 @@ TimeZone parse_time_zone(std::string_view text) {
         return TimeZone::utc;
     }
     throw config::ValueError("'" + std::string(text) + "' is not a time zone (local or utc)");
+}
+
+TimeFormat parse_time_format(const config::ServiceConfig& service, std::string_view format_key) {
+    return TimeFormat{
+        .format = parse_option(service, format_key,
+                               [](const std::string& format) {
+                                   if (format.empty()) {
+                                       throw config::ValueError("must not be empty");
+                                   }
+                                   if (auto why = check_format(format); !why.empty()) {
+                                       throw config::ValueError(why);
+                                   }
+                                   return format;
+                               }),
+        .zone = parse_option(service, "timezone",
+                             [](const std::string& zone) { return parse_time_zone(zone); }),
+    };
+}
+
+std::string format_now(std::string_view format, TimeZone zone) {
+    auto text = format_time(format, broken_down(now_seconds(), zone));
+    if (!text) {
+        return "error: output longer than " + std::to_string(max_formatted_size) + " bytes";
+    }
+    return std::move(*text);
 }
 
 }  // namespace netd

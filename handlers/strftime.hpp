@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "config/config.hpp"
+
 namespace netd {
 
 /// Longest format a client may send, and longest answer it can get.
@@ -38,5 +40,17 @@ std::optional<std::string> format_time(std::string_view format, const std::tm& w
 
 /// "local" or "utc", for the handlers' timezone key; throws config::ValueError otherwise.
 TimeZone parse_time_zone(std::string_view text);
+
+/// A format checked at configuration time and the zone it is read in.
+struct TimeFormat {
+    std::string format;
+    TimeZone zone = TimeZone::local;
+};
+
+/// A service's format_key and timezone keys, checked; throws KeyError naming the bad key.
+TimeFormat parse_time_format(const config::ServiceConfig& service, std::string_view format_key);
+
+/// The current time in a checked format, or "error: output longer than 1024 bytes".
+std::string format_now(std::string_view format, TimeZone zone);
 
 }  // namespace netd

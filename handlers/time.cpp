@@ -1,5 +1,6 @@
 #include "handlers/time.hpp"
 
+#include "handlers/one_shot.hpp"
 #include "handlers/strftime.hpp"
 
 namespace netd {
@@ -9,23 +10,9 @@ namespace {
 /// Seconds from 1900-01-01 to 1970-01-01, both 00:00 UTC.
 constexpr std::uint64_t seconds_1900_to_1970 = 2'208'988'800ULL;
 
-class TimeSession final : public StreamSession {
+class TimeHandler final : public OneShotHandler {
   public:
-    void setup(Output& out) override {
-        out.write(rfc868_time(now_seconds()));
-        out.close();
-    }
-    void handle(std::string_view /*bytes*/, Output& /*out*/) override {}
-};
-
-class TimeHandler final : public Handler {
-  public:
-    std::unique_ptr<StreamSession> open_session(const Peer& /*peer*/) override {
-        return std::make_unique<TimeSession>();
-    }
-    void datagram(std::string_view /*bytes*/, const Peer& /*peer*/, Output& out) override {
-        out.write(rfc868_time(now_seconds()));
-    }
+    std::string answer() const override { return rfc868_time(now_seconds()); }
 };
 
 }  // namespace

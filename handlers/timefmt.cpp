@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <ctime>
 
 #include "handlers/line_framer.hpp"
 #include "handlers/strftime.hpp"
@@ -18,47 +17,36 @@ constexpr std::array<config::KeySpec, 3> timefmt_keys{{
 }};
 
 struct TimefmtOptions {
-    std::string default_format;
-    TimeZone zone = TimeZone::local;
+    TimeFormat default_format;  ///< for an empty request line; its zone is used for every answer
     std::string banner;
     std::size_t max_line = 0;
 };
 
 TimefmtOptions parse_options(const config::ServiceConfig& service) {
-    TimefmtOptions options;
-    options.default_format = service.options.at("default_format");
-    if (options.default_format.empty()) {
-        throw KeyError("default_format", "must not be empty");
-    }
-    if (auto why = check_format(options.default_format); !why.empty()) {
-        throw KeyError("default_format", why);
-    }
-    try {
-        options.zone = parse_time_zone(service.options.at("timezone"));
-    } catch (const config::ValueError& e) {
-        throw KeyError("timezone", e.what());
-    }
-    options.banner = service.options.at("banner");
-    if (std::any_of(options.banner.begin(), options.banner.end(), is_control_byte)) {
-        throw KeyError("banner", "must be one line without control bytes");
-    }
-    options.max_line = service.max_line;
-    return options;
+    return TimefmtOptions{
+        .default_format = parse_time_format(service, "default_format"),
+        .banner =
+            parse_option(service, "banner",
+                         [](const std::string& banner) {
+                             if (std::any_of(banner.begin(), banner.end(), is_control_byte)) {
+                                 throw config::ValueError("must be one line without control bytes");
+                             }
+                             return banner;
+                         }),
+        .max_line = service.max_line,
+    };
 }
 
 /// The answer to one format, without its line end: the time, or "error: ...".
 std::string answer(const TimefmtOptions& options, std::string_view format) {
+    const TimeZone zone = options.default_format.zone;
     if (format.empty()) {
-        format = options.default_format;
+        return format_now(options.default_format.format, zone);  // checked at configuration
     }
     if (auto why = check_format(format); !why.empty()) {
         return "error: " + why;
     }
-    auto text = format_time(format, broken_down(now_seconds(), options.zone));
-    if (!text) {
-        return "error: output longer than " + std::to_string(max_formatted_size) + " bytes";
-    }
-    return std::move(*text);
+    return format_now(format, zone);
 }
 
 class TimefmtSession final : public StreamSession {
