@@ -58,6 +58,7 @@ DatagramListener<Protocol>::DatagramListener(asio::io_context& io, std::shared_p
 
 template <class Protocol>
 void DatagramListener<Protocol>::start() {
+    BOOST_LOG_TRIVIAL(info) << log_prefix(*service_) << "listening on " << description_;
     do_receive();
 }
 
@@ -158,11 +159,6 @@ void DatagramListener<Protocol>::stop() {
         }
     }
     socket_.close(ignored);
-}
-
-template <class Protocol>
-std::string DatagramListener<Protocol>::describe() const {
-    return description_;
 }
 
 template class DatagramListener<asio::ip::udp>;

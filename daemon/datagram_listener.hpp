@@ -25,7 +25,6 @@ class DatagramListener final : public Listener,
     void start() override;
     void drain() override;
     void stop() override;
-    std::string describe() const override;
 
   private:
     enum class Received { datagram, dry, closed };

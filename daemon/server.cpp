@@ -65,16 +65,6 @@ void Server::bind() {
 }
 
 void Server::start() {
-    std::size_t index = 0;
-    for (const auto& service : services_) {
-        const auto& s = service->settings;
-        const auto count =
-            s.tcp.size() + s.udp.size() + s.unix_stream.size() + s.unix_datagram.size();
-        for (std::size_t i = 0; i < count; ++i, ++index) {
-            BOOST_LOG_TRIVIAL(info)
-                << log_prefix(*service) << "listening on " << listeners_[index]->describe();
-        }
-    }
     for (const auto& listener : listeners_) {
         listener->start();
     }

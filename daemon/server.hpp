@@ -24,7 +24,7 @@ class Server {
     /// bound or open on failure.
     void bind();
 
-    /// Starts accepting and receiving on every listener, logging each real address.
+    /// Starts accepting and receiving on every listener (each logs its real address).
     void start();
 
     /// SIGHUP: handlers reopen their files.

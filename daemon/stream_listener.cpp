@@ -62,6 +62,7 @@ StreamListener<Protocol>::StreamListener(asio::io_context& io, std::shared_ptr<S
 
 template <class Protocol>
 void StreamListener<Protocol>::start() {
+    BOOST_LOG_TRIVIAL(info) << log_prefix(*service_) << "listening on " << description_;
     do_accept();
 }
 
@@ -124,11 +125,6 @@ void StreamListener<Protocol>::stop() {
         }
     }
     acceptor_.close(ignored);
-}
-
-template <class Protocol>
-std::string StreamListener<Protocol>::describe() const {
-    return description_;
 }
 
 template class StreamListener<asio::ip::tcp>;

@@ -23,7 +23,6 @@ class StreamListener final : public Listener,
 
     void start() override;
     void stop() override;
-    std::string describe() const override;
 
   private:
     void do_accept();
