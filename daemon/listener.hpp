@@ -15,8 +15,9 @@ class Listener {
     /// Logs the bound address and begins accepting connections or receiving datagrams.
     virtual void start() = 0;
 
-    /// Shutdown: handles what already arrived (datagrams); a stream listener has nothing to do.
-    virtual void drain() {}
+    /// Shutdown: handles what already arrived: waiting datagrams, or connections waiting to be
+    /// accepted (which the server then drains with the others).
+    virtual void drain() = 0;
 
     /// Stop for good: close the socket (and remove a Unix socket file this listener created).
     virtual void stop() = 0;

@@ -77,6 +77,14 @@ void StreamListener<Protocol>::do_accept() {
 template <class Protocol>
 void StreamListener<Protocol>::on_accept(boost::system::error_code ec,
                                          typename Protocol::socket socket) {
+    if (!acceptor_.is_open()) {
+        // Stopped: a connection accepted just before is drained like the others; nothing is
+        // re-armed (an accept on a closed acceptor fails at once, every time).
+        if (auto connection = ec ? nullptr : serve(std::move(socket))) {
+            connection->drain();
+        }
+        return;
+    }
     if (ec == asio::error::operation_aborted) {
         return;
     }
@@ -91,18 +99,40 @@ void StreamListener<Protocol>::on_accept(boost::system::error_code ec,
                                  << ec.message();
         return do_accept();
     }
-    boost::system::error_code peer_ec;
-    const auto remote = socket.remote_endpoint(peer_ec);
-    if (!peer_ec) {
-        if constexpr (std::is_same_v<Protocol, asio::ip::tcp>) {
-            socket.set_option(asio::ip::tcp::no_delay(true), peer_ec);
-        }
-        const auto transport = is_unix<Protocol> ? Transport::unix_stream : Transport::tcp;
-        std::make_shared<StreamConnection<Protocol>>(std::move(socket), service_,
-                                                     make_peer(transport, remote))
-            ->start();
-    }
+    serve(std::move(socket));
     do_accept();
+}
+
+template <class Protocol>
+std::shared_ptr<StreamConnection<Protocol>> StreamListener<Protocol>::serve(
+    typename Protocol::socket socket) {
+    boost::system::error_code ec;
+    const auto remote = socket.remote_endpoint(ec);
+    if (ec) {
+        return nullptr;  // reset before we got to it
+    }
+    if constexpr (std::is_same_v<Protocol, asio::ip::tcp>) {
+        socket.set_option(asio::ip::tcp::no_delay(true), ec);
+    }
+    const auto transport = is_unix<Protocol> ? Transport::unix_stream : Transport::tcp;
+    auto connection = std::make_shared<StreamConnection<Protocol>>(std::move(socket), service_,
+                                                                   make_peer(transport, remote));
+    connection->start();
+    return connection;
+}
+
+template <class Protocol>
+void StreamListener<Protocol>::drain() {
+    // Clients that connected, sent and perhaps closed before we accepted them wait in the
+    // backlog; they become connections, which the server drains next like every other.
+    boost::system::error_code ec;
+    acceptor_.non_blocking(true, ec);
+    while (!ec && acceptor_.is_open()) {
+        auto socket = acceptor_.accept(ec);
+        if (!ec) {
+            serve(std::move(socket));
+        }
+    }
 }
 
 template <class Protocol>

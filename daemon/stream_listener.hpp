@@ -10,6 +10,7 @@
 
 #include "daemon/listener.hpp"
 #include "daemon/service.hpp"
+#include "daemon/stream_connection.hpp"
 
 namespace netd {
 
@@ -22,11 +23,15 @@ class StreamListener final : public Listener,
                    const typename Protocol::endpoint& endpoint);
 
     void start() override;
+    void drain() override;
     void stop() override;
 
   private:
     void do_accept();
     void on_accept(boost::system::error_code ec, typename Protocol::socket socket);
+    /// Makes an accepted socket a connection of this listener's service (nullptr if the peer is
+    /// already gone).
+    std::shared_ptr<StreamConnection<Protocol>> serve(typename Protocol::socket socket);
     /// Accepting failed for lack of resources (descriptors, memory): pause instead of spinning.
     void pause_accepting();
 
