@@ -1029,5 +1029,62 @@ class ShutdownDrain(LoggerTestCase):
         self.assertEqual(sorted(r.message for r in recs),
                          sorted(b"client %d line %d" % (c, i) for c in range(clients) for i in range(lines)))
 
+
+class WriterBehind(LoggerTestCase):
+    """SPEC 3: when the writer cannot keep up (here it never can: file = /dev/full), stream clients
+    are slowed instead of memory growing, and datagrams that cannot be queued are dropped and
+    counted."""
+
+    CONFIG = """\
+[server]
+log_level = info
+
+[logger]
+tcp = 127.0.0.1:0
+udp = 127.0.0.1:0
+file = /dev/full
+flush_interval = 50
+"""
+    # netd pauses readers past 8 MiB waiting and refuses datagrams past 64 MiB.
+    STREAM_BYTES = 64 * 1024 * 1024
+
+    def test_stream_clients_are_slowed_not_buffered(self):
+        with Netd(self.CONFIG, check_exit=False) as n:
+            line = b"x" * 99 + b"\n"
+            done = threading.Event()
+
+            def send():
+                try:
+                    with tcp_connect(n.addr("logger", "tcp")) as s:
+                        s.settimeout(8)
+                        for _ in range(self.STREAM_BYTES // (len(line) * 1024)):
+                            s.sendall(line * 1024)
+                        done.set()
+                except OSError:
+                    pass  # blocked until the timeout: what back-pressure looks like
+
+            sender = threading.Thread(target=send, daemon=True)
+            sender.start()
+            sender.join(10)
+            self.assertFalse(done.is_set(), "netd read 64 MiB while its writer could write nothing")
+            peak = rss_kib(n.pid, "VmHWM")
+            # Waiting records (8 MiB at the mark, about 1.5x the bytes read) plus one read past it.
+            self.assertLess(peak, 48 * 1024, "netd grew to %d KiB\n%s" % (peak, n.describe()))
+
+    def test_datagrams_that_cannot_be_queued_are_dropped_and_counted(self):
+        with Netd(self.CONFIG, check_exit=False) as n:
+            payload = b"d" * 1000
+            with udp_socket() as u:
+                for burst in range(100):
+                    for _ in range(1000):  # about 110 MB of records in all
+                        u.sendto(payload, n.addr("logger", "udp"))
+                    if n.wait_for_line(r"dropped \d+ datagrams", timeout=0.01):
+                        break
+            m = n.wait_for_line(r"warning \[logger\] dropped \d+ datagrams so far: the log writer is behind",
+                                timeout=5)
+            self.assertIsNotNone(m, "no drop count logged\n" + n.describe())
+            peak = rss_kib(n.pid, "VmHWM")
+            self.assertLess(peak, 128 * 1024, "netd grew to %d KiB\n%s" % (peak, n.describe()))
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
