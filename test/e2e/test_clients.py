@@ -13,7 +13,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
 from clients import CLIENT_TIMEOUT, NC, NEED_NC, NEED_SOCAT, SOCAT  # noqa: E402
-from netd_harness import Netd, clean_env, deterministic_bytes, ipv6_available  # noqa: E402
+from netd_harness import clean_env, deterministic_bytes, ipv6_available, shared_netd  # noqa: E402
 
 CONFIG = """\
 [server]
@@ -41,9 +41,7 @@ class EchoWithClients(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.netd = Netd(CONFIG)
-        cls.netd.__enter__()
-        cls.addClassCleanup(cls.netd.__exit__, None, None, None)
+        cls.netd = shared_netd(cls, CONFIG)
 
     def assertEchoed(self, r, data, argv):
         self.assertEqual(r.returncode, 0, "%r exited %d, stderr %r" % (argv, r.returncode, r.stderr))

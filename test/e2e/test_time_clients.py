@@ -21,7 +21,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
 from clients import CLIENT_TIMEOUT, NC, NEED_NC, NEED_RDATE, NEED_SOCAT, RDATE, SOCAT  # noqa: E402
-from netd_harness import Netd, clean_env  # noqa: E402
+from netd_harness import clean_env, shared_netd  # noqa: E402
 
 RFC868_EPOCH_OFFSET = 2208988800
 DEFAULT_FORMAT = "%Y-%m-%d %X"
@@ -117,9 +117,7 @@ class TimeClients(unittest.TestCase):
     def setUpClass(cls):
         cls.addClassCleanup(_set_tz, os.environ.get("TZ"))
         _set_tz("UTC")
-        cls.netd = Netd(CONFIG, env={"TZ": "UTC"})
-        cls.netd.__enter__()
-        cls.addClassCleanup(cls.netd.__exit__, None, None, None)
+        cls.netd = shared_netd(cls, CONFIG, env={"TZ": "UTC"})
 
     def assertOk(self, r):
         self.assertEqual(r.returncode, 0, "%r exited %d, stdout %r, stderr %r"

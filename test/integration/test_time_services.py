@@ -22,8 +22,8 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
 from netd_harness import (  # noqa: E402
-    IO_TIMEOUT, Netd, error_lines, pid_alive, run_netd, tcp_connect, udp_socket, unix_connect,
-    unixgram_socket,
+    IO_TIMEOUT, Netd, error_lines, pid_alive, run_netd, shared_netd, tcp_connect, udp_socket,
+    unix_connect, unixgram_socket,
 )
 
 RFC868_EPOCH_OFFSET = 2208988800          # seconds from 1900-01-01 to 1970-01-01 (RFC 868)
@@ -297,9 +297,7 @@ class ReferenceMixin:
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.n = Netd(CONFIG, env={"TZ": cls.TZ})
-        cls.n.__enter__()
-        cls.addClassCleanup(cls.n.__exit__, None, None, None)
+        cls.n = shared_netd(cls, CONFIG, env={"TZ": cls.TZ})
 
     def test_timefmt_stream_lf(self):
         with connect(self.n.addr("timefmt", "tcp")) as c:
@@ -370,9 +368,7 @@ class TimezoneUtcKey(TimeTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.n = Netd(cls.CONFIG, env={"TZ": cls.TZ})
-        cls.n.__enter__()
-        cls.addClassCleanup(cls.n.__exit__, None, None, None)
+        cls.n = shared_netd(cls, cls.CONFIG, env={"TZ": cls.TZ})
 
     def test_timefmt_stream(self):
         with connect(self.n.addr("timefmt", "tcp")) as c:
@@ -429,9 +425,7 @@ class TimefmtStream(TimeTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.n = Netd(CONFIG, env={"TZ": cls.TZ})
-        cls.n.__enter__()
-        cls.addClassCleanup(cls.n.__exit__, None, None, None)
+        cls.n = shared_netd(cls, CONFIG, env={"TZ": cls.TZ})
 
     def conn(self):
         return connect(self.n.addr("timefmt", "tcp"))
@@ -687,9 +681,7 @@ class TimefmtMaxLine(TimeTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.n = Netd(CONFIG, ["--timefmt.max_line=%d" % cls.MAX], env={"TZ": cls.TZ})
-        cls.n.__enter__()
-        cls.addClassCleanup(cls.n.__exit__, None, None, None)
+        cls.n = shared_netd(cls, CONFIG, ["--timefmt.max_line=%d" % cls.MAX], env={"TZ": cls.TZ})
 
     def conn(self):
         return connect(self.n.addr("timefmt", "tcp"))
@@ -759,9 +751,7 @@ class TimefmtDatagram(TimeTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.n = Netd(CONFIG, env={"TZ": cls.TZ})
-        cls.n.__enter__()
-        cls.addClassCleanup(cls.n.__exit__, None, None, None)
+        cls.n = shared_netd(cls, CONFIG, env={"TZ": cls.TZ})
 
     def addr(self):
         return self.n.addr("timefmt", "udp")
@@ -830,9 +820,7 @@ class Daytime(TimeTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.n = Netd(CONFIG, env={"TZ": cls.TZ})
-        cls.n.__enter__()
-        cls.addClassCleanup(cls.n.__exit__, None, None, None)
+        cls.n = shared_netd(cls, CONFIG, env={"TZ": cls.TZ})
 
     def test_tcp_one_line_then_close(self):
         for _ in range(3):
@@ -874,9 +862,7 @@ class Time(TimeTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.n = Netd(CONFIG, env={"TZ": cls.TZ})
-        cls.n.__enter__()
-        cls.addClassCleanup(cls.n.__exit__, None, None, None)
+        cls.n = shared_netd(cls, CONFIG, env={"TZ": cls.TZ})
 
     def assertRfc868(self, data, t0, t1):
         self.assertEqual(len(data), 4, "expected 4 bytes, got %r" % (data,))

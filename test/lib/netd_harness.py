@@ -462,6 +462,15 @@ class RunResult:
             self.argv, self.returncode, self.served, self.timed_out, self.stderr, self.stdout)
 
 
+def shared_netd(test_class, *args, **kwargs):
+    """One netd for a whole test class: started now (in setUpClass), stopped by a class cleanup
+    however the tests end. Arguments as for Netd."""
+    netd = Netd(*args, **kwargs)
+    netd.__enter__()
+    test_class.addClassCleanup(netd.__exit__, None, None, None)
+    return netd
+
+
 def run_netd(config=None, args=(), *, timeout=RUN_TIMEOUT, pass_config=True, env=None,
              setup=None):
     """Run netd to completion (bounded). A run that logs 'ready:' is killed at once.
