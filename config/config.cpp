@@ -29,9 +29,11 @@ Mode parse_mode(std::string_view text) {
     if (text == "strand") {
         return Mode::strand;
     }
-    if (text == "pool" || text == "fork") {
-        throw ValueError("'" + std::string(text) +
-                         "' is not available yet in this version; use strand (issue 4)");
+    if (text == "pool") {
+        return Mode::pool;
+    }
+    if (text == "fork") {
+        return Mode::fork;
     }
     throw ValueError("'" + std::string(text) + "' is not a mode (strand, pool or fork)");
 }
@@ -116,7 +118,7 @@ const std::array server_table{
         verify_pending},
     KeyRow<ServerConfig>{{"shutdown_timeout", "10", "seconds to drain on SIGTERM before connections are closed"},
         [](ServerConfig& c, std::string_view v) { c.shutdown_timeout = std::chrono::seconds(parse_unsigned(v, 0, max_seconds)); },
-        "graceful drain, issue 6"},
+        "in strand and pool modes; fork mode gives children this long: graceful drain, issue 6"},
     KeyRow<ServerConfig>{{"user", "", "drop to this user after binding; needs root"},
         [](ServerConfig& c, std::string_view v) { c.user = parse_account(v); }},
     KeyRow<ServerConfig>{{"group", "", "drop to this group after binding; needs root"},

@@ -1,5 +1,5 @@
 #pragma once
-// What a service knows of each of its live stream connections: enough to drain them at shutdown.
+// What the daemon knows of each live stream connection: enough to drain it at shutdown.
 
 #include <unordered_set>
 
@@ -7,16 +7,18 @@ namespace netd {
 
 class Connection {
   public:
-    Connection() = default;
+    Connection();
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
-    virtual ~Connection() = default;
+    virtual ~Connection();
 
     /// Shutdown: reads and handles what the client already sent, lets the session finish, closes.
     virtual void drain() = 0;
 };
 
-/// A service's live connections. Touched only from the thread that runs the service's event loop.
+/// The live connections of the calling thread's event loop. A connection is created, served and
+/// destroyed on one loop's thread, so each loop drains its own set and none needs a lock.
 using ConnectionSet = std::unordered_set<Connection*>;
+ConnectionSet& live_connections();
 
 }  // namespace netd

@@ -2,11 +2,11 @@
 
 #include <sys/socket.h>
 
-#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 
 #include "daemon/endpoint_text.hpp"
 #include "daemon/io_buffers.hpp"
+#include "daemon/listen_socket.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/unix_path.hpp"
 
@@ -19,46 +19,61 @@ namespace {
 /// Datagrams handled in one go before yielding to other sockets.
 constexpr int datagrams_per_turn = 64;
 
+template <class Protocol>
+constexpr bool is_unix = is_local_protocol<Protocol>;
+
 }  // namespace
 
 template <class Protocol>
 DatagramListener<Protocol>::DatagramListener(asio::io_context& io, std::shared_ptr<Service> service,
-                                             const typename Protocol::endpoint& endpoint)
+                                             const typename Protocol::endpoint& endpoint,
+                                             ListenerOptions options)
     : socket_(io), service_(std::move(service)) {
-    constexpr bool unix_socket = std::is_same_v<Protocol, asio::local::datagram_protocol>;
-    const char* key = unix_socket ? "unixgram" : "udp";
-    const std::string where = endpoint_text(endpoint);
-    if constexpr (unix_socket) {
-        if (const auto why = free_unix_path(endpoint.path(), SOCK_DGRAM); !why.empty()) {
-            throw service_->settings.error(key, "cannot bind " + where + ": " + why);
-        }
-    }
-    boost::system::error_code ec;
-    socket_.open(endpoint.protocol(), ec);
-    if constexpr (!unix_socket) {
-        if (!ec && endpoint.address().is_v6()) {
-            socket_.set_option(asio::ip::v6_only(true), ec);
-        }
-    }
-    if (!ec) {
-        socket_.bind(endpoint, ec);
-    }
-    if (!ec) {
-        socket_.non_blocking(true, ec);
-    }
-    if (ec) {
-        throw service_->settings.error(key, "cannot bind " + where + ": " + ec.message());
-    }
+    description_ = std::string(is_unix<Protocol> ? "unixgram " : "udp ") + endpoint_text(endpoint);
+    finish_open(open_and_bind(socket_, endpoint, options.shared_port));
     const auto bound = socket_.local_endpoint();
-    description_ = std::string(unix_socket ? "unixgram " : "udp ") + endpoint_text(bound);
-    if constexpr (unix_socket) {
+    description_ = std::string(is_unix<Protocol> ? "unixgram " : "udp ") + endpoint_text(bound);
+    if constexpr (is_unix<Protocol>) {
         unix_inode_ = inode_of(bound.path());
     }
 }
 
 template <class Protocol>
+DatagramListener<Protocol>::DatagramListener(asio::io_context& io, DatagramListener& original)
+    : socket_(io),
+      service_(original.service_),
+      description_(original.description_),
+      announce_(false) {
+    finish_open(open_copy(socket_, original.socket_));
+}
+
+template <class Protocol>
+void DatagramListener<Protocol>::finish_open(const std::string& why_not_bound) {
+    std::string why = why_not_bound;
+    if (why.empty()) {
+        boost::system::error_code ec;
+        socket_.non_blocking(true, ec);
+        why = ec ? ec.message() : "";
+    }
+    if (!why.empty()) {
+        boost::system::error_code ignored;
+        socket_.close(ignored);
+        throw service_->settings.error(
+            is_unix<Protocol> ? "unixgram" : "udp",
+            "cannot bind " + description_.substr(description_.find(' ') + 1) + ": " + why);
+    }
+}
+
+template <class Protocol>
+std::shared_ptr<Listener> DatagramListener<Protocol>::copy_for(asio::io_context& io) {
+    return std::shared_ptr<DatagramListener>(new DatagramListener(io, *this));
+}
+
+template <class Protocol>
 void DatagramListener<Protocol>::start() {
-    BOOST_LOG_TRIVIAL(info) << log_prefix(*service_) << "listening on " << description_;
+    if (announce_) {
+        BOOST_LOG_TRIVIAL(info) << log_prefix(*service_) << "listening on " << description_;
+    }
     do_receive();
 }
 
@@ -153,11 +168,17 @@ void DatagramListener<Protocol>::serve(std::string_view datagram,
 template <class Protocol>
 void DatagramListener<Protocol>::stop() {
     boost::system::error_code ignored;
-    if constexpr (std::is_same_v<Protocol, asio::local::datagram_protocol>) {
-        if (socket_.is_open()) {
+    if constexpr (is_unix<Protocol>) {
+        if (socket_.is_open() && unix_inode_ != 0) {
             remove_unix_path(socket_.local_endpoint(ignored).path(), unix_inode_);
         }
     }
+    abandon();
+}
+
+template <class Protocol>
+void DatagramListener<Protocol>::abandon() {
+    boost::system::error_code ignored;
     socket_.close(ignored);
 }
 

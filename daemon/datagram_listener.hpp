@@ -20,13 +20,21 @@ class DatagramListener final : public Listener,
   public:
     /// Binds at once; throws config::ConfigError naming the service key on failure.
     DatagramListener(boost::asio::io_context& io, std::shared_ptr<Service> service,
-                     const typename Protocol::endpoint& endpoint);
+                     const typename Protocol::endpoint& endpoint, ListenerOptions options);
 
     void start() override;
     void drain() override;
     void stop() override;
+    void abandon() override;
+    std::shared_ptr<Listener> copy_for(boost::asio::io_context& io) override;
 
   private:
+    /// A copy of original for another event loop.
+    DatagramListener(boost::asio::io_context& io, DatagramListener& original);
+    /// Makes the bound socket non-blocking; throws config::ConfigError naming the service key
+    /// when it (or the bind, why_not_bound) failed.
+    void finish_open(const std::string& why_not_bound);
+
     enum class Received { datagram, dry, closed };
 
     /// Receives until the socket would block (or a turn is used up), then waits.
@@ -39,6 +47,7 @@ class DatagramListener final : public Listener,
     std::shared_ptr<Service> service_;
     std::string description_;
     ino_t unix_inode_ = 0;  ///< the socket file we created, removed again on stop
+    bool announce_ = true;  ///< the original logs its address, its pool-mode copies do not
 };
 
 extern template class DatagramListener<boost::asio::ip::udp>;

@@ -1,5 +1,13 @@
 #include "daemon/server.hpp"
 
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/log/core.hpp>
+#include <csignal>
+#include <iostream>
+#include <thread>
+
 #include "daemon/datagram_listener.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/stream_listener.hpp"
@@ -9,38 +17,68 @@ namespace netd {
 
 namespace asio = boost::asio;
 
-Server::Server(asio::io_context& io, std::shared_ptr<const config::Config> config)
-    : io_(io), config_(std::move(config)) {}
+namespace {
+
+std::size_t loop_count(const config::ServerConfig& server) {
+    if (server.mode != config::Mode::pool) {
+        return 1;
+    }
+    if (server.threads > 0) {
+        return server.threads;
+    }
+    return std::max(1U, std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
+Server::Server(std::shared_ptr<const config::Config> config)
+    : config_(std::move(config)),
+      loops_(loop_count(config_->server)),
+      signals_(loops_.main(), SIGINT, SIGTERM, SIGHUP),
+      listeners_(loops_.size()) {
+    if (config_->server.mode == config::Mode::fork) {
+        fork_ = std::make_unique<ForkModel>(loops_.main(), config_->server.max_children,
+                                            config_->server.shutdown_timeout);
+        fork_->on_child([this] { enter_child(); });
+    }
+}
 
 Server::~Server() {
     stop();
 }
 
 void Server::bind() {
-    std::vector<std::shared_ptr<Listener>> bound;
+    const ListenerOptions options{.shared_port = loops_.size() > 1, .fork = fork_.get()};
+    auto& main = loops_.main();
+    std::vector<std::vector<std::shared_ptr<Listener>>> bound(loops_.size());
     std::vector<std::shared_ptr<Service>> services;
+    const auto add = [&](std::shared_ptr<Listener> listener) {
+        for (std::size_t loop = 1; loop < loops_.size(); ++loop) {
+            bound[loop].push_back(listener->copy_for(loops_.at(loop)));
+        }
+        bound[0].push_back(std::move(listener));
+    };
     try {
         for (const auto& settings : config_->services) {
             const auto* spec = find_handler(settings.handler);
-            auto service = std::make_shared<Service>(Service{.config = config_,
-                                                             .settings = settings,
-                                                             .handler = spec->make(settings),
-                                                             .connections = {}});
+            auto service = std::make_shared<Service>(
+                Service{.config = config_, .settings = settings, .handler = spec->make(settings)});
             for (const auto& endpoint : settings.tcp) {
-                bound.push_back(
-                    std::make_shared<StreamListener<asio::ip::tcp>>(io_, service, endpoint));
+                add(std::make_shared<StreamListener<asio::ip::tcp>>(main, service, endpoint,
+                                                                    options));
             }
             for (const auto& endpoint : settings.udp) {
-                bound.push_back(std::make_shared<DatagramListener<asio::ip::udp>>(
-                    io_, service, asio::ip::udp::endpoint(endpoint.address(), endpoint.port())));
+                add(std::make_shared<DatagramListener<asio::ip::udp>>(
+                    main, service, asio::ip::udp::endpoint(endpoint.address(), endpoint.port()),
+                    options));
             }
             for (const auto& path : settings.unix_stream) {
-                bound.push_back(std::make_shared<StreamListener<asio::local::stream_protocol>>(
-                    io_, service, asio::local::stream_protocol::endpoint(path)));
+                add(std::make_shared<StreamListener<asio::local::stream_protocol>>(
+                    main, service, asio::local::stream_protocol::endpoint(path), options));
             }
             for (const auto& path : settings.unix_datagram) {
-                bound.push_back(std::make_shared<DatagramListener<asio::local::datagram_protocol>>(
-                    io_, service, asio::local::datagram_protocol::endpoint(path)));
+                add(std::make_shared<DatagramListener<asio::local::datagram_protocol>>(
+                    main, service, asio::local::datagram_protocol::endpoint(path), options));
             }
             services.push_back(std::move(service));
         }
@@ -55,8 +93,10 @@ void Server::bind() {
             }
         }
     } catch (...) {
-        for (auto& listener : bound) {
-            listener->stop();
+        for (auto& listeners : bound) {
+            for (auto& listener : listeners) {
+                listener->stop();
+            }
         }
         throw;
     }
@@ -64,10 +104,55 @@ void Server::bind() {
     listeners_ = std::move(bound);
 }
 
-void Server::start() {
-    for (const auto& listener : listeners_) {
-        listener->start();
+int Server::run() {
+    await_signal();
+    std::size_t listeners = 0;
+    for (const auto& loop : listeners_) {
+        for (const auto& listener : loop) {
+            listener->start();
+        }
+        listeners += loop.size();
     }
+    const auto& server = config_->server;
+    BOOST_LOG_TRIVIAL(info) << "ready: " << config::to_string(server.mode) << " mode"
+                            << (server.mode == config::Mode::pool
+                                    ? " (" + std::to_string(loops_.size()) + " threads)"
+                                    : std::string())
+                            << ", " << services_.size() << " services, "
+                            << listeners / loops_.size() << " listeners";
+    loops_.run();
+    if (fork_ && fork_->in_child()) {
+        const int status = fork_->serve_child([this] { reopen(); });
+        // The parent's objects stay as they are: destroying them here would join threads that
+        // only exist in the parent, and remove its Unix socket files.
+        boost::log::core::get()->flush();
+        std::cout.flush();
+        ::_exit(status);
+    }
+    for (const auto& service : services_) {
+        service->handler->stop();
+    }
+    BOOST_LOG_TRIVIAL(info) << "stopped";
+    return 0;
+}
+
+void Server::await_signal() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
+        if (ec) {
+            return;
+        }
+        if (signal == SIGHUP) {
+            BOOST_LOG_TRIVIAL(info) << "SIGHUP: reopening log files";
+            reopen();
+            if (fork_) {
+                fork_->signal_children(SIGHUP);
+            }
+            return await_signal();
+        }
+        BOOST_LOG_TRIVIAL(info) << "stopping on " << (signal == SIGTERM ? "SIGTERM" : "SIGINT");
+        // What clients already sent is handled; the loops then run out of work and return.
+        shutdown();
+    });
 }
 
 void Server::reopen() {
@@ -77,33 +162,51 @@ void Server::reopen() {
 }
 
 void Server::shutdown() {
-    for (const auto& listener : listeners_) {
-        listener->drain();
-        listener->stop();
+    for (std::size_t loop = 0; loop < loops_.size(); ++loop) {
+        // Each loop stops its own listeners and drains its own connections, on its own thread.
+        asio::post(loops_.at(loop), [this, loop] {
+            auto& listeners = listeners_[loop];
+            for (const auto& listener : listeners) {
+                listener->drain();
+                listener->stop();
+            }
+            listeners.clear();
+            // drain() closes the connection, which leaves the set once its last handler has
+            // run; iterate over a copy all the same.
+            const std::vector<Connection*> live(live_connections().begin(),
+                                                live_connections().end());
+            for (auto* connection : live) {
+                connection->drain();
+            }
+        });
     }
-    listeners_.clear();
-    for (const auto& service : services_) {
-        // drain() closes the connection, which leaves the set once its last handler has run;
-        // iterate over a copy all the same.
-        const std::vector<Connection*> live(service->connections.begin(),
-                                            service->connections.end());
-        for (auto* connection : live) {
-            connection->drain();
-        }
+    if (fork_) {
+        fork_->shutdown();
     }
 }
 
-void Server::stop_handlers() {
+void Server::enter_child() {
+    boost::system::error_code ignored;
+    signals_.clear(ignored);
+    signals_.cancel(ignored);
+    for (auto& listeners : listeners_) {
+        for (const auto& listener : listeners) {
+            listener->abandon();
+        }
+        listeners.clear();
+    }
     for (const auto& service : services_) {
-        service->handler->stop();
+        service->handler->enter_child();
     }
 }
 
 void Server::stop() {
-    for (const auto& listener : listeners_) {
-        listener->stop();
+    for (auto& listeners : listeners_) {
+        for (const auto& listener : listeners) {
+            listener->stop();
+        }
+        listeners.clear();
     }
-    listeners_.clear();
 }
 
 }  // namespace netd

@@ -1,12 +1,16 @@
 #pragma once
-// Owns the services and their listeners. Every listener is bound before any is started, so a bad
+// Owns the event loops, the services and their listeners, and the concurrency model: strand (one
+// loop), pool (one loop per worker thread, every listener copied onto each) or fork (one loop
+// that forks a child per connection). Every listener is bound before any is started, so a bad
 // address fails the whole start-up with a config error instead of leaving a half-started daemon.
 
-#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <memory>
 #include <vector>
 
 #include "config/config.hpp"
+#include "daemon/event_loops.hpp"
+#include "daemon/fork_model.hpp"
 #include "daemon/listener.hpp"
 #include "daemon/service.hpp"
 
@@ -14,7 +18,7 @@ namespace netd {
 
 class Server {
   public:
-    Server(boost::asio::io_context& io, std::shared_ptr<const config::Config> config);
+    explicit Server(std::shared_ptr<const config::Config> config);
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
     ~Server();
@@ -24,30 +28,30 @@ class Server {
     /// bound or open on failure.
     void bind();
 
-    /// Starts accepting and receiving on every listener (each logs its real address).
-    void start();
+    /// Serves until SIGTERM/SIGINT and the drain that follows, then stops the handlers (log
+    /// files written out) and returns the exit status. A fork-mode child never returns: it ends
+    /// the process once its connection is done.
+    int run();
 
+  private:
+    void await_signal();
     /// SIGHUP: handlers reopen their files.
     void reopen();
-
-    /// SIGTERM: stops accepting, handles the datagrams and stream bytes that already arrived,
-    /// and closes every connection. The event loop then runs out of work.
+    /// SIGTERM: every loop stops accepting, handles the datagrams and stream bytes that already
+    /// arrived, and closes its connections; the loops then run out of work.
     void shutdown();
-
-    /// After the event loop ended: handlers flush and stop (log files written out).
-    void stop_handlers();
-
+    /// In a new fork-mode child: close the listeners and signal handling the parent owns.
+    void enter_child();
     /// Closes every listener (removing the Unix socket files it created).
     void stop();
 
-    std::size_t listener_count() const { return listeners_.size(); }
-    std::size_t service_count() const { return services_.size(); }
-
-  private:
-    boost::asio::io_context& io_;
     std::shared_ptr<const config::Config> config_;
+    EventLoops loops_;
+    boost::asio::signal_set signals_;
+    std::unique_ptr<ForkModel> fork_;  ///< fork mode only
     std::vector<std::shared_ptr<Service>> services_;
-    std::vector<std::shared_ptr<Listener>> listeners_;
+    /// The listeners each loop serves, by loop index.
+    std::vector<std::vector<std::shared_ptr<Listener>>> listeners_;
 };
 
 }  // namespace netd

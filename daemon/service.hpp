@@ -4,7 +4,6 @@
 #include <memory>
 
 #include "config/config.hpp"
-#include "daemon/connection.hpp"
 #include "handlers/handler.hpp"
 
 namespace netd {
@@ -14,8 +13,6 @@ struct Service {
     std::shared_ptr<const config::Config> config;
     const config::ServiceConfig& settings;
     std::unique_ptr<Handler> handler;
-    /// Live stream connections, for draining at shutdown.
-    ConnectionSet connections;
 };
 
 /// "[name]", the prefix of every log line about a service.

@@ -22,14 +22,7 @@ constexpr std::chrono::milliseconds pause_interval{5};
 template <class Protocol>
 StreamConnection<Protocol>::StreamConnection(socket_type socket, std::shared_ptr<Service> service,
                                              Peer peer)
-    : socket_(std::move(socket)), service_(std::move(service)), peer_(std::move(peer)) {
-    service_->connections.insert(this);
-}
-
-template <class Protocol>
-StreamConnection<Protocol>::~StreamConnection() {
-    service_->connections.erase(this);
-}
+    : socket_(std::move(socket)), service_(std::move(service)), peer_(std::move(peer)) {}
 
 template <class Protocol>
 void StreamConnection<Protocol>::start() {

@@ -24,7 +24,6 @@ class StreamConnection final : public Connection,
     using socket_type = typename Protocol::socket;
 
     StreamConnection(socket_type socket, std::shared_ptr<Service> service, Peer peer);
-    ~StreamConnection() override;
 
     /// Opens the handler session, runs its setup and starts reading.
     void start();

@@ -1,9 +1,10 @@
 #include "daemon/stream_listener.hpp"
 
-#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/socket_base.hpp>
 
 #include "daemon/endpoint_text.hpp"
+#include "daemon/fork_model.hpp"
+#include "daemon/listen_socket.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/stream_connection.hpp"
 #include "daemon/unix_path.hpp"
@@ -15,7 +16,7 @@ namespace asio = boost::asio;
 namespace {
 
 template <class Protocol>
-constexpr bool is_unix = std::is_same_v<Protocol, asio::local::stream_protocol>;
+constexpr bool is_unix = is_local_protocol<Protocol>;
 
 /// How long accepting pauses after running out of descriptors or memory.
 constexpr std::chrono::milliseconds accept_retry_delay{100};
@@ -24,52 +25,74 @@ constexpr std::chrono::milliseconds accept_retry_delay{100};
 
 template <class Protocol>
 StreamListener<Protocol>::StreamListener(asio::io_context& io, std::shared_ptr<Service> service,
-                                         const typename Protocol::endpoint& endpoint)
-    : acceptor_(io), service_(std::move(service)), retry_timer_(io) {
-    constexpr bool unix_socket = is_unix<Protocol>;
-    const char* key = unix_socket ? "unix" : "tcp";
-    const std::string where = endpoint_text(endpoint);
-    if constexpr (is_unix<Protocol>) {
-        if (const auto why = free_unix_path(endpoint.path(), SOCK_STREAM); !why.empty()) {
-            throw service_->settings.error(key, "cannot listen on " + where + ": " + why);
-        }
-    }
-    boost::system::error_code ec;
-    acceptor_.open(endpoint.protocol(), ec);
-    if constexpr (std::is_same_v<Protocol, asio::ip::tcp>) {
-        if (!ec) {
-            acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-        }
-        if (!ec && endpoint.address().is_v6()) {
-            acceptor_.set_option(asio::ip::v6_only(true), ec);
-        }
-    }
-    if (!ec) {
-        acceptor_.bind(endpoint, ec);
-    }
-    if (!ec) {
-        acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    }
-    if (ec) {
-        throw service_->settings.error(key, "cannot listen on " + where + ": " + ec.message());
-    }
+                                         const typename Protocol::endpoint& endpoint,
+                                         ListenerOptions options)
+    : acceptor_(io), service_(std::move(service)), options_(options), retry_timer_(io) {
+    description_ = std::string(is_unix<Protocol> ? "unix " : "tcp ") + endpoint_text(endpoint);
+    listen(open_and_bind(acceptor_, endpoint, options_.shared_port));
     const auto bound = acceptor_.local_endpoint();
-    description_ = std::string(unix_socket ? "unix " : "tcp ") + endpoint_text(bound);
+    description_ = std::string(is_unix<Protocol> ? "unix " : "tcp ") + endpoint_text(bound);
     if constexpr (is_unix<Protocol>) {
         unix_inode_ = inode_of(bound.path());
     }
 }
 
 template <class Protocol>
+StreamListener<Protocol>::StreamListener(asio::io_context& io, StreamListener& original)
+    : acceptor_(io),
+      service_(original.service_),
+      options_(original.options_),
+      retry_timer_(io),
+      description_(original.description_),
+      announce_(false) {
+    listen(open_copy(acceptor_, original.acceptor_));
+}
+
+template <class Protocol>
+void StreamListener<Protocol>::listen(const std::string& why_not_bound) {
+    std::string why = why_not_bound;
+    if (why.empty()) {
+        boost::system::error_code ec;
+        acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+        why = ec ? ec.message() : "";
+    }
+    if (!why.empty()) {
+        boost::system::error_code ignored;
+        acceptor_.close(ignored);
+        throw error("cannot listen on " + description_.substr(description_.find(' ') + 1) + ": " +
+                    why);
+    }
+}
+
+template <class Protocol>
+config::ConfigError StreamListener<Protocol>::error(const std::string& reason) const {
+    return service_->settings.error(is_unix<Protocol> ? "unix" : "tcp", reason);
+}
+
+template <class Protocol>
+std::shared_ptr<Listener> StreamListener<Protocol>::copy_for(asio::io_context& io) {
+    return std::shared_ptr<StreamListener>(new StreamListener(io, *this));
+}
+
+template <class Protocol>
 void StreamListener<Protocol>::start() {
-    BOOST_LOG_TRIVIAL(info) << log_prefix(*service_) << "listening on " << description_;
+    if (announce_) {
+        BOOST_LOG_TRIVIAL(info) << log_prefix(*service_) << "listening on " << description_;
+    }
     do_accept();
 }
 
 template <class Protocol>
 void StreamListener<Protocol>::do_accept() {
-    acceptor_.async_accept([self = this->shared_from_this()](boost::system::error_code ec,
-                                                             typename Protocol::socket socket) {
+    auto self = this->shared_from_this();
+    if (options_.fork != nullptr && !options_.fork->admit([self] {
+            if (self->acceptor_.is_open()) {
+                self->do_accept();
+            }
+        })) {
+        return;  // at max_children: the backlog holds new clients until a child exits
+    }
+    acceptor_.async_accept([self](boost::system::error_code ec, typename Protocol::socket socket) {
         self->on_accept(ec, std::move(socket));
     });
 }
@@ -99,7 +122,14 @@ void StreamListener<Protocol>::on_accept(boost::system::error_code ec,
                                  << ec.message();
         return do_accept();
     }
-    serve(std::move(socket));
+    if (options_.fork != nullptr) {
+        serve_in_child(std::move(socket));
+        if (options_.fork->in_child()) {
+            return;  // the child serves this connection only
+        }
+    } else {
+        serve(std::move(socket));
+    }
     do_accept();
 }
 
@@ -122,9 +152,25 @@ std::shared_ptr<StreamConnection<Protocol>> StreamListener<Protocol>::serve(
 }
 
 template <class Protocol>
+void StreamListener<Protocol>::serve_in_child(typename Protocol::socket socket) {
+    boost::system::error_code ec;
+    const auto remote = socket.remote_endpoint(ec);
+    if (ec) {
+        return;  // reset before we got to it: no child needed
+    }
+    const auto transport = is_unix<Protocol> ? Transport::unix_stream : Transport::tcp;
+    if (options_.fork->fork_child(log_prefix(*service_) +
+                                  make_peer(transport, remote).to_string())) {
+        serve(std::move(socket));
+    }
+    // In the parent the socket closes here: the child holds the connection now.
+}
+
+template <class Protocol>
 void StreamListener<Protocol>::drain() {
     // Clients that connected, sent and perhaps closed before we accepted them wait in the
-    // backlog; they become connections, which the server drains next like every other.
+    // backlog; they become connections, which the server drains next like every other (in fork
+    // mode too: the parent serves them itself, as it no longer forks).
     boost::system::error_code ec;
     acceptor_.non_blocking(true, ec);
     while (!ec && acceptor_.is_open()) {
@@ -148,12 +194,18 @@ void StreamListener<Protocol>::pause_accepting() {
 template <class Protocol>
 void StreamListener<Protocol>::stop() {
     boost::system::error_code ignored;
-    retry_timer_.cancel();
     if constexpr (is_unix<Protocol>) {
-        if (acceptor_.is_open()) {
+        if (acceptor_.is_open() && unix_inode_ != 0) {
             remove_unix_path(acceptor_.local_endpoint(ignored).path(), unix_inode_);
         }
     }
+    abandon();
+}
+
+template <class Protocol>
+void StreamListener<Protocol>::abandon() {
+    boost::system::error_code ignored;
+    retry_timer_.cancel();
     acceptor_.close(ignored);
 }
 

@@ -20,26 +20,40 @@ class StreamListener final : public Listener,
   public:
     /// Binds and listens at once; throws config::ConfigError naming the service key on failure.
     StreamListener(boost::asio::io_context& io, std::shared_ptr<Service> service,
-                   const typename Protocol::endpoint& endpoint);
+                   const typename Protocol::endpoint& endpoint, ListenerOptions options);
 
     void start() override;
     void drain() override;
     void stop() override;
+    void abandon() override;
+    std::shared_ptr<Listener> copy_for(boost::asio::io_context& io) override;
 
   private:
+    /// A copy of original for another event loop.
+    StreamListener(boost::asio::io_context& io, StreamListener& original);
+
+    /// Accepts the next connection, once fork mode has room for another child.
     void do_accept();
     void on_accept(boost::system::error_code ec, typename Protocol::socket socket);
     /// Makes an accepted socket a connection of this listener's service (nullptr if the peer is
     /// already gone).
     std::shared_ptr<StreamConnection<Protocol>> serve(typename Protocol::socket socket);
+    /// Fork mode: serves the socket in a new child process.
+    void serve_in_child(typename Protocol::socket socket);
     /// Accepting failed for lack of resources (descriptors, memory): pause instead of spinning.
     void pause_accepting();
+    /// Puts the bound socket into the listening state; throws like the constructor.
+    void listen(const std::string& why_not_bound);
+    /// The config error for this listener's key.
+    config::ConfigError error(const std::string& reason) const;
 
     typename Protocol::acceptor acceptor_;
     std::shared_ptr<Service> service_;
+    ListenerOptions options_;
     boost::asio::steady_timer retry_timer_;
     std::string description_;
     ino_t unix_inode_ = 0;  ///< the socket file we created, removed again on stop
+    bool announce_ = true;  ///< the original logs its address, its pool-mode copies do not
 };
 
 extern template class StreamListener<boost::asio::ip::tcp>;

@@ -114,6 +114,10 @@ class Handler {
     /// After the last connection and datagram were handled: flush, stop threads.
     virtual void stop() {}
 
+    /// fork mode: this process is a new child that serves one connection. The parent's threads
+    /// do not exist here; anything that relied on them must now work without.
+    virtual void enter_child() {}
+
     /// A new session for an accepted stream connection.
     virtual std::unique_ptr<StreamSession> open_session(const Peer& peer) = 0;
 

@@ -1,6 +1,7 @@
 #include "handlers/log_file.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +21,44 @@ constexpr std::chrono::seconds retry_delay{1};
 constexpr std::chrono::milliseconds max_linger{10};
 /// Repeated write errors are logged at most this often.
 constexpr std::chrono::seconds error_log_interval{10};
+/// How often a fork-mode child tries to write records before it gives them up.
+constexpr int child_write_attempts = 5;
+
+/// The inode of the open file, or 0.
+ino_t inode_of_fd(int fd) {
+    struct stat st {};
+    return ::fstat(fd, &st) == 0 ? st.st_ino : 0;
+}
+
+/// The size of the open file, or 0.
+std::uint64_t size_of_fd(int fd) {
+    struct stat st {};
+    return ::fstat(fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+}
+
+/// Whether path still names the file open as fd (it was not renamed by rotation or logrotate).
+bool still_named(const std::string& path, int fd) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && st.st_ino == inode_of_fd(fd);
+}
+
+/// Writes bytes, removing what is written from it; false (errno set) when the file refused.
+bool write_all(int fd, std::string_view& bytes) {
+    while (!bytes.empty()) {
+        const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            if (n == 0) {
+                errno = EIO;
+            }
+            return false;
+        }
+        bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+}
 
 }  // namespace
 
@@ -48,8 +87,6 @@ std::string LogFile::open_file() {
     if (fd < 0) {
         return "cannot open " + options_.path + ": " + std::strerror(errno);
     }
-    struct stat st {};
-    file_size_ = ::fstat(fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
     if (fd_ >= 0) {
         ::close(fd_);
     }
@@ -71,6 +108,10 @@ std::string LogFile::start() {
 }
 
 void LogFile::append(std::string_view records) {
+    if (child_) {
+        write_through(records);
+        return;
+    }
     const std::lock_guard lock(mutex_);
     front_.append(records);
     waiting_ += records.size();
@@ -82,6 +123,9 @@ void LogFile::append(std::string_view records) {
 }
 
 bool LogFile::try_append(std::string_view records) {
+    if (child_) {
+        return write_through(records);
+    }
     {
         const std::lock_guard lock(mutex_);
         if (waiting_ + records.size() > refuse_above) {
@@ -93,17 +137,28 @@ bool LogFile::try_append(std::string_view records) {
 }
 
 bool LogFile::backlogged() const {
+    if (child_) {
+        return false;  // write_through holds the client back itself
+    }
     const std::lock_guard lock(mutex_);
     return waiting_ > pause_above;
 }
 
 void LogFile::reopen() {
+    if (child_) {
+        close_child_file();  // write_through opens the file by name again
+        return;
+    }
     const std::lock_guard lock(mutex_);
     reopen_ = true;
     wake_.notify_one();
 }
 
 void LogFile::stop() {
+    if (child_) {
+        close_child_file();
+        return;
+    }
     {
         const std::lock_guard lock(mutex_);
         if (!started_ || stopping_) {
@@ -165,7 +220,8 @@ void LogFile::run() {
             BOOST_LOG_TRIVIAL(warning) << "logger: writing " << options_.path << " again";
         }
         failing = !ok;
-        if (ok && options_.rotate_size > 0 && file_size_ >= options_.rotate_size) {
+        // The real size: in fork mode children append to the file too.
+        if (ok && options_.rotate_size > 0 && size_of_fd(fd_) >= options_.rotate_size) {
             rotate();
         }
         lock.lock();
@@ -191,25 +247,75 @@ bool LogFile::write_batch() {
             return false;
         }
         written_ += static_cast<std::size_t>(n);
-        file_size_ += static_cast<std::uint64_t>(n);
     }
     // The data is written; a failed sync is reported, and the next batch syncs again.
     return !options_.fsync || ::fdatasync(fd_) == 0 || errno == EINVAL;
 }
 
+void LogFile::enter_child() {
+    child_ = true;
+}
+
+void LogFile::close_child_file() {
+    if (child_fd_ >= 0) {
+        ::close(child_fd_);
+        child_fd_ = -1;
+    }
+}
+
+bool LogFile::write_through(std::string_view records) {
+    std::string_view rest = records;  // a retry goes on where the failed write stopped
+    for (int attempt = 1;; ++attempt) {
+        if (child_fd_ < 0) {
+            child_fd_ =
+                ::open(options_.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        }
+        if (child_fd_ >= 0 && write_all(child_fd_, rest) &&
+            (!options_.fsync || ::fdatasync(child_fd_) == 0 || errno == EINVAL)) {
+            if (options_.rotate_size > 0 && size_of_fd(child_fd_) >= options_.rotate_size) {
+                rotate_file(child_fd_);  // or another child or the parent did it
+                close_child_file();
+            }
+            return true;
+        }
+        if (attempt == child_write_attempts) {
+            BOOST_LOG_TRIVIAL(error)
+                << "logger: cannot write " << options_.path << ": " << std::strerror(errno) << "; "
+                << rest.size() << " bytes of records lost after " << attempt << " attempts";
+            return false;
+        }
+        BOOST_LOG_TRIVIAL(error) << "logger: cannot write " << options_.path << ": "
+                                 << std::strerror(errno) << "; retrying in a second";
+        std::this_thread::sleep_for(retry_delay);
+    }
+}
+
 void LogFile::rotate() {
-    const auto numbered = [this](unsigned n) { return options_.path + "." + std::to_string(n); };
-    ::unlink(numbered(options_.max_files).c_str());
-    for (unsigned n = options_.max_files; n > 1; --n) {
-        ::rename(numbered(n - 1).c_str(), numbered(n).c_str());
-    }
-    if (::rename(options_.path.c_str(), numbered(1).c_str()) != 0) {
-        BOOST_LOG_TRIVIAL(error) << "logger: cannot rotate " << options_.path << ": "
-                                 << std::strerror(errno);
-    }
+    rotate_file(fd_);
     if (auto why = open_file(); !why.empty()) {
         BOOST_LOG_TRIVIAL(error) << "logger: " << why << "; still writing to the rotated file";
     }
+}
+
+void LogFile::rotate_file(int fd) {
+    // fork-mode children and the parent may all find the file full at once: the one that holds
+    // the lock and still finds the full file under its name rotates, the others just reopen.
+    ::flock(fd, LOCK_EX);
+    const bool current = still_named(options_.path, fd);
+    if (current) {
+        const auto numbered = [this](unsigned n) {
+            return options_.path + "." + std::to_string(n);
+        };
+        ::unlink(numbered(options_.max_files).c_str());
+        for (unsigned n = options_.max_files; n > 1; --n) {
+            ::rename(numbered(n - 1).c_str(), numbered(n).c_str());
+        }
+        if (::rename(options_.path.c_str(), numbered(1).c_str()) != 0) {
+            BOOST_LOG_TRIVIAL(error)
+                << "logger: cannot rotate " << options_.path << ": " << std::strerror(errno);
+        }
+    }
+    ::flock(fd, LOCK_UN);
 }
 
 }  // namespace netd

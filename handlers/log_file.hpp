@@ -60,14 +60,27 @@ class LogFile {
     /// Writes everything queued, then stops the writer. Idempotent.
     void stop();
 
+    /// fork mode, in a new child: the writer thread is the parent's, so from now on every
+    /// append writes its records straight to the file, whole (O_APPEND, one write per call, so
+    /// concurrent children never interleave records); records the parent had queued are the
+    /// parent's to write. reopen() and rotation work as in the parent.
+    void enter_child();
+
     const std::string& path() const { return options_.path; }
 
   private:
+    /// enter_child's append: writes records now; false when the disk refused them for good.
+    bool write_through(std::string_view records);
+    void close_child_file();
+
     void run();
     /// Writes back_ from written_; false when the disk refused (back_ keeps the rest).
     bool write_batch();
-    /// Renames path -> path.1 -> ... -> path.max_files and opens a new path.
+    /// Rotates the file and opens a new path.
     void rotate();
+    /// Renames path -> path.1 -> ... -> path.max_files, unless another process did already
+    /// (path no longer names the file open as fd).
+    void rotate_file(int fd);
     /// Opens options_.path for appending; "" or why not.
     std::string open_file();
 
@@ -82,8 +95,11 @@ class LogFile {
     bool reopen_ = false;
     bool stopping_ = false;
     bool started_ = false;
+    /// fork-mode child: write_through owns child_fd_, and the members above (which the parent's
+    /// threads may have held at fork time) are not touched.
+    bool child_ = false;
+    int child_fd_ = -1;
     int fd_ = -1;
-    std::uint64_t file_size_ = 0;
     std::thread writer_;
 };
 

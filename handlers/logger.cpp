@@ -104,6 +104,7 @@ class LoggerHandler final : public Handler {
     }
     void reopen() override { file_->reopen(); }
     void stop() override { file_->stop(); }
+    void enter_child() override { file_->enter_child(); }
 
     std::unique_ptr<StreamSession> open_session(const Peer& peer) override {
         return std::make_unique<LoggerSession>(*this, peer.to_string());

@@ -51,6 +51,24 @@ LISTEN_RE = re.compile(
     r"\[(?P<service>[^\]\s]+)\] listening on (?P<kind>tcp|udp|unixgram|unix) (?P<addr>\S+)\s*$")
 
 
+# The concurrency model every serving netd runs in, unless its test names one: the integration
+# suite runs once per mode (ctest sets NETD_MODE), so every handler and transport is tested in all.
+MODE = os.environ.get("NETD_MODE", "")
+POOL_THREADS = 2
+
+
+def mode_args(config_text, args):
+    """The command-line flags that put a netd into MODE, unless its config or args choose."""
+    if not MODE or any(a.startswith("--server.mode") for a in args) or \
+            re.search(r"(?m)^\s*mode\s*=", config_text or ""):
+        return []
+    extra = ["--server.mode=" + MODE]
+    if MODE == "pool" and not any(a.startswith("--server.threads") for a in args) and \
+            not re.search(r"(?m)^\s*threads\s*=", config_text or ""):
+        extra.append("--server.threads=%d" % POOL_THREADS)
+    return extra
+
+
 def netd_bin():
     # Absolute, because netd runs with a temp dir as its working directory.
     return os.path.abspath(os.environ.get("NETD_BIN", DEFAULT_BIN))
@@ -391,6 +409,11 @@ class Netd(NetdProcess):
     def __init__(self, config, args=(), *, check_exit=True, ready_timeout=READY_TIMEOUT,
                  stop_timeout=STOP_TIMEOUT, env=None, setup=None):
         super().__init__(config, args, env=env, setup=setup)
+        config_text = None
+        if self.config_path is not None:
+            with open(self.config_path) as f:
+                config_text = f.read()
+        self.argv += mode_args(config_text, self.argv)
         self.check_exit = check_exit
         self.ready_timeout = ready_timeout
         self.stop_timeout = stop_timeout

@@ -191,6 +191,15 @@ BOOST_AUTO_TEST_CASE(flags) {
     BOOST_TEST(read({"--check-config", "--config", file.path()}).check_config);
 }
 
+BOOST_AUTO_TEST_CASE(concurrency_modes) {
+    const auto pool = load("[server]\nmode = pool\nthreads = 3\n" + echo_ini);
+    BOOST_TEST(pool->server.mode == Mode::pool);
+    BOOST_TEST(pool->server.threads == 3U);
+    const auto fork = load(echo_ini, {"--server.mode=fork", "--server.max_children=2"});
+    BOOST_TEST(fork->server.mode == Mode::fork);
+    BOOST_TEST(fork->server.max_children == 2U);
+}
+
 BOOST_AUTO_TEST_CASE(bad_values_name_file_section_and_key) {
     BOOST_TEST(error_of("[server]\nmode = turbo\n" + echo_ini) ==
                "FILE: [server] mode: 'turbo' is not a mode (strand, pool or fork)");
@@ -262,8 +271,6 @@ BOOST_AUTO_TEST_CASE(command_line_errors) {
 }
 
 BOOST_AUTO_TEST_CASE(features_of_later_versions_are_refused_not_ignored) {
-    BOOST_TEST(error_of("[server]\nmode = pool\n" + echo_ini)
-                   .starts_with("FILE: [server] mode: 'pool' is not available yet"));
     BOOST_TEST(error_of("[server]\nuser = nobody\n" + echo_ini)
                    .starts_with("FILE: [server] user: dropping privileges"));
     BOOST_TEST(error_of("[server]\nlog_target = syslog\n" + echo_ini)

@@ -1,0 +1,81 @@
+#include "daemon/daemon_main.hpp"
+
+#include <sys/resource.h>
+
+#include <csignal>
+#include <iostream>
+
+#include "config/reader.hpp"
+#include "daemon/logging.hpp"
+#include "daemon/server.hpp"
+
+namespace {
+
+/// Raises the soft open-file limit to the hard one, as a daemon that holds thousands of
+/// connections must (the usual soft default is 1024), and says so when max_connections still
+/// cannot fit.
+void raise_descriptor_limit(const netd::config::ServerConfig& server) {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+        return;
+    }
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+        ::getrlimit(RLIMIT_NOFILE, &limit);
+    }
+    // Listeners, log files and the event loop need a few descriptors besides the connections.
+    constexpr rlim_t reserve = 64;
+    if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < server.max_connections + reserve) {
+        BOOST_LOG_TRIVIAL(warning) << "open-file limit " << limit.rlim_cur
+                                   << " is too low for max_connections = " << server.max_connections
+                                   << "; raise it (LimitNOFILE= under systemd, ulimit -n)";
+    }
+}
+
+int run(const netd::config::CommandLine& command_line) {
+    const auto config = netd::config::build_config(command_line.raw);
+    if (command_line.check_config) {
+        netd::config::print_effective(std::cout, *config);
+        return 0;
+    }
+    netd::init_logging(config->server.log_level);
+    raise_descriptor_limit(config->server);
+    for (const auto& note : config->not_in_effect) {
+        BOOST_LOG_TRIVIAL(warning) << note;
+    }
+
+    netd::Server server(config);
+    server.bind();
+    return server.run();
+}
+
+}  // namespace
+
+namespace netd {
+
+int daemon_main(int argc, char* argv[]) {
+    // A peer that vanishes mid-write must cost one connection, never the daemon.
+    std::signal(SIGPIPE, SIG_IGN);
+    try {
+        const auto command_line = netd::config::read_command_line(argc, argv);
+        if (command_line.help) {
+            std::cout << netd::config::usage_text();
+            netd::config::print_key_help(std::cout);
+            return 0;
+        }
+        if (command_line.version) {
+            std::cout << "netd " << NETD_VERSION << "\n";
+            return 0;
+        }
+        return run(command_line);
+    } catch (const netd::config::ConfigError& e) {
+        std::cerr << "netd: " << e.what() << "\n";
+        return 1;
+    } catch (const std::exception& e) {
+        std::cerr << "netd: " << e.what() << "\n";
+        return 1;
+    }
+}
+
+}  // namespace netd

@@ -1,0 +1,38 @@
+#include "daemon/event_loops.hpp"
+
+#include <thread>
+
+#include "daemon/logging.hpp"
+
+namespace netd {
+
+EventLoops::EventLoops(std::size_t count) {
+    loops_.reserve(std::max<std::size_t>(count, 1));
+    do {
+        // The concurrency hint 1 tells Asio that a single thread runs the loop: no locking in
+        // its scheduler.
+        loops_.push_back(std::make_unique<boost::asio::io_context>(1));
+    } while (loops_.size() < count);
+}
+
+void EventLoops::run() {
+    std::vector<std::jthread> workers;
+    workers.reserve(loops_.size() - 1);
+    for (std::size_t i = 1; i < loops_.size(); ++i) {
+        workers.emplace_back([loop = loops_[i].get()] { run_logging_errors(*loop); });
+    }
+    run_logging_errors(main());
+}
+
+void run_logging_errors(boost::asio::io_context& loop) {
+    for (;;) {
+        try {
+            loop.run();
+            return;
+        } catch (const std::exception& e) {
+            BOOST_LOG_TRIVIAL(error) << "event loop: " << e.what();
+        }
+    }
+}
+
+}  // namespace netd

@@ -1,0 +1,175 @@
+#include "daemon/fork_model.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+
+#include "daemon/connection.hpp"
+#include "daemon/logging.hpp"
+
+namespace netd {
+
+namespace asio = boost::asio;
+
+ForkModel::ForkModel(asio::io_context& io, unsigned max_children,
+                     std::chrono::seconds shutdown_timeout)
+    : io_(io),
+      max_children_(max_children),
+      shutdown_timeout_(shutdown_timeout),
+      sigchld_(io, SIGCHLD),
+      deadline_(io) {
+    await_sigchld();
+}
+
+bool ForkModel::admit(std::function<void()> resume) {
+    if (children_.size() < max_children_) {
+        return true;
+    }
+    if (!shutting_down_) {
+        waiting_.push_back(std::move(resume));
+    }
+    return false;
+}
+
+bool ForkModel::fork_child(const std::string& peer) {
+    io_.notify_fork(asio::execution_context::fork_prepare);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        io_.notify_fork(asio::execution_context::fork_child);
+        in_child_ = true;
+        boost::system::error_code ignored;
+        sigchld_.clear(ignored);
+        sigchld_.cancel(ignored);
+        deadline_.cancel();
+        children_.clear();
+        waiting_.clear();
+        for (const auto& hook : child_hooks_) {
+            hook();
+        }
+        // Leave the parent's event loop once this handler returns; serve_child takes over.
+        io_.stop();
+        return true;
+    }
+    io_.notify_fork(asio::execution_context::fork_parent);
+    if (pid < 0) {
+        BOOST_LOG_TRIVIAL(warning)
+            << peer << ": cannot fork: " << std::strerror(errno) << "; connection closed";
+        return false;
+    }
+    children_.emplace(pid, peer);
+    BOOST_LOG_TRIVIAL(debug) << peer << ": served by child " << pid;
+    return false;
+}
+
+int ForkModel::serve_child(const std::function<void()>& reopen) {
+    io_.restart();
+    asio::signal_set signals(io_, SIGTERM, SIGINT, SIGHUP);
+    std::function<void()> await_signal = [&] {
+        signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+            if (ec) {
+                return;
+            }
+            if (signal == SIGHUP) {
+                reopen();
+            } else {
+                const std::vector<Connection*> live(live_connections().begin(),
+                                                    live_connections().end());
+                for (auto* connection : live) {
+                    connection->drain();
+                }
+            }
+            await_signal();
+        });
+    };
+    await_signal();
+    while (!live_connections().empty()) {
+        try {
+            io_.run_one();
+        } catch (const std::exception& e) {
+            BOOST_LOG_TRIVIAL(error) << "event loop: " << e.what();
+        }
+    }
+    return 0;
+}
+
+void ForkModel::await_sigchld() {
+    sigchld_.async_wait([this](const boost::system::error_code& ec, int /*signal*/) {
+        if (ec) {
+            return;
+        }
+        reap();
+        if (shutting_down_ && children_.empty()) {
+            deadline_.cancel();
+            return;  // the last child is gone: nothing keeps the loop busy any more
+        }
+        await_sigchld();
+    });
+}
+
+void ForkModel::reap() {
+    for (;;) {
+        int status = 0;
+        const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+        if (pid <= 0) {
+            break;
+        }
+        const auto found = children_.find(pid);
+        const std::string peer = found == children_.end() ? std::string("?") : found->second;
+        if (found != children_.end()) {
+            children_.erase(found);
+        }
+        if (WIFSIGNALED(status) && !shutting_down_) {
+            // A handler crashed (or someone killed the child): that one connection is lost.
+            BOOST_LOG_TRIVIAL(warning)
+                << peer << ": child " << pid << " killed by signal " << WTERMSIG(status) << " ("
+                << ::strsignal(WTERMSIG(status)) << "); its connection is closed";
+        } else if (WIFSIGNALED(status)) {
+            BOOST_LOG_TRIVIAL(debug)
+                << peer << ": child " << pid << " ended by signal " << WTERMSIG(status);
+        } else {
+            BOOST_LOG_TRIVIAL(debug)
+                << peer << ": child " << pid << " exited with status " << WEXITSTATUS(status);
+        }
+    }
+    auto waiting = std::move(waiting_);
+    waiting_.clear();
+    for (const auto& resume : waiting) {
+        resume();  // an acceptor that still finds no room queues itself again
+    }
+}
+
+void ForkModel::shutdown() {
+    shutting_down_ = true;
+    waiting_.clear();
+    if (children_.empty()) {
+        boost::system::error_code ignored;
+        sigchld_.cancel(ignored);
+        return;
+    }
+    // Children drain on SIGTERM as the parent does: what their client already sent is handled,
+    // the session finishes, the connection closes. One that cannot finish in time (a client
+    // that does not read, a disk that does not take the records) is killed.
+    BOOST_LOG_TRIVIAL(info) << "stopping " << children_.size() << " children (up to "
+                            << shutdown_timeout_.count() << " s)";
+    signal_children(SIGTERM);
+    deadline_.expires_after(shutdown_timeout_);
+    deadline_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec) {
+            return;
+        }
+        BOOST_LOG_TRIVIAL(warning)
+            << children_.size() << " children still running after shutdown_timeout; killed";
+        signal_children(SIGKILL);
+    });
+}
+
+void ForkModel::signal_children(int signal) {
+    for (const auto& [pid, peer] : children_) {
+        ::kill(pid, signal);
+    }
+}
+
+}  // namespace netd

@@ -1,0 +1,82 @@
+#pragma once
+// Opening the socket behind a listener, shared by stream and datagram listeners: the bind itself,
+// and the copies pool mode gives each of its event loops.
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/socket_base.hpp>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <type_traits>
+
+#include "daemon/unix_path.hpp"
+
+namespace netd {
+
+/// SO_REUSEPORT, which Asio has no name for.
+using reuse_port = boost::asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+template <class Protocol>
+constexpr bool is_local_protocol = !requires(typename Protocol::endpoint e) {
+    e.address();
+};
+
+/// Opens socket (an acceptor or a datagram socket) and binds it to endpoint. An IPv6 address is
+/// bound v6-only (IPv4 is configured on its own); shared_port lets the copies of a pool-mode
+/// listener bind the same port (SO_REUSEPORT: the kernel spreads clients over them). Returns
+/// "" or why it failed.
+template <class Socket>
+std::string open_and_bind(Socket& socket, const typename Socket::endpoint_type& endpoint,
+                          bool shared_port) {
+    using Protocol = typename Socket::protocol_type;
+    if constexpr (is_local_protocol<Protocol>) {
+        if (auto why = free_unix_path(endpoint.path(), endpoint.protocol().type()); !why.empty()) {
+            return why;
+        }
+    }
+    boost::system::error_code ec;
+    socket.open(endpoint.protocol(), ec);
+    if constexpr (!is_local_protocol<Protocol>) {
+        if (!ec && endpoint.protocol().type() == SOCK_STREAM) {
+            socket.set_option(boost::asio::socket_base::reuse_address(true), ec);
+        }
+        if (!ec && endpoint.address().is_v6()) {
+            socket.set_option(boost::asio::ip::v6_only(true), ec);
+        }
+        if (!ec && shared_port) {
+            socket.set_option(reuse_port(true), ec);
+        }
+    }
+    if (!ec) {
+        socket.bind(endpoint, ec);
+    }
+    return ec ? ec.message() : std::string();
+}
+
+/// Opens copy as another listener on the same address as original, for another event loop: an IP
+/// socket binds the same port (original was bound with shared_port), a Unix socket, whose path
+/// can be bound only once, shares original's descriptor. Returns "" or why it failed.
+template <class Socket>
+std::string open_copy(Socket& copy, Socket& original) {
+    using Protocol = typename Socket::protocol_type;
+    const auto endpoint = original.local_endpoint();
+    if constexpr (is_local_protocol<Protocol>) {
+        const int fd = ::dup(original.native_handle());
+        if (fd < 0) {
+            return std::strerror(errno);
+        }
+        boost::system::error_code ec;
+        copy.assign(endpoint.protocol(), fd, ec);
+        if (ec) {
+            ::close(fd);
+        }
+        return ec ? ec.message() : std::string();
+    } else {
+        return open_and_bind(copy, endpoint, true);
+    }
+}
+
+}  // namespace netd

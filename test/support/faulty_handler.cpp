@@ -1,0 +1,62 @@
+// netd_test_server: netd with one more handler, `faulty`, for the tests of fault containment
+// (SPEC 4). It answers each line with the line, except:
+//   "throw" -> the handler throws (contained in every mode: that connection is closed)
+//   "crash" -> the handler aborts the process (contained in fork mode only: its child dies)
+//   "pid"   -> the serving process's pid (tells a fork-mode child from the parent)
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <stdexcept>
+
+#include "daemon/daemon_main.hpp"
+#include "handlers/line_framer.hpp"
+#include "handlers/registry.hpp"
+
+namespace {
+
+void answer(std::string_view line, std::string_view line_end, netd::Output& out) {
+    if (line == "throw") {
+        throw std::runtime_error("faulty handler: asked to throw");
+    }
+    if (line == "crash") {
+        std::abort();
+    }
+    out.write(line == "pid" ? std::to_string(::getpid()) : std::string(line));
+    out.write(line_end);
+}
+
+class FaultySession final : public netd::StreamSession {
+  public:
+    void handle(std::string_view bytes, netd::Output& out) override {
+        framer_.feed(bytes, [&](const netd::Line& line) { answer(line.text, line.ending, out); });
+    }
+
+  private:
+    netd::LineFramer framer_{1024};
+};
+
+class FaultyHandler final : public netd::Handler {
+  public:
+    std::unique_ptr<netd::StreamSession> open_session(const netd::Peer& /*peer*/) override {
+        return std::make_unique<FaultySession>();
+    }
+    void datagram(std::string_view bytes, const netd::Peer& /*peer*/, netd::Output& out) override {
+        answer(bytes.substr(0, bytes.find('\n')), "", out);
+    }
+};
+
+}  // namespace
+
+int main(int argc, char* argv[]) {
+    netd::register_handler(netd::HandlerSpec{
+        .name = "faulty",
+        .summary = "test only: echoes lines; 'throw' throws, 'crash' aborts, 'pid' tells the pid",
+        .stream = true,
+        .datagram = true,
+        .keys = {},
+        .make = [](const netd::config::ServiceConfig& /*service*/)
+            -> std::unique_ptr<netd::Handler> { return std::make_unique<FaultyHandler>(); },
+    });
+    return netd::daemon_main(argc, argv);
+}
