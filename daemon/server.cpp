@@ -123,6 +123,9 @@ int Server::run() {
     loops_.run();
     if (fork_ && fork_->in_child()) {
         const int status = fork_->serve_child([this] { reopen(); });
+        for (const auto& service : services_) {
+            service->handler->stop();
+        }
         // The parent's objects stay as they are: destroying them here would join threads that
         // only exist in the parent, and remove its Unix socket files.
         boost::log::core::get()->flush();

@@ -21,8 +21,6 @@ constexpr std::chrono::seconds retry_delay{1};
 constexpr std::chrono::milliseconds max_linger{10};
 /// Repeated write errors are logged at most this often.
 constexpr std::chrono::seconds error_log_interval{10};
-/// How often a fork-mode child tries to write records before it gives them up.
-constexpr int child_write_attempts = 5;
 
 /// The inode of the open file, or 0.
 ino_t inode_of_fd(int fd) {
@@ -124,7 +122,8 @@ void LogFile::append(std::string_view records) {
 
 bool LogFile::try_append(std::string_view records) {
     if (child_) {
-        return write_through(records);
+        write_through(records);
+        return true;
     }
     {
         const std::lock_guard lock(mutex_);
@@ -136,9 +135,13 @@ bool LogFile::try_append(std::string_view records) {
     return true;
 }
 
-bool LogFile::backlogged() const {
+bool LogFile::backlogged() {
     if (child_) {
-        return false;  // write_through holds the client back itself
+        if (!child_waiting_.empty() &&
+            std::chrono::steady_clock::now() - child_last_try_ >= retry_delay) {
+            write_through({});
+        }
+        return !child_waiting_.empty();
     }
     const std::lock_guard lock(mutex_);
     return waiting_ > pause_above;
@@ -156,6 +159,13 @@ void LogFile::reopen() {
 
 void LogFile::stop() {
     if (child_) {
+        if (!child_waiting_.empty()) {
+            write_through({});
+        }
+        if (!child_waiting_.empty()) {
+            BOOST_LOG_TRIVIAL(error) << "logger: stopping with " << child_waiting_.size()
+                                     << " bytes of records not written to " << options_.path;
+        }
         close_child_file();
         return;
     }
@@ -263,30 +273,36 @@ void LogFile::close_child_file() {
     }
 }
 
-bool LogFile::write_through(std::string_view records) {
-    std::string_view rest = records;  // a retry goes on where the failed write stopped
-    for (int attempt = 1;; ++attempt) {
-        if (child_fd_ < 0) {
-            child_fd_ =
-                ::open(options_.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-        }
-        if (child_fd_ >= 0 && write_all(child_fd_, rest) &&
-            (!options_.fsync || ::fdatasync(child_fd_) == 0 || errno == EINVAL)) {
-            if (options_.rotate_size > 0 && size_of_fd(child_fd_) >= options_.rotate_size) {
-                rotate_file(child_fd_);  // or another child or the parent did it
-                close_child_file();
-            }
-            return true;
-        }
-        if (attempt == child_write_attempts) {
+void LogFile::write_through(std::string_view records) {
+    // Only what the disk refuses is copied: in the common case records go out as they are.
+    if (!child_waiting_.empty()) {
+        child_waiting_.append(records);
+        records = child_waiting_;
+    }
+    child_last_try_ = std::chrono::steady_clock::now();
+    if (child_fd_ < 0) {
+        child_fd_ = ::open(options_.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    }
+    std::string_view rest = records;
+    const bool ok = child_fd_ >= 0 && write_all(child_fd_, rest) &&
+                    (!options_.fsync || ::fdatasync(child_fd_) == 0 || errno == EINVAL);
+    const bool was_failing = !child_waiting_.empty();
+    if (!ok) {
+        if (!was_failing) {
             BOOST_LOG_TRIVIAL(error)
-                << "logger: cannot write " << options_.path << ": " << std::strerror(errno) << "; "
-                << rest.size() << " bytes of records lost after " << attempt << " attempts";
-            return false;
+                << "logger: cannot write " << options_.path << ": " << std::strerror(errno)
+                << "; records kept, retrying every second";
         }
-        BOOST_LOG_TRIVIAL(error) << "logger: cannot write " << options_.path << ": "
-                                 << std::strerror(errno) << "; retrying in a second";
-        std::this_thread::sleep_for(retry_delay);
+        child_waiting_.assign(rest);  // rest is a view of records: assign copes with overlap
+        return;
+    }
+    if (was_failing) {
+        BOOST_LOG_TRIVIAL(warning) << "logger: writing " << options_.path << " again";
+        std::string().swap(child_waiting_);
+    }
+    if (options_.rotate_size > 0 && size_of_fd(child_fd_) >= options_.rotate_size) {
+        rotate_file(child_fd_);  // or another child or the parent did it
+        close_child_file();
     }
 }
 

@@ -52,7 +52,9 @@ class LogFile {
     bool try_append(std::string_view records);
 
     /// Whether readers should pause: more than pause_above bytes are waiting.
-    bool backlogged() const;
+    /// (In a fork-mode child: records the disk refused are waiting, and are retried now if a
+    /// second has passed.)
+    bool backlogged();
 
     /// Closes and reopens the file at the next batch (after logrotate renamed it).
     void reopen();
@@ -63,14 +65,16 @@ class LogFile {
     /// fork mode, in a new child: the writer thread is the parent's, so from now on every
     /// append writes its records straight to the file, whole (O_APPEND, one write per call, so
     /// concurrent children never interleave records); records the parent had queued are the
-    /// parent's to write. reopen() and rotation work as in the parent.
+    /// parent's to write. Records the disk refuses wait in memory and make backlogged() true, so
+    /// the child stops reading until they are written; reopen() and rotation work as in the
+    /// parent.
     void enter_child();
 
     const std::string& path() const { return options_.path; }
 
   private:
-    /// enter_child's append: writes records now; false when the disk refused them for good.
-    bool write_through(std::string_view records);
+    /// A child's append: writes what is waiting, then records.
+    void write_through(std::string_view records);
     void close_child_file();
 
     void run();
@@ -99,6 +103,8 @@ class LogFile {
     /// threads may have held at fork time) are not touched.
     bool child_ = false;
     int child_fd_ = -1;
+    std::string child_waiting_;  ///< records the disk refused, retried by backlogged()
+    std::chrono::steady_clock::time_point child_last_try_;
     int fd_ = -1;
     std::thread writer_;
 };

@@ -74,12 +74,18 @@ def netd_bin():
     return os.path.abspath(os.environ.get("NETD_BIN", DEFAULT_BIN))
 
 
-def require_binary():
+def test_server_bin():
+    """netd_test_server: netd plus the test-only `faulty` handler (test/support)."""
+    default = os.path.join(os.path.dirname(DEFAULT_BIN), "netd_test_server")
+    return os.path.abspath(os.environ.get("NETD_TEST_BIN", default))
+
+
+def require_binary(path=None):
     """The binary's path; AssertionError if it is missing.
 
     A missing binary is a failure, not a skip: the suite exists to test it.
     """
-    path = netd_bin()
+    path = path or netd_bin()
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         raise AssertionError("netd binary not found or not executable: %r "
                              "(set NETD_BIN)" % path)
@@ -218,7 +224,7 @@ class NetdProcess:
     """One netd process with its temporary directory and captured output."""
 
     def __init__(self, config=None, args=(), *, env=None, config_name="netd.ini",
-                 pass_config=True, setup=None):
+                 pass_config=True, setup=None, binary=None):
         self.tmpdir = tempfile.mkdtemp(prefix="netd-")
         self.setup = setup  # setup(tmpdir), called by start() before the process starts
         self.config_path = None
@@ -227,7 +233,7 @@ class NetdProcess:
             self.config_path = os.path.join(self.tmpdir, config_name)
             with open(self.config_path, "w") as f:
                 f.write(text)
-        self.argv = [netd_bin()]
+        self.argv = [binary or netd_bin()]
         if pass_config and self.config_path is not None:
             self.argv += ["--config", self.config_path]
         self.argv += [a.replace("{tmp}", self.tmpdir) for a in args]
@@ -283,7 +289,7 @@ class NetdProcess:
             return self._ready
 
     def start(self):
-        require_binary()
+        require_binary(self.argv[0])
         if self.setup is not None:
             self.setup(self.tmpdir)
         self.proc = subprocess.Popen(
@@ -407,8 +413,8 @@ class Netd(NetdProcess):
     """
 
     def __init__(self, config, args=(), *, check_exit=True, ready_timeout=READY_TIMEOUT,
-                 stop_timeout=STOP_TIMEOUT, env=None, setup=None):
-        super().__init__(config, args, env=env, setup=setup)
+                 stop_timeout=STOP_TIMEOUT, env=None, setup=None, binary=None):
+        super().__init__(config, args, env=env, setup=setup, binary=binary)
         config_text = None
         if self.config_path is not None:
             with open(self.config_path) as f:

@@ -3,6 +3,8 @@
 //   "throw" -> the handler throws (contained in every mode: that connection is closed)
 //   "crash" -> the handler aborts the process (contained in fork mode only: its child dies)
 //   "pid"   -> the serving process's pid (tells a fork-mode child from the parent)
+//   "tid"   -> the serving thread's id (tells pool-mode threads apart)
+//   "hang"  -> the handler blocks for good (fork mode only: a child that cannot finish)
 
 #include <unistd.h>
 
@@ -22,7 +24,16 @@ void answer(std::string_view line, std::string_view line_end, netd::Output& out)
     if (line == "crash") {
         std::abort();
     }
-    out.write(line == "pid" ? std::to_string(::getpid()) : std::string(line));
+    if (line == "hang") {
+        for (;;) {
+            ::pause();
+        }
+    }
+    if (line == "pid" || line == "tid") {
+        out.write(std::to_string(line == "pid" ? ::getpid() : ::gettid()));
+    } else {
+        out.write(line);
+    }
     out.write(line_end);
 }
 
