@@ -1,5 +1,5 @@
-// netd-bench: closed-loop TCP echo load generator (--mode echo, the default) and open-loop
-// line sender for the logger service (--mode logger).
+// netd-bench: closed-loop TCP echo load generator (--mode echo, the default), connection-rate
+// generator (--mode connect) and open-loop line sender for the logger service (--mode logger).
 //
 // --mode echo
 // Single thread, level-triggered epoll. Each connection sends a --size byte payload,
@@ -7,6 +7,12 @@
 // and immediately sends the next one. Connections are opened before the clock starts;
 // the first --warmup seconds are not measured; only requests completing inside the
 // following --duration seconds are counted.
+//
+// --mode connect
+// Like echo, but every request is a connection of its own: connect (non-blocking), send the
+// payload, read the whole echo back, close, and connect again at once. A request's latency runs
+// from the connect call to the last byte of the echo; requests/s is connections/s. The client
+// closes first, so its side holds TIME_WAIT (Linux reuses those ports for loopback).
 //
 // Payload content: one pseudo-random pattern of size+256 bytes is generated up front;
 // request k on connection c is the window starting at (c * 37 + k) % 256, so content
@@ -87,12 +93,14 @@ struct Options {
 
 [[noreturn]] void usage(int status) {
     std::fprintf(status ? stderr : stdout,
-                 "usage: netd-bench --port P [--host 127.0.0.1] [--connections 50] [--size 64]\n"
+                 "usage: netd-bench [--mode echo|connect] --port P [--host 127.0.0.1]\n"
+                 "                  [--connections 50] [--size 64]\n"
                  "                  [--duration 5] [--warmup 1] [--timeout 5] [--json]\n"
                  "       netd-bench --mode logger --port P --count N [--host 127.0.0.1]\n"
                  "                  [--connections 8] [--size 100] [--verify-file PATH]\n"
                  "                  [--timeout 60] [--json]\n"
-                 "  --mode MODE      echo (default): closed-loop echo load; logger: send lines\n"
+                 "  --mode MODE      echo (default): closed-loop echo load; connect: the same\n"
+                 "                   with a new connection per request; logger: send lines\n"
                  "  --connections N  concurrent connections, one request in flight on each\n"
                  "                   (logger: lines are split evenly over them; default 8)\n"
                  "  --size BYTES     payload size per request (logger: bytes per line including\n"
@@ -146,8 +154,9 @@ Options parse_args(int argc, char** argv) {
             usage(2);
         }
         if (name == "mode") {
-            if (val != "echo" && val != "logger") {
-                std::fprintf(stderr, "netd-bench: --mode must be echo or logger, not '%s'\n",
+            if (val != "echo" && val != "connect" && val != "logger") {
+                std::fprintf(stderr,
+                             "netd-bench: --mode must be echo, connect or logger, not '%s'\n",
                              val.c_str());
                 usage(2);
             }
@@ -190,7 +199,7 @@ Options parse_args(int argc, char** argv) {
         std::fprintf(stderr, "netd-bench: --port is required\n");
         usage(2);
     }
-    if (o.mode == "echo" && logger_only) {
+    if (o.mode != "logger" && logger_only) {
         std::fprintf(stderr, "netd-bench: --count and --verify-file need --mode logger\n");
         usage(2);
     }
@@ -222,6 +231,7 @@ struct Conn {
     size_t sent = 0;
     size_t received = 0;
     bool want_out = false;  // EPOLLOUT currently registered
+    bool connecting = false;  // --mode connect: a non-blocking connect is under way
     Clock::time_point start;
 };
 
@@ -272,6 +282,9 @@ class Bench {
                          gai_strerror(rc));
             return false;
         }
+        std::memcpy(&addr_, res->ai_addr, res->ai_addrlen);
+        addr_len_ = res->ai_addrlen;
+        family_ = res->ai_family;
         conns_.resize(static_cast<size_t>(opt_.connections));
         for (int i = 0; i < opt_.connections; ++i) {
             Conn& c = conns_[static_cast<size_t>(i)];
@@ -366,6 +379,10 @@ class Bench {
                 if (c.fd < 0)
                     continue;
                 uint32_t e = events[i].events;
+                if (c.connecting) {
+                    on_connected(c, Clock::now());
+                    continue;
+                }
                 if (e & (EPOLLIN | EPOLLERR | EPOLLHUP))
                     on_readable(c);
                 if (c.fd >= 0 && (e & EPOLLOUT))
@@ -405,7 +422,7 @@ class Bench {
         double waits = static_cast<double>(st_.waits) * per;
         if (opt_.json) {
             std::printf(
-                "{\"host\":\"%s\",\"port\":%s,\"connections\":%d,\"size\":%zu,"
+                "{\"mode\":\"%s\",\"host\":\"%s\",\"port\":%s,\"connections\":%d,\"size\":%zu,"
                 "\"warmup_s\":%.3f,\"duration_s\":%.3f,\"requests\":%llu,"
                 "\"requests_total\":%llu,\"requests_per_s\":%.1f,\"mb_per_s\":%.3f,"
                 "\"latency_us\":{\"mean\":%.1f,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,"
@@ -413,7 +430,8 @@ class Bench {
                 "\"client_calls_per_request\":{\"recv\":%.3f,\"send\":%.3f,\"epoll_wait\":%.3f},"
                 "\"errors\":%llu,\"mismatches\":%llu,\"connection_errors\":%llu,\"timeouts\":%llu}"
                 "\n",
-                opt_.host.c_str(), opt_.port.c_str(), opt_.connections, opt_.size, opt_.warmup,
+                opt_.mode.c_str(), opt_.host.c_str(), opt_.port.c_str(), opt_.connections,
+                opt_.size, opt_.warmup,
                 elapsed_, ull(st_.completed), ull(st_.completed_total), rps, mbps, mean, pct(0.5),
                 pct(0.9), pct(0.99), pct(0.999), pct(1.0), cpu_pct, cpu_seconds(), recvs, sends,
                 waits, ull(errors), ull(st_.mismatches), ull(st_.conn_errors), ull(st_.timeouts));
@@ -424,8 +442,8 @@ class Bench {
                         opt_.warmup);
             std::printf("requests:    %llu (%llu incl. warm-up)\n", ull(st_.completed),
                         ull(st_.completed_total));
-            std::printf("throughput:  %.1f requests/s, %.3f MB/s payload echoed (MB = 1e6 B)\n",
-                        rps, mbps);
+            std::printf("throughput:  %.1f %s/s, %.3f MB/s payload echoed (MB = 1e6 B)\n", rps,
+                        opt_.mode == "connect" ? "connections" : "requests", mbps);
             std::printf(
                 "latency us:  mean %.1f  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  "
                 "max %.1f\n",
@@ -540,11 +558,63 @@ class Bench {
             st_.lat_ns.push_back(static_cast<uint64_t>(
                 std::chrono::duration_cast<std::chrono::nanoseconds>(t - c.start).count()));
         }
+        if (opt_.mode == "connect") {
+            return reconnect(c, t);
+        }
         start_request(c, t);
+    }
+
+    /// --mode connect: the request is done; close and open a new connection for the next.
+    void reconnect(Conn& c, Clock::time_point now) {
+        close(c.fd);
+        c.want_out = false;
+        c.start = now;
+        c.fd = socket(family_, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (c.fd < 0 || (::connect(c.fd, reinterpret_cast<const sockaddr*>(&addr_), addr_len_) < 0 &&
+                         errno != EINPROGRESS)) {
+            std::fprintf(stderr, "netd-bench: conn #%d: connect: %s\n", c.id, std::strerror(errno));
+            ++st_.conn_errors;
+            if (c.fd >= 0)
+                close(c.fd);
+            c.fd = -1;
+            --live_;
+            return;
+        }
+        int one = 1;
+        setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        c.connecting = true;
+        epoll_event ev{};
+        ev.events = EPOLLOUT;
+        ev.data.u32 = static_cast<uint32_t>(c.id);
+        if (epoll_ctl(ep_, EPOLL_CTL_ADD, c.fd, &ev) < 0) {
+            std::perror("netd-bench: epoll_ctl");
+            std::exit(1);
+        }
+    }
+
+    /// --mode connect: the connect finished (or failed); send the request.
+    void on_connected(Conn& c, Clock::time_point now) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0) {
+            std::fprintf(stderr, "netd-bench: conn #%d: connect: %s\n", c.id,
+                         std::strerror(err != 0 ? err : errno));
+            ++st_.conn_errors;
+            drop(c);
+            return;
+        }
+        c.connecting = false;
+        c.want_out = true;  // registered for EPOLLOUT only: on_writable's set_out puts EPOLLIN back
+        const auto started = c.start;
+        start_request(c, now);
+        c.start = started;  // latency includes the connect
     }
 
     Options opt_;
     std::vector<char> pattern_, scratch_;
+    sockaddr_storage addr_{};
+    socklen_t addr_len_ = 0;
+    int family_ = AF_INET;
     std::vector<Conn> conns_;
     int ep_ = -1;
     int live_ = 0;

@@ -55,6 +55,9 @@ LISTEN_RE = re.compile(
 # suite runs once per mode (ctest sets NETD_MODE), so every handler and transport is tested in all.
 MODE = os.environ.get("NETD_MODE", "")
 POOL_THREADS = 2
+# Set by scripts/sanitize when netd is a sanitizer build: tests of memory bounds and of
+# throughput-dependent behaviour skip themselves (shadow memory, 5-15x slower code).
+SANITIZER = os.environ.get("NETD_SANITIZER", "")
 
 
 def mode_args(config_text, args):
