@@ -230,7 +230,7 @@ struct Conn {
     const char* expect = nullptr;  // payload of the request in flight
     size_t sent = 0;
     size_t received = 0;
-    bool want_out = false;  // EPOLLOUT currently registered
+    bool want_out = false;    // EPOLLOUT currently registered
     bool connecting = false;  // --mode connect: a non-blocking connect is under way
     Clock::time_point start;
 };
@@ -431,10 +431,10 @@ class Bench {
                 "\"errors\":%llu,\"mismatches\":%llu,\"connection_errors\":%llu,\"timeouts\":%llu}"
                 "\n",
                 opt_.mode.c_str(), opt_.host.c_str(), opt_.port.c_str(), opt_.connections,
-                opt_.size, opt_.warmup,
-                elapsed_, ull(st_.completed), ull(st_.completed_total), rps, mbps, mean, pct(0.5),
-                pct(0.9), pct(0.99), pct(0.999), pct(1.0), cpu_pct, cpu_seconds(), recvs, sends,
-                waits, ull(errors), ull(st_.mismatches), ull(st_.conn_errors), ull(st_.timeouts));
+                opt_.size, opt_.warmup, elapsed_, ull(st_.completed), ull(st_.completed_total), rps,
+                mbps, mean, pct(0.5), pct(0.9), pct(0.99), pct(0.999), pct(1.0), cpu_pct,
+                cpu_seconds(), recvs, sends, waits, ull(errors), ull(st_.mismatches),
+                ull(st_.conn_errors), ull(st_.timeouts));
         } else {
             std::printf("target:      %s:%s, %d connections, %zu-byte payload\n", opt_.host.c_str(),
                         opt_.port.c_str(), opt_.connections, opt_.size);
@@ -570,8 +570,9 @@ class Bench {
         c.want_out = false;
         c.start = now;
         c.fd = socket(family_, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (c.fd < 0 || (::connect(c.fd, reinterpret_cast<const sockaddr*>(&addr_), addr_len_) < 0 &&
-                         errno != EINPROGRESS)) {
+        if (c.fd < 0 ||
+            (::connect(c.fd, reinterpret_cast<const sockaddr*>(&addr_), addr_len_) < 0 &&
+             errno != EINPROGRESS)) {
             std::fprintf(stderr, "netd-bench: conn #%d: connect: %s\n", c.id, std::strerror(errno));
             ++st_.conn_errors;
             if (c.fd >= 0)
