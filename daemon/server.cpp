@@ -127,9 +127,8 @@ int Server::run() {
             service->handler->stop();
         }
         // The parent's objects stay as they are: destroying them here would join threads that
-        // only exist in the parent, and remove its Unix socket files.
-        boost::log::core::get()->flush();
-        std::cout.flush();
+        // only exist in the parent, and remove its Unix socket files. (The console log flushes
+        // every line already.)
         ::_exit(status);
     }
     for (const auto& service : services_) {
