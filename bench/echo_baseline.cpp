@@ -3,19 +3,27 @@
 // one shared 64 KiB read buffer. A partial write parks the unsent remainder on the
 // connection and stops reading from it until EPOLLOUT drains it (back-pressure: at
 // most one read buffer is ever held per connection).
-// Usage: echo-baseline PORT   (binds 127.0.0.1:PORT, 0 = any; exits 0 on SIGTERM/SIGINT)
+// With --fork it is instead the reference fork-per-connection server (what netd's fork mode
+// and xinetd's `wait = no` do): the epoll loop only accepts, each connection is served by a
+// child of its own with blocking reads and writes, and children are reaped with waitpid from a
+// SIGCHLD handler (so their CPU time counts in the parent's cutime/cstime, as netd's and
+// xinetd's do). It shows what a fork costs on the machine, the floor of any such server.
+// Usage: echo-baseline PORT [--fork]  (binds 127.0.0.1:PORT, 0 = any; exits 0 on SIGTERM/SIGINT)
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -98,12 +106,49 @@ void on_writable(int fd) {
     }
 }
 
+/// --fork: serves connection c in a child of its own, which echoes until end of input.
+void serve_in_child(int c, const sigset_t& blocked) {
+    const pid_t pid = fork();
+    if (pid < 0) {
+        std::perror("fork");
+    } else if (pid == 0) {
+        sigprocmask(SIG_UNBLOCK, &blocked, nullptr);
+        int flags = 0;
+        ioctl(c, FIONBIO, &flags);
+        static char buf[64 * 1024];
+        for (;;) {
+            const ssize_t n = read(c, buf, sizeof buf);
+            if (n <= 0)
+                _exit(0);
+            for (ssize_t sent = 0; sent < n;) {
+                const ssize_t w = write(c, buf + sent, static_cast<size_t>(n - sent));
+                if (w <= 0)
+                    _exit(0);
+                sent += w;
+            }
+        }
+    }
+    close(c);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 2) {
-        std::fprintf(stderr, "usage: %s PORT\n", argv[0]);
+    const bool fork_mode = argc == 3 && std::strcmp(argv[2], "--fork") == 0;
+    if (argc != 2 && !fork_mode) {
+        std::fprintf(stderr, "usage: %s PORT [--fork]\n", argv[0]);
         return 2;
+    }
+    if (fork_mode) {
+        struct sigaction reap {};
+        reap.sa_handler = [](int) {
+            const int saved = errno;
+            while (waitpid(-1, nullptr, WNOHANG) > 0) {
+            }
+            errno = saved;
+        };
+        reap.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+        sigaction(SIGCHLD, &reap, nullptr);
     }
     char* end = nullptr;
     long port = std::strtol(argv[1], &end, 10);
@@ -177,6 +222,10 @@ int main(int argc, char** argv) {
                         break;
                     }
                     setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                    if (fork_mode) {
+                        serve_in_child(c, mask);
+                        continue;
+                    }
                     if (static_cast<size_t>(c) >= conns.size())
                         conns.resize(c * 2 + 16);
                     epoll_event ev{};

@@ -64,27 +64,9 @@ bool ForkModel::fork_child(const std::string& peer) {
     return false;
 }
 
-int ForkModel::serve_child(const std::function<void()>& reopen) {
+int ForkModel::serve_child() {
     io_.restart();
-    asio::signal_set signals(io_, SIGTERM, SIGINT, SIGHUP);
-    std::function<void()> await_signal = [&] {
-        signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-            if (ec) {
-                return;
-            }
-            if (signal == SIGHUP) {
-                reopen();
-            } else {
-                const std::vector<Connection*> live(live_connections().begin(),
-                                                    live_connections().end());
-                for (auto* connection : live) {
-                    connection->drain();
-                }
-            }
-            await_signal();
-        });
-    };
-    await_signal();
+    // The server's own signal handling goes on here: SIGTERM drains this process's connection.
     while (!live_connections().empty()) {
         try {
             io_.run_one();

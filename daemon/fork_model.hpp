@@ -42,10 +42,10 @@ class ForkModel {
 
     bool in_child() const { return in_child_; }
 
-    /// In the child, after the loop stopped: serves until the last connection closes, draining
-    /// on SIGTERM/SIGINT and calling reopen on SIGHUP (which the parent passes on); returns the
-    /// exit status.
-    int serve_child(const std::function<void()>& reopen);
+    /// In the child, after the loop stopped: serves until the last connection closes (the
+    /// server's signal handling still runs: SIGTERM drains, SIGHUP reopens); returns the exit
+    /// status.
+    int serve_child();
 
     /// Passes signal on to every child (SIGHUP: reopen log files).
     void signal_children(int signal);

@@ -122,7 +122,7 @@ int Server::run() {
                             << listeners / loops_.size() << " listeners";
     loops_.run();
     if (fork_ && fork_->in_child()) {
-        const int status = fork_->serve_child([this] { reopen(); });
+        const int status = fork_->serve_child();
         for (const auto& service : services_) {
             service->handler->stop();
         }
@@ -143,15 +143,21 @@ void Server::await_signal() {
         if (ec) {
             return;
         }
+        // A fork-mode child handles the signals its parent passes on without a word of its own.
+        const bool parent = !fork_ || !fork_->in_child();
         if (signal == SIGHUP) {
-            BOOST_LOG_TRIVIAL(info) << "SIGHUP: reopening log files";
+            if (parent) {
+                BOOST_LOG_TRIVIAL(info) << "SIGHUP: reopening log files";
+            }
             reopen();
             if (fork_) {
                 fork_->signal_children(SIGHUP);
             }
             return await_signal();
         }
-        BOOST_LOG_TRIVIAL(info) << "stopping on " << (signal == SIGTERM ? "SIGTERM" : "SIGINT");
+        if (parent) {
+            BOOST_LOG_TRIVIAL(info) << "stopping on " << (signal == SIGTERM ? "SIGTERM" : "SIGINT");
+        }
         // What clients already sent is handled; the loops then run out of work and return.
         shutdown();
     });
@@ -188,9 +194,8 @@ void Server::shutdown() {
 }
 
 void Server::enter_child() {
-    boost::system::error_code ignored;
-    signals_.clear(ignored);
-    signals_.cancel(ignored);
+    // signals_ stays: a child drains its connection on SIGTERM and reopens log files on SIGHUP
+    // just as the parent does, and a signal that arrived during the fork is still queued there.
     for (auto& listeners : listeners_) {
         for (const auto& listener : listeners) {
             listener->abandon();

@@ -40,7 +40,8 @@ class Server {
     /// SIGTERM: every loop stops accepting, handles the datagrams and stream bytes that already
     /// arrived, and closes its connections; the loops then run out of work.
     void shutdown();
-    /// In a new fork-mode child: close the listeners and signal handling the parent owns.
+    /// In a new fork-mode child: close the listeners (they are the parent's) and tell the
+    /// handlers they are in a child.
     void enter_child();
     /// Closes every listener (removing the Unix socket files it created).
     void stop();

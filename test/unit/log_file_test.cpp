@@ -129,4 +129,54 @@ BOOST_AUTO_TEST_CASE(a_full_disk_keeps_records_bounded_and_stop_still_returns) {
     BOOST_TEST((std::chrono::steady_clock::now() - before < std::chrono::seconds(5)));
 }
 
+// fork mode: a child has no writer thread; every append is in the file when it returns.
+BOOST_AUTO_TEST_CASE(a_fork_child_writes_each_append_through_at_once) {
+    TempDir dir;
+    const auto path = dir.path / "c.log";
+    LogFile file(
+        LogFileOptions{.path = path.string(), .flush_interval = std::chrono::milliseconds(60000)});
+    file.enter_child();
+    file.append("one\ntwo\n");
+    BOOST_TEST(file.try_append("three\n"));
+    BOOST_TEST(lines_of(path) == (std::vector<std::string>{"one", "two", "three"}),
+               boost::test_tools::per_element());
+    BOOST_TEST(!file.backlogged());
+    fs::rename(path, dir.path / "c.log.moved");
+    file.append("still the open file\n");
+    file.reopen();  // SIGHUP, which the parent passes on
+    file.append("new file\n");
+    file.stop();
+    BOOST_TEST(lines_of(dir.path / "c.log.moved").back() == "still the open file");
+    BOOST_TEST(lines_of(path) == (std::vector<std::string>{"new file"}),
+               boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_fork_child_rotates_a_full_file_once_whoever_finds_it_full) {
+    TempDir dir;
+    const auto path = dir.path / "cr.log";
+    const LogFileOptions options{.path = path.string(), .rotate_size = 100, .max_files = 3};
+    LogFile first(options);  // two children writing the same file
+    LogFile second(options);
+    first.enter_child();
+    second.enter_child();
+    const std::string record(59, 'r');
+    first.append(record + "\n");
+    second.append(record + "\n");  // 120 bytes: second rotates
+    first.append(record + "\n");   // first's file was rotated away: it finds it full and reopens
+    first.append(record + "\n");
+    first.stop();
+    second.stop();
+    BOOST_TEST(lines_of(path.string() + ".1").size() == 3U);  // two, plus first's one write after
+    BOOST_TEST(lines_of(path).size() == 1U);
+    BOOST_TEST(!fs::exists(path.string() + ".2"));
+}
+
+BOOST_AUTO_TEST_CASE(a_fork_child_keeps_what_the_disk_refuses_and_holds_its_reader_back) {
+    LogFile file(LogFileOptions{.path = "/dev/full"});
+    file.enter_child();
+    file.append("refused\n");
+    BOOST_TEST(file.backlogged());  // the session stops reading until the records are written
+    file.stop();                    // logs what is lost; returns
+}
+
 BOOST_AUTO_TEST_SUITE_END()
