@@ -245,21 +245,15 @@ void LogFile::run() {
 }
 
 bool LogFile::write_batch() {
-    while (written_ < back_.size()) {
-        const ssize_t n = ::write(fd_, back_.data() + written_, back_.size() - written_);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            if (n == 0) {
-                errno = EIO;
-            }
-            return false;
-        }
-        written_ += static_cast<std::size_t>(n);
-    }
+    std::string_view rest = std::string_view(back_).substr(written_);
+    const bool ok = write_all(fd_, rest);
+    written_ = back_.size() - rest.size();
     // The data is written; a failed sync is reported, and the next batch syncs again.
-    return !options_.fsync || ::fdatasync(fd_) == 0 || errno == EINVAL;
+    return ok && synced(fd_);
+}
+
+bool LogFile::synced(int fd) const {
+    return !options_.fsync || ::fdatasync(fd) == 0 || errno == EINVAL;
 }
 
 void LogFile::enter_child() {
@@ -284,8 +278,7 @@ void LogFile::write_through(std::string_view records) {
         child_fd_ = ::open(options_.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     }
     std::string_view rest = records;
-    const bool ok = child_fd_ >= 0 && write_all(child_fd_, rest) &&
-                    (!options_.fsync || ::fdatasync(child_fd_) == 0 || errno == EINVAL);
+    const bool ok = child_fd_ >= 0 && write_all(child_fd_, rest) && synced(child_fd_);
     const bool was_failing = !child_waiting_.empty();
     if (!ok) {
         if (!was_failing) {

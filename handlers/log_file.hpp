@@ -80,6 +80,8 @@ class LogFile {
     void run();
     /// Writes back_ from written_; false when the disk refused (back_ keeps the rest).
     bool write_batch();
+    /// With the fsync option, flushes fd to the disk; false when that failed.
+    bool synced(int fd) const;
     /// Rotates the file and opens a new path.
     void rotate();
     /// Renames path -> path.1 -> ... -> path.max_files, unless another process did already
