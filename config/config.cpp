@@ -7,6 +7,7 @@
 #include <ostream>
 #include <set>
 
+#include "daemon/verify.hpp"
 #include "handlers/registry.hpp"
 
 namespace netd::config {
@@ -101,9 +102,23 @@ std::vector<Cidr> parse_cidrs(std::string_view text) {
     return blocks;
 }
 
+std::vector<std::string> parse_verifier_names(std::string_view text) {
+    auto names = parse_list(text);
+    for (const auto& name : names) {
+        if (find_verifier(name) == nullptr) {
+            std::string known;
+            for (const auto& spec : netd::verifiers()) {
+                known += (known.empty() ? "" : ", ") + std::string(spec.name);
+            }
+            throw ValueError("unknown verifier '" + name + "' (registered: " +
+                             (known.empty() ? "none" : known) + ")");
+        }
+    }
+    return names;
+}
+
 constexpr std::uint64_t max_count = 100'000'000;
 constexpr std::uint64_t max_seconds = 86'400ULL * 365;
-constexpr std::string_view verify_pending = "verify_request, issue 5";
 
 // clang-format off
 const std::array server_table{
@@ -114,8 +129,7 @@ const std::array server_table{
     KeyRow<ServerConfig>{{"max_children", "256", "fork: live children at most; accepting pauses at the limit"},
         [](ServerConfig& c, std::string_view v) { c.max_children = static_cast<unsigned>(parse_unsigned(v, 1, 100000)); }},
     KeyRow<ServerConfig>{{"max_connections", "10000", "connections at most, all services together"},
-        [](ServerConfig& c, std::string_view v) { c.max_connections = parse_unsigned(v, 1, max_count); },
-        verify_pending},
+        [](ServerConfig& c, std::string_view v) { c.max_connections = parse_unsigned(v, 1, max_count); }},
     KeyRow<ServerConfig>{{"shutdown_timeout", "10", "seconds to drain on SIGTERM before connections are closed"},
         [](ServerConfig& c, std::string_view v) { c.shutdown_timeout = std::chrono::seconds(parse_unsigned(v, 0, max_seconds)); },
         "in strand and pool modes; fork mode gives children this long: graceful drain, issue 6"},
@@ -141,26 +155,23 @@ const std::array service_table{
     KeyRow<ServiceConfig>{{"unixgram", "", "Unix datagram socket paths"},
         [](ServiceConfig& c, std::string_view v) { c.unix_datagram = parse_unix_paths(v); }},
     KeyRow<ServiceConfig>{{"allow", "", "CIDRs allowed to connect; empty = everyone"},
-        [](ServiceConfig& c, std::string_view v) { c.allow = parse_cidrs(v); }, verify_pending},
+        [](ServiceConfig& c, std::string_view v) { c.allow = parse_cidrs(v); }},
     KeyRow<ServiceConfig>{{"deny", "", "CIDRs refused; deny wins over allow"},
-        [](ServiceConfig& c, std::string_view v) { c.deny = parse_cidrs(v); }, verify_pending},
+        [](ServiceConfig& c, std::string_view v) { c.deny = parse_cidrs(v); }},
     KeyRow<ServiceConfig>{{"max_connections", "1000", "connections at most for this service"},
-        [](ServiceConfig& c, std::string_view v) { c.max_connections = parse_unsigned(v, 1, max_count); },
-        verify_pending},
+        [](ServiceConfig& c, std::string_view v) { c.max_connections = parse_unsigned(v, 1, max_count); }},
     KeyRow<ServiceConfig>{{"max_per_source", "0", "concurrent connections from one address; 0 = off"},
-        [](ServiceConfig& c, std::string_view v) { c.max_per_source = parse_unsigned(v, 0, max_count); },
-        verify_pending},
+        [](ServiceConfig& c, std::string_view v) { c.max_per_source = parse_unsigned(v, 0, max_count); }},
     KeyRow<ServiceConfig>{{"rate", "0", "new connections or datagrams per second per source address; 0 = off"},
-        [](ServiceConfig& c, std::string_view v) { c.rate = parse_unsigned(v, 0, max_count); },
-        verify_pending},
+        [](ServiceConfig& c, std::string_view v) { c.rate = parse_unsigned(v, 0, max_count); }},
     KeyRow<ServiceConfig>{{"idle_timeout", "60", "seconds without input before a connection is closed; 0 = never"},
-        [](ServiceConfig& c, std::string_view v) { c.idle_timeout = std::chrono::seconds(parse_unsigned(v, 0, max_seconds)); },
-        verify_pending},
+        [](ServiceConfig& c, std::string_view v) { c.idle_timeout = std::chrono::seconds(parse_unsigned(v, 0, max_seconds)); }},
+    KeyRow<ServiceConfig>{{"verify", "", "custom verifiers, by registered name, after acl and udp_guard"},
+        [](ServiceConfig& c, std::string_view v) { c.verify = parse_verifier_names(v); }},
     KeyRow<ServiceConfig>{{"max_line", "8192", "line-based handlers: longest accepted line or message, bytes"},
         [](ServiceConfig& c, std::string_view v) { c.max_line = parse_unsigned(v, 16, 16ULL * 1024 * 1024); }},
     KeyRow<ServiceConfig>{{"udp_min_source_port", "1024", "UDP: drop datagrams from lower source ports; 0 = off"},
-        [](ServiceConfig& c, std::string_view v) { c.udp_min_source_port = static_cast<std::uint16_t>(parse_unsigned(v, 0, 65535)); },
-        verify_pending},
+        [](ServiceConfig& c, std::string_view v) { c.udp_min_source_port = static_cast<std::uint16_t>(parse_unsigned(v, 0, 65535)); }},
 };
 // clang-format on
 

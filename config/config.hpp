@@ -86,6 +86,7 @@ struct ServiceConfig {
     std::chrono::seconds idle_timeout{60};
     std::size_t max_line = 8192;
     std::uint16_t udp_min_source_port = 1024;
+    std::vector<std::string> verify;  ///< custom verifiers, by registered name
     /// The handler's own keys with defaults filled in; the handler's factory turns them into its
     /// typed options (and has already accepted them once, during validation).
     std::map<std::string, std::string, std::less<>> options;

@@ -1,24 +1,44 @@
 #pragma once
-// What the daemon knows of each live stream connection: enough to drain it at shutdown.
+// What the daemon knows of each live stream connection: enough to drain it at shutdown and to
+// close it when it has been silent for its service's idle_timeout.
 
+#include <chrono>
+#include <cstdint>
 #include <unordered_set>
 
 namespace netd {
 
 class Connection {
   public:
-    Connection();
+    /// idle_timeout: how long the connection may stay silent; 0 = for ever.
+    explicit Connection(std::chrono::seconds idle_timeout);
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
     virtual ~Connection();
 
-    /// Shutdown: reads and handles what the client already sent, lets the session finish, closes.
+    /// Shutdown (and idle timeout): reads and handles what the client already sent, lets the
+    /// session finish, closes.
     virtual void drain() = 0;
+
+    /// Input arrived: the idle timeout starts again.
+    void touch();
+
+    /// Whether the connection has been silent for longer than its idle_timeout.
+    bool idle() const;
+
+  private:
+    std::uint32_t last_input_;    ///< idle_clock() when input last arrived
+    std::uint32_t idle_timeout_;  ///< seconds, 0 = never
 };
 
 /// The live connections of the calling thread's event loop. A connection is created, served and
 /// destroyed on one loop's thread, so each loop drains its own set and none needs a lock.
 using ConnectionSet = std::unordered_set<Connection*>;
 ConnectionSet& live_connections();
+
+/// One idle-timeout mechanism per loop rather than a timer per connection: the loop calls this
+/// once a second; it advances the loop's coarse clock (what touch() reads: no system call per
+/// read) and drains the connections that have been silent too long. Returns how many it closed.
+std::size_t close_idle_connections();
 
 }  // namespace netd

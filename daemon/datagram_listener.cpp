@@ -142,6 +142,9 @@ void DatagramListener<Protocol>::serve(std::string_view datagram,
     reply.clear();
     Output out(reply);
     const Peer peer = make_peer(transport, sender);
+    if (!service_->verify->verify_datagram(peer)) {
+        return;  // dropped (counted and logged by the chain)
+    }
     try {
         service_->handler->datagram(datagram, peer, out);
     } catch (const std::exception& e) {

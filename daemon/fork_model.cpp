@@ -34,12 +34,18 @@ bool ForkModel::admit(std::function<void()> resume) {
     return false;
 }
 
-bool ForkModel::fork_child(const std::string& peer) {
+bool ForkModel::fork_child(const std::string& peer, Admission admission) {
     io_.notify_fork(asio::execution_context::fork_prepare);
     const pid_t pid = ::fork();
     if (pid == 0) {
         io_.notify_fork(asio::execution_context::fork_child);
         in_child_ = true;
+        // The parent counts this connection and the other children; this process's copies of
+        // the verifiers' counters are not the ones that matter.
+        admission.forget();
+        for (auto& [other, child] : children_) {
+            child.admission.forget();
+        }
         boost::system::error_code ignored;
         sigchld_.clear(ignored);
         sigchld_.cancel(ignored);
@@ -59,7 +65,7 @@ bool ForkModel::fork_child(const std::string& peer) {
             << peer << ": cannot fork: " << std::strerror(errno) << "; connection closed";
         return false;
     }
-    children_.emplace(pid, peer);
+    children_.emplace(pid, Child{.peer = peer, .admission = std::move(admission)});
     BOOST_LOG_TRIVIAL(debug) << peer << ": served by child " << pid;
     return false;
 }
@@ -99,7 +105,7 @@ void ForkModel::reap() {
             break;
         }
         const auto found = children_.find(pid);
-        const std::string peer = found == children_.end() ? std::string("?") : found->second;
+        const std::string peer = found == children_.end() ? std::string("?") : found->second.peer;
         if (found != children_.end()) {
             children_.erase(found);
         }
@@ -149,7 +155,7 @@ void ForkModel::shutdown() {
 }
 
 void ForkModel::signal_children(int signal) {
-    for (const auto& [pid, peer] : children_) {
+    for (const auto& [pid, child] : children_) {
         ::kill(pid, signal);
     }
 }

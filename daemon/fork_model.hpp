@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "daemon/verify.hpp"
+
 namespace netd {
 
 class ForkModel {
@@ -35,10 +37,11 @@ class ForkModel {
     /// Whether a child may start now. If not, resume runs once a child has exited.
     bool admit(std::function<void()> resume);
 
-    /// Forks for the connection from peer. Returns true in the child, which has run the child
+    /// Forks for the connection from peer, whose admission the parent holds until the child is
+    /// reaped (so limits count live children). Returns true in the child, which has run the child
     /// hooks and must now serve that connection only (then return to the event loop, which
     /// stops so that serve_child takes over); false in the parent, also when fork failed.
-    bool fork_child(const std::string& peer);
+    bool fork_child(const std::string& peer, Admission admission);
 
     bool in_child() const { return in_child_; }
 
@@ -66,7 +69,11 @@ class ForkModel {
     std::chrono::seconds shutdown_timeout_;
     boost::asio::signal_set sigchld_;
     boost::asio::steady_timer deadline_;
-    std::map<pid_t, std::string> children_;  ///< pid -> the peer it serves, for the logs
+    struct Child {
+        std::string peer;  ///< for the logs
+        Admission admission;
+    };
+    std::map<pid_t, Child> children_;
     std::vector<std::function<void()>> waiting_;
     std::vector<std::function<void()>> child_hooks_;
     bool in_child_ = false;

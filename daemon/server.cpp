@@ -36,6 +36,7 @@ Server::Server(std::shared_ptr<const config::Config> config)
       loops_(loop_count(config_->server)),
       signals_(loops_.main(), SIGINT, SIGTERM, SIGHUP),
       listeners_(loops_.size()) {
+    connection_limit_.max = config_->server.max_connections;
     if (config_->server.mode == config::Mode::fork) {
         fork_ = std::make_unique<ForkModel>(loops_.main(), config_->server.max_children,
                                             config_->server.shutdown_timeout);
@@ -62,7 +63,10 @@ void Server::bind() {
         for (const auto& settings : config_->services) {
             const auto* spec = find_handler(settings.handler);
             auto service = std::make_shared<Service>(
-                Service{.config = config_, .settings = settings, .handler = spec->make(settings)});
+                Service{.config = config_,
+                        .settings = settings,
+                        .handler = spec->make(settings),
+                        .verify = std::make_unique<VerifyChain>(settings, connection_limit_)});
             for (const auto& endpoint : settings.tcp) {
                 add(std::make_shared<StreamListener<asio::ip::tcp>>(main, service, endpoint,
                                                                     options));
@@ -106,6 +110,10 @@ void Server::bind() {
 
 int Server::run() {
     await_signal();
+    for (std::size_t loop = 0; loop < loops_.size(); ++loop) {
+        idle_sweeps_.push_back(std::make_unique<asio::steady_timer>(loops_.at(loop)));
+        sweep_idle(loop);
+    }
     std::size_t listeners = 0;
     for (const auto& loop : listeners_) {
         for (const auto& listener : loop) {
@@ -163,6 +171,18 @@ void Server::await_signal() {
     });
 }
 
+void Server::sweep_idle(std::size_t loop) {
+    auto& timer = *idle_sweeps_[loop];
+    timer.expires_after(std::chrono::seconds(1));
+    timer.async_wait([this, loop](const boost::system::error_code& ec) {
+        if (ec) {
+            return;  // shutdown
+        }
+        close_idle_connections();
+        sweep_idle(loop);
+    });
+}
+
 void Server::reopen() {
     for (const auto& service : services_) {
         service->handler->reopen();
@@ -173,6 +193,7 @@ void Server::shutdown() {
     for (std::size_t loop = 0; loop < loops_.size(); ++loop) {
         // Each loop stops its own listeners and drains its own connections, on its own thread.
         asio::post(loops_.at(loop), [this, loop] {
+            idle_sweeps_[loop]->cancel();
             auto& listeners = listeners_[loop];
             for (const auto& listener : listeners) {
                 listener->drain();

@@ -5,6 +5,7 @@
 // address fails the whole start-up with a config error instead of leaving a half-started daemon.
 
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <vector>
 
@@ -35,6 +36,8 @@ class Server {
 
   private:
     void await_signal();
+    /// Closes the connections of the loop that have been silent too long, once a second.
+    void sweep_idle(std::size_t loop);
     /// SIGHUP: handlers reopen their files.
     void reopen();
     /// SIGTERM: every loop stops accepting, handles the datagrams and stream bytes that already
@@ -50,6 +53,9 @@ class Server {
     EventLoops loops_;
     boost::asio::signal_set signals_;
     std::unique_ptr<ForkModel> fork_;  ///< fork mode only
+    GlobalLimit connection_limit_;     ///< [server] max_connections, all services together
+    /// Each loop's once-a-second idle sweep (close_idle_connections), by loop index.
+    std::vector<std::unique_ptr<boost::asio::steady_timer>> idle_sweeps_;
     std::vector<std::shared_ptr<Service>> services_;
     /// The listeners each loop serves, by loop index.
     std::vector<std::vector<std::shared_ptr<Listener>>> listeners_;

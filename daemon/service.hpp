@@ -1,9 +1,11 @@
 #pragma once
-// A running service: its settings (and the config snapshot they live in) and its handler.
+// A running service: its settings (and the config snapshot they live in), its handler and its
+// verify_request chain.
 
 #include <memory>
 
 #include "config/config.hpp"
+#include "daemon/verify.hpp"
 #include "handlers/handler.hpp"
 
 namespace netd {
@@ -13,6 +15,7 @@ struct Service {
     std::shared_ptr<const config::Config> config;
     const config::ServiceConfig& settings;
     std::unique_ptr<Handler> handler;
+    std::unique_ptr<VerifyChain> verify;
 };
 
 /// "[name]", the prefix of every log line about a service.

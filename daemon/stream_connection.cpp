@@ -21,8 +21,12 @@ constexpr std::chrono::milliseconds pause_interval{5};
 
 template <class Protocol>
 StreamConnection<Protocol>::StreamConnection(socket_type socket, std::shared_ptr<Service> service,
-                                             Peer peer)
-    : socket_(std::move(socket)), service_(std::move(service)), peer_(std::move(peer)) {}
+                                             Peer peer, Admission admission)
+    : Connection(service->settings.idle_timeout),
+      socket_(std::move(socket)),
+      service_(std::move(service)),
+      peer_(std::move(peer)),
+      admission_(std::move(admission)) {}
 
 template <class Protocol>
 void StreamConnection<Protocol>::start() {
@@ -186,6 +190,7 @@ void StreamConnection<Protocol>::finish_drain() {
 
 template <class Protocol>
 bool StreamConnection<Protocol>::consume(std::string_view bytes) {
+    touch();
     auto& reply = io_buffers().out;
     reply.clear();
     Output out(reply);

@@ -23,7 +23,10 @@ class StreamConnection final : public Connection,
   public:
     using socket_type = typename Protocol::socket;
 
-    StreamConnection(socket_type socket, std::shared_ptr<Service> service, Peer peer);
+    /// admission: what the service's verifiers counted for this connection, released when it
+    /// ends.
+    StreamConnection(socket_type socket, std::shared_ptr<Service> service, Peer peer,
+                     Admission admission);
 
     /// Opens the handler session, runs its setup and starts reading.
     void start();
@@ -59,6 +62,7 @@ class StreamConnection final : public Connection,
     socket_type socket_;
     std::shared_ptr<Service> service_;
     Peer peer_;
+    Admission admission_;
     std::unique_ptr<StreamSession> session_;
     /// Where a waiting read lands. Small, so that idle connections stay cheap; a read that fills
     /// it is topped up from the thread's large buffer.

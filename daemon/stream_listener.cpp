@@ -1,5 +1,6 @@
 #include "daemon/stream_listener.hpp"
 
+#include <array>
 #include <boost/asio/socket_base.hpp>
 
 #include "daemon/endpoint_text.hpp"
@@ -134,34 +135,65 @@ void StreamListener<Protocol>::on_accept(boost::system::error_code ec,
 }
 
 template <class Protocol>
-std::shared_ptr<StreamConnection<Protocol>> StreamListener<Protocol>::serve(
-    typename Protocol::socket socket) {
+bool StreamListener<Protocol>::admit(typename Protocol::socket& socket, Peer& peer,
+                                     Admission& admission) {
     boost::system::error_code ec;
     const auto remote = socket.remote_endpoint(ec);
     if (ec) {
-        return nullptr;  // reset before we got to it
+        return false;  // reset before we got to it
     }
+    peer = make_peer(is_unix<Protocol> ? Transport::unix_stream : Transport::tcp, remote);
+    const Verdict verdict = service_->verify->verify_stream(peer, admission);
+    if (verdict == Verdict::accept) {
+        return true;
+    }
+    socket.non_blocking(true, ec);
+    if (verdict == Verdict::busy) {
+        socket.write_some(asio::buffer(busy_message), ec);
+    }
+    // Closing with unread bytes would reset the connection and could destroy the answer before
+    // the client reads it: end our side, and discard what the client already sent.
+    socket.shutdown(Protocol::socket::shutdown_send, ec);
+    std::array<char, 512> discard{};
+    socket.read_some(asio::buffer(discard), ec);
+    socket.close(ec);
+    return false;
+}
+
+template <class Protocol>
+std::shared_ptr<StreamConnection<Protocol>> StreamListener<Protocol>::serve(
+    typename Protocol::socket socket) {
+    Peer peer;
+    Admission admission;
+    if (!admit(socket, peer, admission)) {
+        return nullptr;
+    }
+    return serve(std::move(socket), std::move(peer), std::move(admission));
+}
+
+template <class Protocol>
+std::shared_ptr<StreamConnection<Protocol>> StreamListener<Protocol>::serve(
+    typename Protocol::socket socket, Peer peer, Admission admission) {
     if constexpr (std::is_same_v<Protocol, asio::ip::tcp>) {
-        socket.set_option(asio::ip::tcp::no_delay(true), ec);
+        boost::system::error_code ignored;
+        socket.set_option(asio::ip::tcp::no_delay(true), ignored);
     }
-    const auto transport = is_unix<Protocol> ? Transport::unix_stream : Transport::tcp;
-    auto connection = std::make_shared<StreamConnection<Protocol>>(std::move(socket), service_,
-                                                                   make_peer(transport, remote));
+    auto connection = std::make_shared<StreamConnection<Protocol>>(
+        std::move(socket), service_, std::move(peer), std::move(admission));
     connection->start();
     return connection;
 }
 
 template <class Protocol>
 void StreamListener<Protocol>::serve_in_child(typename Protocol::socket socket) {
-    boost::system::error_code ec;
-    const auto remote = socket.remote_endpoint(ec);
-    if (ec) {
-        return;  // reset before we got to it: no child needed
+    Peer peer;
+    Admission admission;
+    if (!admit(socket, peer, admission)) {
+        return;  // no child for a rejected connection
     }
-    const auto transport = is_unix<Protocol> ? Transport::unix_stream : Transport::tcp;
-    if (options_.fork->fork_child(log_prefix(*service_) +
-                                  make_peer(transport, remote).to_string())) {
-        serve(std::move(socket));
+    // The parent keeps the admission until the child is reaped: limits count live children.
+    if (options_.fork->fork_child(log_prefix(*service_) + peer.to_string(), std::move(admission))) {
+        serve(std::move(socket), std::move(peer), Admission());
     }
     // In the parent the socket closes here: the child holds the connection now.
 }

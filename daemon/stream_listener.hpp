@@ -35,10 +35,17 @@ class StreamListener final : public Listener,
     /// Accepts the next connection, once fork mode has room for another child.
     void do_accept();
     void on_accept(boost::system::error_code ec, typename Protocol::socket socket);
-    /// Makes an accepted socket a connection of this listener's service (nullptr if the peer is
-    /// already gone).
+    /// Runs the service's verifiers on an accepted socket: true when it may be served (peer and
+    /// admission are then set); false when the peer is already gone or was rejected (the socket
+    /// is then closed, after the busy answer for a limit).
+    bool admit(typename Protocol::socket& socket, Peer& peer, Admission& admission);
+    /// Verifies an accepted socket and, if admitted, makes it a connection of this listener's
+    /// service (nullptr when not).
     std::shared_ptr<StreamConnection<Protocol>> serve(typename Protocol::socket socket);
-    /// Fork mode: serves the socket in a new child process.
+    /// Makes an admitted socket a connection of this listener's service.
+    std::shared_ptr<StreamConnection<Protocol>> serve(typename Protocol::socket socket, Peer peer,
+                                                      Admission admission);
+    /// Fork mode: verifies the socket and serves it in a new child process.
     void serve_in_child(typename Protocol::socket socket);
     /// Accepting failed for lack of resources (descriptors, memory): pause instead of spinning.
     void pause_accepting();

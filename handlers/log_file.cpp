@@ -165,6 +165,7 @@ void LogFile::stop() {
         if (!child_waiting_.empty()) {
             BOOST_LOG_TRIVIAL(error) << "logger: stopping with " << child_waiting_.size()
                                      << " bytes of records not written to " << options_.path;
+            std::string().swap(child_waiting_);
         }
         close_child_file();
         return;

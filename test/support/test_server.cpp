@@ -1,5 +1,10 @@
-// netd_test_server: netd with one more handler, `faulty`, for the tests of fault containment
-// (SPEC 4). It answers each line with the line, except:
+// netd_test_server: netd with what the tests register through the public C++ API:
+//
+// the verifier `test_blocklist` (SPEC 5, `verify = test_blocklist`): refuses 127.0.0.2, and answers
+// connections from 127.0.0.3 with the busy message, whatever the other verifiers say;
+//
+// the handler `faulty`, for the tests of fault containment (SPEC 4). It answers each line with the
+// line, except:
 //   "throw" -> the handler throws (contained in every mode: that connection is closed)
 //   "crash" -> the handler aborts the process (contained in fork mode only: its child dies)
 //   "pid"   -> the serving process's pid (tells a fork-mode child from the parent)
@@ -12,6 +17,7 @@
 #include <stdexcept>
 
 #include "daemon/daemon_main.hpp"
+#include "daemon/verify.hpp"
 #include "handlers/line_framer.hpp"
 #include "handlers/registry.hpp"
 
@@ -57,9 +63,29 @@ class FaultyHandler final : public netd::Handler {
     }
 };
 
+class TestBlocklist final : public netd::Verifier {
+  public:
+    netd::Verdict verify(const netd::Peer& peer, bool /*stream*/) override {
+        if (peer.transport != netd::Transport::tcp && peer.transport != netd::Transport::udp) {
+            return netd::Verdict::accept;
+        }
+        const auto address = peer.address.to_string();
+        if (address == "127.0.0.2") {
+            return netd::Verdict::refuse;
+        }
+        return address == "127.0.0.3" ? netd::Verdict::busy : netd::Verdict::accept;
+    }
+};
+
 }  // namespace
 
 int main(int argc, char* argv[]) {
+    netd::register_verifier(netd::VerifierSpec{
+        .name = "test_blocklist",
+        .summary = "test only: refuses 127.0.0.2, answers 127.0.0.3 with the busy message",
+        .make = [](const netd::config::ServiceConfig& /*service*/)
+            -> std::unique_ptr<netd::Verifier> { return std::make_unique<TestBlocklist>(); },
+    });
     netd::register_handler(netd::HandlerSpec{
         .name = "faulty",
         .summary = "test only: echoes lines; 'throw' throws, 'crash' aborts, 'pid' tells the pid",

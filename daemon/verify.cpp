@@ -1,0 +1,316 @@
+#include "daemon/verify.hpp"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <mutex>
+#include <unordered_map>
+
+#include "daemon/logging.hpp"
+#include "daemon/token_bucket.hpp"
+
+namespace netd {
+
+namespace {
+
+/// The address a rule or a table sees: IPv4-mapped IPv6 (::ffff:a.b.c.d) is IPv4.
+boost::asio::ip::address plain_address(const boost::asio::ip::address& address) {
+    if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+        return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6());
+    }
+    return address;
+}
+
+bool has_address(const Peer& peer) {
+    return peer.transport == Transport::tcp || peer.transport == Transport::udp;
+}
+
+/// acl: deny wins; with an allow list, only what it names gets in. Unix peers have no address
+/// and are not subject to it (file permissions guard Unix sockets).
+class AclVerifier final : public Verifier {
+  public:
+    AclVerifier(std::vector<config::Cidr> allow, std::vector<config::Cidr> deny)
+        : allow_(std::move(allow)), deny_(std::move(deny)) {}
+
+    Verdict verify(const Peer& peer, bool /*stream*/) override {
+        if (!has_address(peer)) {
+            return Verdict::accept;
+        }
+        const auto in = [&](const std::vector<config::Cidr>& blocks) {
+            return std::any_of(blocks.begin(), blocks.end(),
+                               [&](const auto& block) { return block.contains(peer.address); });
+        };
+        if (in(deny_) || (!allow_.empty() && !in(allow_))) {
+            return Verdict::refuse;
+        }
+        return Verdict::accept;
+    }
+
+  private:
+    std::vector<config::Cidr> allow_;
+    std::vector<config::Cidr> deny_;
+};
+
+/// udp_guard: no answer to UDP datagrams from privileged source ports, where echo, chargen and
+/// friends of other hosts live (loops between two such services, reflection attacks); the
+/// OpenBSD inetd policy.
+class UdpGuard final : public Verifier {
+  public:
+    explicit UdpGuard(std::uint16_t min_port) : min_port_(min_port) {}
+
+    Verdict verify(const Peer& peer, bool stream) override {
+        if (stream || peer.transport != Transport::udp || peer.port >= min_port_) {
+            return Verdict::accept;
+        }
+        return Verdict::refuse;
+    }
+
+  private:
+    std::uint16_t min_port_;
+};
+
+/// rate: new connections or datagrams per second per source address, each source with its own
+/// token bucket in a bounded table (see TokenBucketTable).
+class RateVerifier final : public Verifier {
+  public:
+    explicit RateVerifier(std::uint64_t rate) : table_(static_cast<double>(rate)) {}
+
+    Verdict verify(const Peer& peer, bool /*stream*/) override {
+        if (!has_address(peer) ||
+            table_.take(plain_address(peer.address), std::chrono::steady_clock::now())) {
+            return Verdict::accept;
+        }
+        return Verdict::busy;
+    }
+
+  private:
+    TokenBucketTable table_;
+};
+
+/// max_per_source: live stream connections from one address. The table holds only addresses
+/// with a live connection, so it is bounded by max_connections.
+class SourceLimit final : public Verifier {
+  public:
+    explicit SourceLimit(std::uint64_t max) : max_(max) {}
+
+    Verdict verify(const Peer& peer, bool stream) override {
+        if (!stream || !has_address(peer)) {
+            return Verdict::accept;
+        }
+        const std::lock_guard lock(mutex_);
+        auto& live = live_[plain_address(peer.address)];
+        if (live >= max_) {
+            if (live == 0) {
+                live_.erase(plain_address(peer.address));
+            }
+            return Verdict::busy;
+        }
+        ++live;
+        return Verdict::accept;
+    }
+
+    void release(const Peer& peer) override {
+        if (!has_address(peer)) {
+            return;
+        }
+        const std::lock_guard lock(mutex_);
+        const auto found = live_.find(plain_address(peer.address));
+        if (found != live_.end() && --found->second == 0) {
+            live_.erase(found);
+        }
+    }
+
+  private:
+    struct Hash {
+        std::size_t operator()(const boost::asio::ip::address& a) const {
+            return a.is_v4() ? std::hash<std::uint32_t>()(a.to_v4().to_uint())
+                             : std::hash<std::string_view>()(std::string_view(
+                                   reinterpret_cast<const char*>(a.to_v6().to_bytes().data()), 16));
+        }
+    };
+
+    std::uint64_t max_;
+    std::mutex mutex_;
+    std::unordered_map<boost::asio::ip::address, std::uint64_t, Hash> live_;
+};
+
+/// max_connections: live stream connections of the service, and of all services together.
+class ConnectionLimit final : public Verifier {
+  public:
+    ConnectionLimit(std::uint64_t max, GlobalLimit& global) : max_(max), global_(global) {}
+
+    Verdict verify(const Peer& /*peer*/, bool stream) override {
+        if (!stream) {
+            return Verdict::accept;
+        }
+        if (live_.fetch_add(1) >= max_) {
+            live_.fetch_sub(1);
+            return Verdict::busy;
+        }
+        if (global_.live.fetch_add(1) >= global_.max) {
+            global_.live.fetch_sub(1);
+            live_.fetch_sub(1);
+            return Verdict::busy;
+        }
+        return Verdict::accept;
+    }
+
+    void release(const Peer& /*peer*/) override {
+        global_.live.fetch_sub(1);
+        live_.fetch_sub(1);
+    }
+
+  private:
+    std::uint64_t max_;
+    GlobalLimit& global_;
+    std::atomic<std::uint64_t> live_ = 0;
+};
+
+std::vector<VerifierSpec>& custom_table() {
+    static std::vector<VerifierSpec> specs;
+    return specs;
+}
+
+/// Rejections are logged at most this often per service and verifier.
+constexpr std::chrono::seconds rejection_log_interval{1};
+
+}  // namespace
+
+void register_verifier(const VerifierSpec& spec) {
+    auto& specs = custom_table();
+    const auto found = std::find_if(specs.begin(), specs.end(),
+                                    [&](const auto& s) { return s.name == spec.name; });
+    if (found == specs.end()) {
+        specs.push_back(spec);
+    } else {
+        *found = spec;
+    }
+}
+
+const VerifierSpec* find_verifier(std::string_view name) {
+    const auto& specs = custom_table();
+    const auto found =
+        std::find_if(specs.begin(), specs.end(), [&](const auto& s) { return s.name == name; });
+    return found == specs.end() ? nullptr : &*found;
+}
+
+std::span<const VerifierSpec> verifiers() {
+    return custom_table();
+}
+
+/// One verifier in the chain, with its rejection counter.
+struct VerifyChain::Link {
+    std::string name;
+    std::unique_ptr<Verifier> verifier;
+    std::atomic<std::uint64_t> rejected = 0;
+    std::atomic<std::uint64_t> logged = 0;  ///< rejected when the last log line was written
+    std::atomic<std::chrono::steady_clock::rep> last_log = 0;
+};
+
+VerifyChain::VerifyChain(const config::ServiceConfig& service, GlobalLimit& global)
+    : service_(service.name) {
+    const auto add = [&](std::string name, std::unique_ptr<Verifier> verifier) {
+        auto link = std::make_unique<Link>();
+        link->name = std::move(name);
+        link->verifier = std::move(verifier);
+        links_.push_back(std::move(link));
+    };
+    if (!service.allow.empty() || !service.deny.empty()) {
+        add("acl", std::make_unique<AclVerifier>(service.allow, service.deny));
+    }
+    if (service.udp_min_source_port > 0 && !service.udp.empty()) {
+        add("udp_guard", std::make_unique<UdpGuard>(service.udp_min_source_port));
+    }
+    for (const auto& name : service.verify) {
+        add(name, find_verifier(name)->make(service));
+    }
+    if (service.rate > 0) {
+        add("rate", std::make_unique<RateVerifier>(service.rate));
+    }
+    if (service.max_per_source > 0) {
+        add("max_per_source", std::make_unique<SourceLimit>(service.max_per_source));
+    }
+    add("max_connections", std::make_unique<ConnectionLimit>(service.max_connections, global));
+}
+
+VerifyChain::~VerifyChain() = default;
+
+std::pair<Verdict, std::size_t> VerifyChain::run(const Peer& peer, bool stream) {
+    for (std::size_t i = 0; i < links_.size(); ++i) {
+        const Verdict verdict = links_[i]->verifier->verify(peer, stream);
+        if (verdict != Verdict::accept) {
+            note(i, peer, stream);
+            return {verdict, i};
+        }
+    }
+    return {Verdict::accept, links_.size()};
+}
+
+Verdict VerifyChain::verify_stream(const Peer& peer, Admission& admission) {
+    const auto [verdict, admitted] = run(peer, true);
+    if (verdict == Verdict::accept) {
+        admission = Admission(this, peer, admitted);
+    } else {
+        release(peer, admitted);  // what the verifiers before the rejecting one counted
+    }
+    return verdict;
+}
+
+bool VerifyChain::verify_datagram(const Peer& peer) {
+    return run(peer, false).first == Verdict::accept;
+}
+
+void VerifyChain::release(const Peer& peer, std::size_t admitted) {
+    for (std::size_t i = 0; i < admitted; ++i) {
+        links_[i]->verifier->release(peer);
+    }
+}
+
+void VerifyChain::note(std::size_t index, const Peer& peer, bool stream) {
+    auto& link = *links_[index];
+    const auto total = ++link.rejected;
+    const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+    auto last = link.last_log.load();
+    const auto interval =
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(rejection_log_interval)
+            .count();
+    if (last != 0 && now - last < interval) {
+        return;
+    }
+    if (!link.last_log.compare_exchange_strong(last, now)) {
+        return;  // another thread logs this second's line
+    }
+    const auto since = total - link.logged.exchange(total);
+    BOOST_LOG_TRIVIAL(warning) << "[" << service_ << "] rejected "
+                               << (stream ? "connection" : "datagram") << " from "
+                               << peer.to_string() << " (" << link.name << "); " << since
+                               << " rejected by " << link.name << " since the last report, "
+                               << total << " in all";
+}
+
+std::uint64_t VerifyChain::rejected(std::string_view name) const {
+    for (const auto& link : links_) {
+        if (link->name == name) {
+            return link->rejected.load();
+        }
+    }
+    return 0;
+}
+
+Admission& Admission::operator=(Admission&& other) noexcept {
+    if (this != &other) {
+        release();
+        chain_ = std::exchange(other.chain_, nullptr);
+        peer_ = std::move(other.peer_);
+        admitted_ = other.admitted_;
+    }
+    return *this;
+}
+
+void Admission::release() {
+    if (chain_ != nullptr) {
+        std::exchange(chain_, nullptr)->release(peer_, admitted_);
+    }
+}
+
+}  // namespace netd

@@ -1,0 +1,132 @@
+#pragma once
+// verify_request (SPEC 5): every accepted stream connection and every datagram passes its service's
+// chain of verifiers before a handler sees it; the first rejection wins. Built-in verifiers (acl,
+// udp_guard, rate, limits) are chosen by the service's keys; custom ones are registered by name,
+// like handlers, and listed with `verify = name, ...`.
+//
+// A verifier that counts live connections (limits) is told when each connection it admitted ends:
+// the chain hands out an Admission that releases them when it is destroyed.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+#include "handlers/handler.hpp"
+
+namespace netd {
+
+/// What a verifier decides. A rejection is counted and logged under the verifier's name
+/// ("acl", "udp_guard", "rate", "max_connections", "max_per_source", or a custom verifier's).
+enum class Verdict : std::uint8_t {
+    accept,
+    refuse,  ///< close without a word (access control); a datagram is dropped
+    busy,    ///< "error: too many connections, try later", then close; a datagram is dropped
+};
+
+/// One verifier of one service. Called from whichever thread received the connection or datagram
+/// (pool mode: several at once), so it must be safe to call concurrently.
+class Verifier {
+  public:
+    Verifier() = default;
+    Verifier(const Verifier&) = delete;
+    Verifier& operator=(const Verifier&) = delete;
+    virtual ~Verifier() = default;
+
+    /// A new stream connection (stream = true) or a datagram from peer.
+    virtual Verdict verify(const Peer& peer, bool stream) = 0;
+
+    /// A stream connection this verifier accepted has ended.
+    virtual void release(const Peer& /*peer*/) {}
+};
+
+/// A custom verifier's entry in the table: `verify = NAME` builds it for a service.
+struct VerifierSpec {
+    std::string_view name;
+    std::string_view summary;  ///< one line for --help
+    std::unique_ptr<Verifier> (*make)(const config::ServiceConfig& service);
+};
+
+/// Adds a custom verifier (tests and embedders do this before loading a config); a name already
+/// registered is replaced.
+void register_verifier(const VerifierSpec& spec);
+
+/// The custom verifier registered under name, or nullptr.
+const VerifierSpec* find_verifier(std::string_view name);
+
+/// The registered custom verifiers.
+std::span<const VerifierSpec> verifiers();
+
+/// Connections of all services together, for the server's max_connections.
+struct GlobalLimit {
+    std::uint64_t max = 0;
+    std::atomic<std::uint64_t> live = 0;
+};
+
+class VerifyChain;
+
+/// A stream connection's admission: releases what the verifiers counted for it when destroyed.
+class Admission {
+  public:
+    Admission() = default;
+    Admission(VerifyChain* chain, Peer peer, std::size_t admitted)
+        : chain_(chain), peer_(std::move(peer)), admitted_(admitted) {}
+    Admission(Admission&& other) noexcept { *this = std::move(other); }
+    Admission& operator=(Admission&& other) noexcept;
+    Admission(const Admission&) = delete;
+    Admission& operator=(const Admission&) = delete;
+    ~Admission() { release(); }
+
+    /// fork mode, in the child: the parent releases, not this copy.
+    void forget() { chain_ = nullptr; }
+
+  private:
+    void release();
+
+    VerifyChain* chain_ = nullptr;
+    Peer peer_;
+    std::size_t admitted_ = 0;  ///< how many verifiers of the chain accepted (and may count it)
+};
+
+/// A service's verifiers in order, with the rejection counters. Lives as long as the service.
+class VerifyChain {
+  public:
+    /// Builds the chain the service's keys ask for: acl, udp_guard, the custom verifiers listed
+    /// in `verify`, rate, max_per_source, max_connections (the service's and the server's).
+    VerifyChain(const config::ServiceConfig& service, GlobalLimit& global);
+    VerifyChain(const VerifyChain&) = delete;
+    VerifyChain& operator=(const VerifyChain&) = delete;
+    ~VerifyChain();
+
+    /// A stream connection: accept (admission then holds what the verifiers counted), or the
+    /// rejection, already counted and logged; the caller closes, with busy_message for busy.
+    Verdict verify_stream(const Peer& peer, Admission& admission);
+
+    /// A datagram: whether to serve it (a rejected one is counted, logged and dropped).
+    bool verify_datagram(const Peer& peer);
+
+    /// Rejections so far by the verifier of that name (0 for an unknown name).
+    std::uint64_t rejected(std::string_view name) const;
+
+  private:
+    friend class Admission;
+    struct Link;
+
+    /// Runs the verifiers; returns the verdict and how many accepted before it.
+    std::pair<Verdict, std::size_t> run(const Peer& peer, bool stream);
+    /// Counts and (at most once a second per verifier) logs a rejection by links_[index].
+    void note(std::size_t index, const Peer& peer, bool stream);
+    void release(const Peer& peer, std::size_t admitted);
+
+    std::string service_;
+    std::vector<std::unique_ptr<Link>> links_;
+};
+
+/// The busy answer a stream rejected by a limit gets before it is closed.
+constexpr std::string_view busy_message = "error: too many connections, try later\n";
+
+}  // namespace netd
