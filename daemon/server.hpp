@@ -52,11 +52,13 @@ class Server {
     std::shared_ptr<const config::Config> config_;
     EventLoops loops_;
     boost::asio::signal_set signals_;
-    std::unique_ptr<ForkModel> fork_;  ///< fork mode only
-    GlobalLimit connection_limit_;     ///< [server] max_connections, all services together
+    GlobalLimit connection_limit_;  ///< [server] max_connections, all services together
     /// Each loop's once-a-second idle sweep (close_idle_connections), by loop index.
     std::vector<std::unique_ptr<boost::asio::steady_timer>> idle_sweeps_;
     std::vector<std::shared_ptr<Service>> services_;
+    /// fork mode only. Declared after the services: the admissions it holds for live children
+    /// release into their services' verifiers, so it must go first.
+    std::unique_ptr<ForkModel> fork_;
     /// The listeners each loop serves, by loop index.
     std::vector<std::vector<std::shared_ptr<Listener>>> listeners_;
 };
