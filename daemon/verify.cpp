@@ -8,6 +8,7 @@
 
 #include "daemon/logging.hpp"
 #include "daemon/token_bucket.hpp"
+#include "handlers/registry.hpp"
 
 namespace netd {
 
@@ -177,21 +178,11 @@ constexpr std::chrono::seconds rejection_log_interval{1};
 }  // namespace
 
 void register_verifier(const VerifierSpec& spec) {
-    auto& specs = custom_table();
-    const auto found = std::find_if(specs.begin(), specs.end(),
-                                    [&](const auto& s) { return s.name == spec.name; });
-    if (found == specs.end()) {
-        specs.push_back(spec);
-    } else {
-        *found = spec;
-    }
+    add_by_name(custom_table(), spec);
 }
 
 const VerifierSpec* find_verifier(std::string_view name) {
-    const auto& specs = custom_table();
-    const auto found =
-        std::find_if(specs.begin(), specs.end(), [&](const auto& s) { return s.name == name; });
-    return found == specs.end() ? nullptr : &*found;
+    return find_by_name(custom_table(), name);
 }
 
 std::span<const VerifierSpec> verifiers() {

@@ -1,7 +1,5 @@
 #include "handlers/registry.hpp"
 
-#include <algorithm>
-
 #include "handlers/daytime.hpp"
 #include "handlers/echo.hpp"
 #include "handlers/logger.hpp"
@@ -27,21 +25,11 @@ std::span<const HandlerSpec> handlers() {
 }
 
 const HandlerSpec* find_handler(std::string_view name) {
-    const auto& specs = table();
-    const auto found =
-        std::find_if(specs.begin(), specs.end(), [&](const auto& s) { return s.name == name; });
-    return found == specs.end() ? nullptr : &*found;
+    return find_by_name(table(), name);
 }
 
 void register_handler(const HandlerSpec& spec) {
-    auto& specs = table();
-    const auto found = std::find_if(specs.begin(), specs.end(),
-                                    [&](const auto& s) { return s.name == spec.name; });
-    if (found == specs.end()) {
-        specs.push_back(spec);
-    } else {
-        *found = spec;
-    }
+    add_by_name(table(), spec);
 }
 
 std::string_view to_string(Transport transport) {

@@ -48,6 +48,27 @@ auto parse_option(const config::ServiceConfig& service, std::string_view key, Pa
     }
 }
 
+/// Name tables (handlers, verifiers): the entry named name, or nullptr.
+template <class Spec>
+const Spec* find_by_name(const std::vector<Spec>& table, std::string_view name) {
+    for (const auto& spec : table) {
+        if (spec.name == name) {
+            return &spec;
+        }
+    }
+    return nullptr;
+}
+
+/// Adds spec to a name table; a name already there is replaced.
+template <class Spec>
+void add_by_name(std::vector<Spec>& table, const Spec& spec) {
+    if (const auto* found = find_by_name(table, spec.name)) {
+        table[static_cast<std::size_t>(found - table.data())] = spec;
+    } else {
+        table.push_back(spec);
+    }
+}
+
 /// The registered handlers, built-ins first.
 std::span<const HandlerSpec> handlers();
 

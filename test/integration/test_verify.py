@@ -15,7 +15,8 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
 from netd_harness import (  # noqa: E402
-    IO_TIMEOUT, MODE, Netd, ipv6_available, recv_exact, run_netd, test_server_bin,
+    IO_TIMEOUT, MODE, Netd, ipv6_available, recv_exact, run_netd, tcp_connect, test_server_bin,
+    udp_socket,
 )
 
 BUSY = b"error: too many connections, try later\n"
@@ -24,26 +25,11 @@ QUIET = 0.5  # how long a dropped datagram or a refused connection is given to a
 
 def connect_from(source, addr, timeout=IO_TIMEOUT):
     """A TCP connection to addr from the loopback address source."""
-    s = socket.socket(socket.AF_INET6 if ":" in source else socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    try:
-        s.bind((source, 0))
-        s.connect(addr)
-    except BaseException:
-        s.close()
-        raise
-    return s
+    return tcp_connect(addr, timeout, source=source)
 
 
 def udp_from(source, port=0):
-    s = socket.socket(socket.AF_INET6 if ":" in source else socket.AF_INET, socket.SOCK_DGRAM)
-    s.settimeout(QUIET)
-    try:
-        s.bind((source, port))
-    except BaseException:
-        s.close()
-        raise
-    return s
+    return udp_socket(source, QUIET, port)
 
 
 def everything_until_eof(sock, timeout=IO_TIMEOUT):

@@ -542,11 +542,14 @@ def ipv6_available():
         return False
 
 
-def tcp_connect(addr, timeout=IO_TIMEOUT):
+def tcp_connect(addr, timeout=IO_TIMEOUT, source=None):
+    """A TCP connection to addr; from the local address source if given (127.0.0.2, ...)."""
     host, port = addr
     s = socket.socket(family_of(host), socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
+        if source is not None:
+            s.bind((source, 0))
         s.connect((host, port))
     except BaseException:
         s.close()
@@ -569,10 +572,14 @@ def stream_connect(kind, addr, timeout=IO_TIMEOUT):
     return unix_connect(addr, timeout) if kind == "unix" else tcp_connect(addr, timeout)
 
 
-def udp_socket(host="127.0.0.1", timeout=IO_TIMEOUT):
+def udp_socket(host="127.0.0.1", timeout=IO_TIMEOUT, port=0):
     s = socket.socket(family_of(host), socket.SOCK_DGRAM)
     s.settimeout(timeout)
-    s.bind((host, 0))
+    try:
+        s.bind((host, port))
+    except BaseException:
+        s.close()
+        raise
     return s
 
 
