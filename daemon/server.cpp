@@ -35,6 +35,7 @@ Server::Server(std::shared_ptr<const config::Config> config)
     : config_(std::move(config)),
       loops_(loop_count(config_->server)),
       signals_(loops_.main(), SIGINT, SIGTERM, SIGHUP),
+      manager_(loops_.main()),
       listeners_(loops_.size()) {
     connection_limit_.max = config_->server.max_connections;
     if (config_->server.mode == config::Mode::fork) {
@@ -114,20 +115,13 @@ int Server::run() {
         idle_sweeps_.push_back(std::make_unique<asio::steady_timer>(loops_.at(loop)));
         sweep_idle(loop);
     }
-    std::size_t listeners = 0;
     for (const auto& loop : listeners_) {
         for (const auto& listener : loop) {
             listener->start();
         }
-        listeners += loop.size();
     }
-    const auto& server = config_->server;
-    BOOST_LOG_TRIVIAL(info) << "ready: " << config::to_string(server.mode) << " mode"
-                            << (server.mode == config::Mode::pool
-                                    ? " (" + std::to_string(loops_.size()) + " threads)"
-                                    : std::string())
-                            << ", " << services_.size() << " services, "
-                            << listeners / loops_.size() << " listeners";
+    BOOST_LOG_TRIVIAL(info) << "ready: " << summary();
+    manager_.ready(summary());
     loops_.run();
     if (fork_ && fork_->in_child()) {
         const int status = fork_->serve_child();
@@ -157,7 +151,9 @@ void Server::await_signal() {
             if (parent) {
                 BOOST_LOG_TRIVIAL(info) << "SIGHUP: reopening log files";
             }
+            manager_.reloading();
             reopen();
+            manager_.ready(summary());
             if (fork_) {
                 fork_->signal_children(SIGHUP);
             }
@@ -166,6 +162,7 @@ void Server::await_signal() {
         if (parent) {
             BOOST_LOG_TRIVIAL(info) << "stopping on " << (signal == SIGTERM ? "SIGTERM" : "SIGINT");
         }
+        manager_.stopping("stopping: draining connections");
         // What clients already sent is handled; the loops then run out of work and return.
         shutdown();
     });
@@ -214,7 +211,21 @@ void Server::shutdown() {
     }
 }
 
+std::string Server::summary() const {
+    std::size_t listeners = 0;
+    for (const auto& loop : listeners_) {
+        listeners += loop.size();
+    }
+    const auto& server = config_->server;
+    return std::string(config::to_string(server.mode)) + " mode" +
+           (server.mode == config::Mode::pool ? " (" + std::to_string(loops_.size()) + " threads)"
+                                              : std::string()) +
+           ", " + std::to_string(services_.size()) + " services, " +
+           std::to_string(listeners / loops_.size()) + " listeners";
+}
+
 void Server::enter_child() {
+    manager_.silence();
     // signals_ stays: a child drains its connection on SIGTERM and reopens log files on SIGHUP
     // just as the parent does, and a signal that arrived during the fork is still queued there.
     for (auto& listeners : listeners_) {

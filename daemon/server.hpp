@@ -14,6 +14,7 @@
 #include "daemon/fork_model.hpp"
 #include "daemon/listener.hpp"
 #include "daemon/service.hpp"
+#include "daemon/service_manager.hpp"
 
 namespace netd {
 
@@ -48,10 +49,13 @@ class Server {
     void enter_child();
     /// Closes every listener (removing the Unix socket files it created).
     void stop();
+    /// The one-line summary for logs and the service manager's STATUS=.
+    std::string summary() const;
 
     std::shared_ptr<const config::Config> config_;
     EventLoops loops_;
     boost::asio::signal_set signals_;
+    ServiceManager manager_;        ///< sd_notify
     GlobalLimit connection_limit_;  ///< [server] max_connections, all services together
     /// Each loop's once-a-second idle sweep (close_idle_connections), by loop index.
     std::vector<std::unique_ptr<boost::asio::steady_timer>> idle_sweeps_;
