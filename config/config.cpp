@@ -1,5 +1,7 @@
 #include "config/config.hpp"
 
+#include <grp.h>
+#include <pwd.h>
 #include <sys/un.h>
 
 #include <algorithm>
@@ -68,11 +70,20 @@ LogTarget parse_log_target(std::string_view text) {
                      "' is not a log target (console, syslog, journal or file:PATH)");
 }
 
-std::string parse_account(std::string_view text) {
-    if (!text.empty()) {
-        throw ValueError("dropping privileges is not available yet in this version (issue 6)");
+std::string parse_user(std::string_view text) {
+    const std::string name(trim(text));
+    if (!name.empty() && ::getpwnam(name.c_str()) == nullptr) {
+        throw ValueError("no such user '" + name + "'");
     }
-    return {};
+    return name;
+}
+
+std::string parse_group(std::string_view text) {
+    const std::string name(trim(text));
+    if (!name.empty() && ::getgrnam(name.c_str()) == nullptr) {
+        throw ValueError("no such group '" + name + "'");
+    }
+    return name;
 }
 
 std::vector<std::string> parse_unix_paths(std::string_view text) {
@@ -134,9 +145,9 @@ const std::array server_table{
         [](ServerConfig& c, std::string_view v) { c.shutdown_timeout = std::chrono::seconds(parse_unsigned(v, 0, max_seconds)); },
         "in strand and pool modes; fork mode gives children this long: graceful drain, issue 6"},
     KeyRow<ServerConfig>{{"user", "", "drop to this user after binding; needs root"},
-        [](ServerConfig& c, std::string_view v) { c.user = parse_account(v); }},
+        [](ServerConfig& c, std::string_view v) { c.user = parse_user(v); }},
     KeyRow<ServerConfig>{{"group", "", "drop to this group after binding; needs root"},
-        [](ServerConfig& c, std::string_view v) { c.group = parse_account(v); }},
+        [](ServerConfig& c, std::string_view v) { c.group = parse_group(v); }},
     KeyRow<ServerConfig>{{"log_level", "info", "trace | debug | info | warning | error"},
         [](ServerConfig& c, std::string_view v) { c.log_level = parse_log_level(v); }},
     KeyRow<ServerConfig>{{"log_target", "console", "console | syslog | journal | file:PATH"},

@@ -7,6 +7,7 @@
 
 #include "config/reader.hpp"
 #include "daemon/logging.hpp"
+#include "daemon/privileges.hpp"
 #include "daemon/server.hpp"
 
 namespace {
@@ -47,6 +48,7 @@ int run(const netd::config::CommandLine& command_line) {
 
     netd::Server server(config);
     server.bind();
+    netd::drop_privileges(config->server, config->file);
     return server.run();
 }
 

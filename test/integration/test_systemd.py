@@ -14,7 +14,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from netd_harness import Netd, tcp_connect  # noqa: E402
+from netd_harness import Netd, child_pids, tcp_connect  # noqa: E402
 
 CONFIG = """\
 [server]
@@ -119,6 +119,54 @@ class Notify(unittest.TestCase):
                 c.sendall(b"x\n")
                 self.assertEqual(c.recv(10), b"x\n")
         self.assertIsNone(self.manager.receive(0.2))
+
+
+def ids(status_text, field):
+    for line in status_text.splitlines():
+        if line.startswith(field + ":"):
+            return [int(x) for x in line.split()[1:]]
+    return None
+
+
+def thread_statuses(pid):
+    """/proc status text of every thread of pid."""
+    texts = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+            texts.append(f.read())
+    return texts
+
+
+@unittest.skipUnless(os.geteuid() == 0, "dropping privileges needs root")
+class Privileges(unittest.TestCase):
+    """`user` (and `group`): bind as root, then drop to that account for good, in every thread and
+    (fork mode) every child."""
+
+    def test_user_nobody(self):
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+        with Netd(CONFIG.replace("[server]\n", "[server]\nuser = nobody\n")) as n:
+            with tcp_connect(n.addr("echo", "tcp")) as c:
+                c.sendall(b"hi\n")
+                self.assertEqual(c.recv(10), b"hi\n")
+                for text in thread_statuses(n.pid):
+                    self.assertEqual(ids(text, "Uid"), [nobody.pw_uid] * 4, text)
+                    self.assertEqual(ids(text, "Gid"), [nobody.pw_gid] * 4, text)
+                    self.assertEqual(ids(text, "Groups"), [nobody.pw_gid], text)
+                for child in child_pids(n.pid):   # fork mode: the child serving c
+                    with open("/proc/%d/status" % child) as f:
+                        self.assertEqual(ids(f.read(), "Uid"), [nobody.pw_uid] * 4)
+            self.assertIsNotNone(n.wait_for_line(r"running as uid %d, gid %d" % (nobody.pw_uid, nobody.pw_gid)))
+
+    def test_group_only(self):
+        import grp
+        nogroup = grp.getgrnam("nogroup")
+        with Netd(CONFIG.replace("[server]\n", "[server]\ngroup = nogroup\n")) as n:
+            with open("/proc/%d/status" % n.pid) as f:
+                text = f.read()
+            self.assertEqual(ids(text, "Uid"), [0] * 4)
+            self.assertEqual(ids(text, "Gid"), [nogroup.gr_gid] * 4)
+            self.assertEqual(ids(text, "Groups"), [nogroup.gr_gid])
 
 
 if __name__ == "__main__":

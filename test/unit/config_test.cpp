@@ -276,9 +276,16 @@ BOOST_AUTO_TEST_CASE(command_line_errors) {
                "/nonexistent/netd.ini: cannot open: No such file or directory");
 }
 
+BOOST_AUTO_TEST_CASE(user_and_group_must_exist) {
+    BOOST_TEST(load("[server]\nuser = nobody\ngroup = nogroup\n" + echo_ini)->server.user ==
+               "nobody");
+    BOOST_TEST(error_of("[server]\nuser = no-such-user-here\n" + echo_ini) ==
+               "FILE: [server] user: no such user 'no-such-user-here'");
+    BOOST_TEST(error_of("[server]\ngroup = no-such-group-here\n" + echo_ini) ==
+               "FILE: [server] group: no such group 'no-such-group-here'");
+}
+
 BOOST_AUTO_TEST_CASE(features_of_later_versions_are_refused_not_ignored) {
-    BOOST_TEST(error_of("[server]\nuser = nobody\n" + echo_ini)
-                   .starts_with("FILE: [server] user: dropping privileges"));
     BOOST_TEST(error_of("[server]\nlog_target = syslog\n" + echo_ini)
                    .starts_with("FILE: [server] log_target: 'syslog' is not available yet"));
 }
