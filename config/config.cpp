@@ -3,9 +3,11 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <ostream>
 #include <set>
 
@@ -113,6 +115,25 @@ std::vector<Cidr> parse_cidrs(std::string_view text) {
     return blocks;
 }
 
+/// The services socket activation passes sockets to: the names in LISTEN_FDNAMES (before a
+/// `.tcp`-style suffix), when LISTEN_PID says the sockets are this process's.
+std::set<std::string, std::less<>> activated_services() {
+    std::set<std::string, std::less<>> names;
+    const char* pid = std::getenv("LISTEN_PID");
+    const char* fdnames = std::getenv("LISTEN_FDNAMES");
+    if (pid == nullptr || fdnames == nullptr || std::to_string(::getpid()) != pid) {
+        return names;
+    }
+    std::string_view rest = fdnames;
+    while (!rest.empty()) {
+        const auto colon = rest.find(':');
+        const auto name = rest.substr(0, colon);
+        names.emplace(name.substr(0, name.find('.')));
+        rest = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
+    }
+    return names;
+}
+
 std::vector<std::string> parse_verifier_names(std::string_view text) {
     auto names = parse_list(text);
     for (const auto& name : names) {
@@ -121,8 +142,8 @@ std::vector<std::string> parse_verifier_names(std::string_view text) {
             for (const auto& spec : netd::verifiers()) {
                 known += (known.empty() ? "" : ", ") + std::string(spec.name);
             }
-            throw ValueError("unknown verifier '" + name + "' (registered: " +
-                             (known.empty() ? "none" : known) + ")");
+            throw ValueError("unknown verifier '" + name +
+                             "' (registered: " + (known.empty() ? "none" : known) + ")");
         }
     }
     return names;
@@ -309,6 +330,7 @@ std::shared_ptr<const Config> build_config(const RawConfig& raw) {
     server.reject_unknown("");
 
     std::set<std::string> seen_paths;
+    const auto activated = activated_services();
     for (const auto& name : raw.section_order) {
         if (name == "server") {
             continue;
@@ -348,9 +370,10 @@ std::shared_ptr<const Config> build_config(const RawConfig& raw) {
         }
 
         if (service.tcp.empty() && service.udp.empty() && service.unix_stream.empty() &&
-            service.unix_datagram.empty()) {
+            service.unix_datagram.empty() && !activated.contains(name)) {
             throw ConfigError(fallback, name, "",
-                              "no listener: set at least one of tcp, udp, unix, unixgram");
+                              "no listener: set at least one of tcp, udp, unix, unixgram "
+                              "(or pass one by socket activation)");
         }
         if (!spec->stream && (!service.tcp.empty() || !service.unix_stream.empty())) {
             throw service.error(service.tcp.empty() ? "unix" : "tcp",

@@ -39,12 +39,26 @@ DatagramListener<Protocol>::DatagramListener(asio::io_context& io, std::shared_p
 }
 
 template <class Protocol>
+DatagramListener<Protocol>::DatagramListener(asio::io_context& io, std::shared_ptr<Service> service,
+                                             AdoptedSocket socket, ListenerOptions /*options*/)
+    : socket_(io),
+      service_(std::move(service)),
+      description_(std::string(is_unix<Protocol> ? "unixgram " : "udp ") + "fd " +
+                   std::to_string(socket.fd)),
+      adopted_(true) {
+    finish_open(adopt(socket_, socket.fd));
+    description_ = std::string(is_unix<Protocol> ? "unixgram " : "udp ") +
+                   endpoint_text(socket_.local_endpoint()) + " (socket activation)";
+}
+
+template <class Protocol>
 DatagramListener<Protocol>::DatagramListener(asio::io_context& io, DatagramListener& original)
     : socket_(io),
       service_(original.service_),
       description_(original.description_),
-      announce_(false) {
-    finish_open(open_copy(socket_, original.socket_));
+      announce_(false),
+      adopted_(original.adopted_) {
+    finish_open(open_copy(socket_, original.socket_, adopted_));
 }
 
 template <class Protocol>

@@ -22,6 +22,10 @@ class DatagramListener final : public Listener,
     DatagramListener(boost::asio::io_context& io, std::shared_ptr<Service> service,
                      const typename Protocol::endpoint& endpoint, ListenerOptions options);
 
+    /// Adopts a socket the service manager passed; throws like the other constructor.
+    DatagramListener(boost::asio::io_context& io, std::shared_ptr<Service> service,
+                     AdoptedSocket socket, ListenerOptions options);
+
     void start() override;
     void drain() override;
     void stop() override;
@@ -48,6 +52,7 @@ class DatagramListener final : public Listener,
     std::string description_;
     ino_t unix_inode_ = 0;  ///< the socket file we created, removed again on stop
     bool announce_ = true;  ///< the original logs its address, its pool-mode copies do not
+    bool adopted_ = false;  ///< passed by the service manager: copies share its descriptor
 };
 
 extern template class DatagramListener<boost::asio::ip::udp>;

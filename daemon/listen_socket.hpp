@@ -56,14 +56,34 @@ std::string open_and_bind(Socket& socket, const typename Socket::endpoint_type& 
     return ec ? ec.message() : std::string();
 }
 
-/// Opens copy as another listener on the same address as original, for another event loop: an IP
-/// socket binds the same port (original was bound with shared_port), a Unix socket, whose path
-/// can be bound only once, shares original's descriptor. Returns "" or why it failed.
+/// Makes socket (an acceptor or a datagram socket) take over fd, a bound socket the service
+/// manager passed (socket activation). Returns "" or why it failed.
 template <class Socket>
-std::string open_copy(Socket& copy, Socket& original) {
+std::string adopt(Socket& socket, int fd) {
+    using Protocol = typename Socket::protocol_type;
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+        return std::strerror(errno);
+    }
+    boost::system::error_code ec;
+    if constexpr (is_local_protocol<Protocol>) {
+        socket.assign(Protocol(), fd, ec);
+    } else {
+        socket.assign(address.ss_family == AF_INET6 ? Protocol::v6() : Protocol::v4(), fd, ec);
+    }
+    return ec ? ec.message() : std::string();
+}
+
+/// Opens copy as another listener on the same address as original, for another event loop: an IP
+/// socket binds the same port (original was bound with shared_port); a Unix socket, whose path
+/// can be bound only once, and a socket the service manager passed (bound without SO_REUSEPORT)
+/// share original's descriptor. Returns "" or why it failed.
+template <class Socket>
+std::string open_copy(Socket& copy, Socket& original, bool adopted) {
     using Protocol = typename Socket::protocol_type;
     const auto endpoint = original.local_endpoint();
-    if constexpr (is_local_protocol<Protocol>) {
+    if (is_local_protocol<Protocol> || adopted) {
         const int fd = ::dup(original.native_handle());
         if (fd < 0) {
             return std::strerror(errno);
@@ -74,9 +94,8 @@ std::string open_copy(Socket& copy, Socket& original) {
             ::close(fd);
         }
         return ec ? ec.message() : std::string();
-    } else {
-        return open_and_bind(copy, endpoint, true);
     }
+    return open_and_bind(copy, endpoint, true);
 }
 
 }  // namespace netd

@@ -17,6 +17,11 @@ struct ListenerOptions {
     ForkModel* fork = nullptr;
 };
 
+/// A listening socket the service manager passed (socket activation), to be adopted as is.
+struct AdoptedSocket {
+    int fd = -1;
+};
+
 class Listener {
   public:
     Listener() = default;

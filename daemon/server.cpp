@@ -10,6 +10,7 @@
 
 #include "daemon/datagram_listener.hpp"
 #include "daemon/logging.hpp"
+#include "daemon/socket_activation.hpp"
 #include "daemon/stream_listener.hpp"
 #include "handlers/registry.hpp"
 
@@ -86,6 +87,38 @@ void Server::bind() {
                     main, service, asio::local::datagram_protocol::endpoint(path), options));
             }
             services.push_back(std::move(service));
+        }
+        for (const auto& passed : take_passed_sockets()) {
+            const auto found = std::find_if(services.begin(), services.end(), [&](const auto& s) {
+                return s->settings.name == passed.service;
+            });
+            if (found == services.end()) {
+                throw config::ConfigError("socket activation: fd " + std::to_string(passed.fd) +
+                                          " named '" + passed.name + "' matches no service");
+            }
+            const auto& service = *found;
+            const auto* spec = find_handler(service->settings.handler);
+            const bool stream = passed.kind == "tcp" || passed.kind == "unix";
+            if (stream ? !spec->stream : !spec->datagram) {
+                throw config::ConfigError("socket activation: fd " + std::to_string(passed.fd) +
+                                          " named '" + passed.name + "': handler '" +
+                                          service->settings.handler + "' does not serve " +
+                                          (stream ? "streams" : "datagrams"));
+            }
+            const AdoptedSocket socket{.fd = passed.fd};
+            if (passed.kind == "tcp") {
+                add(std::make_shared<StreamListener<asio::ip::tcp>>(main, service, socket,
+                                                                    options));
+            } else if (passed.kind == "udp") {
+                add(std::make_shared<DatagramListener<asio::ip::udp>>(main, service, socket,
+                                                                      options));
+            } else if (passed.kind == "unix") {
+                add(std::make_shared<StreamListener<asio::local::stream_protocol>>(
+                    main, service, socket, options));
+            } else {
+                add(std::make_shared<DatagramListener<asio::local::datagram_protocol>>(
+                    main, service, socket, options));
+            }
         }
         for (std::size_t started = 0; started < services.size(); ++started) {
             try {

@@ -39,14 +39,30 @@ StreamListener<Protocol>::StreamListener(asio::io_context& io, std::shared_ptr<S
 }
 
 template <class Protocol>
+StreamListener<Protocol>::StreamListener(asio::io_context& io, std::shared_ptr<Service> service,
+                                         AdoptedSocket socket, ListenerOptions options)
+    : acceptor_(io),
+      service_(std::move(service)),
+      options_(options),
+      retry_timer_(io),
+      description_(std::string(is_unix<Protocol> ? "unix " : "tcp ") + "fd " +
+                   std::to_string(socket.fd)),
+      adopted_(true) {
+    listen(adopt(acceptor_, socket.fd));
+    description_ = std::string(is_unix<Protocol> ? "unix " : "tcp ") +
+                   endpoint_text(acceptor_.local_endpoint()) + " (socket activation)";
+}
+
+template <class Protocol>
 StreamListener<Protocol>::StreamListener(asio::io_context& io, StreamListener& original)
     : acceptor_(io),
       service_(original.service_),
       options_(original.options_),
       retry_timer_(io),
       description_(original.description_),
-      announce_(false) {
-    listen(open_copy(acceptor_, original.acceptor_));
+      announce_(false),
+      adopted_(original.adopted_) {
+    listen(open_copy(acceptor_, original.acceptor_, adopted_));
 }
 
 template <class Protocol>

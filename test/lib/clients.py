@@ -11,6 +11,8 @@ CLIENT_TIMEOUT = 15   # seconds, per client process
 NC = shutil.which("nc")
 SOCAT = shutil.which("socat")
 LOGGER = shutil.which("logger")
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
+SOCKET_ACTIVATE = shutil.which("systemd-socket-activate")
 RDATE = shutil.which("rdate") or next(
     (p for p in ("/usr/sbin/rdate", "/sbin/rdate") if os.access(p, os.X_OK)), None)
 
@@ -37,3 +39,6 @@ NEED_SOCAT = unittest.skipUnless(SOCAT, "socat is not installed")
 NEED_LOGGER = unittest.skipUnless(
     HAVE_UTIL_LINUX_LOGGER, "util-linux logger (with --octet-count, --rfc3164) is not installed")
 NEED_RDATE = unittest.skipUnless(RDATE, "rdate is not installed")
+NEED_SYSTEMD_ANALYZE = unittest.skipUnless(SYSTEMD_ANALYZE, "systemd-analyze (package systemd) is not installed")
+NEED_SOCKET_ACTIVATE = unittest.skipUnless(
+    SOCKET_ACTIVATE, "systemd-socket-activate (package systemd) is not installed")

@@ -235,9 +235,11 @@ BOOST_AUTO_TEST_CASE(structural_errors) {
                "FILE: [echo] handler: unknown handler 'chargen' (known: echo, timefmt, daytime, "
                "time, logger)");
     BOOST_TEST(error_of("[nothing]\nhandler = echo\n") ==
-               "FILE: [nothing] no listener: set at least one of tcp, udp, unix, unixgram");
+               "FILE: [nothing] no listener: set at least one of tcp, udp, unix, unixgram (or pass "
+               "one by socket activation)");
     BOOST_TEST(error_of("[echo]\n") ==
-               "FILE: [echo] no listener: set at least one of tcp, udp, unix, unixgram");
+               "FILE: [echo] no listener: set at least one of tcp, udp, unix, unixgram (or pass "
+               "one by socket activation)");
     BOOST_TEST(error_of(echo_ini + "tcp = 127.0.0.1:8\n") ==
                "FILE: [echo] tcp: given more than once");
     BOOST_TEST(error_of("[bad name]\ntcp = 127.0.0.1:7\n")

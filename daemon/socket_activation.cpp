@@ -1,0 +1,69 @@
+#include "daemon/socket_activation.hpp"
+
+#include <sys/socket.h>
+#include <systemd/sd-daemon.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "config/config.hpp"
+
+namespace netd {
+
+namespace {
+
+config::ConfigError passed_error(int fd, const std::string& name, const std::string& why) {
+    return config::ConfigError("socket activation: fd " + std::to_string(fd) + " named '" + name +
+                               "': " + why);
+}
+
+}  // namespace
+
+std::vector<PassedSocket> take_passed_sockets() {
+    char** names = nullptr;
+    const int count = ::sd_listen_fds_with_names(1, &names);
+    if (count < 0) {
+        throw config::ConfigError(std::string("socket activation: ") + std::strerror(-count));
+    }
+    std::vector<PassedSocket> passed;
+    for (int i = 0; i < count; ++i) {
+        const int fd = SD_LISTEN_FDS_START + i;
+        PassedSocket socket{.fd = fd,
+                            .name = names != nullptr && names[i] != nullptr ? names[i] : "",
+                            .service = {},
+                            .kind = {}};
+        const auto dot = socket.name.find('.');
+        socket.service = socket.name.substr(0, dot);
+        int type = 0;
+        socklen_t length = sizeof type;
+        sockaddr_storage address{};
+        socklen_t address_length = sizeof address;
+        if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) != 0 ||
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &address_length) != 0) {
+            throw passed_error(fd, socket.name,
+                               std::string("not a socket: ") + std::strerror(errno));
+        }
+        const bool local = address.ss_family == AF_UNIX;
+        if ((!local && address.ss_family != AF_INET && address.ss_family != AF_INET6) ||
+            (type != SOCK_STREAM && type != SOCK_DGRAM)) {
+            throw passed_error(fd, socket.name, "neither a TCP, UDP nor Unix socket");
+        }
+        socket.kind = type == SOCK_STREAM ? (local ? "unix" : "tcp") : (local ? "unixgram" : "udp");
+        if (dot != std::string::npos && socket.name.substr(dot + 1) != socket.kind) {
+            throw passed_error(fd, socket.name,
+                               "the name says '" + socket.name.substr(dot + 1) +
+                                   "' but the socket is " + socket.kind);
+        }
+        passed.push_back(std::move(socket));
+    }
+    if (names != nullptr) {
+        for (int i = 0; i < count; ++i) {
+            std::free(names[i]);
+        }
+        std::free(names);
+    }
+    return passed;
+}
+
+}  // namespace netd

@@ -1,0 +1,23 @@
+#pragma once
+// Socket activation (SPEC 6): sockets the service manager passes with LISTEN_FDS/LISTEN_FDNAMES
+// belong to the service named by the fd name: `echo`, or `echo.tcp` / `echo.udp` / `echo.unix` /
+// `echo.unixgram` where one service gets several.
+
+#include <string>
+#include <vector>
+
+namespace netd {
+
+struct PassedSocket {
+    int fd = -1;
+    std::string name;     ///< the fd name as passed
+    std::string service;  ///< the name before the first '.'
+    std::string kind;     ///< what the socket is: tcp, udp, unix or unixgram
+};
+
+/// The sockets passed to this process, taken once: the LISTEN_* variables are unset so that
+/// fork-mode children do not see them. Throws config::ConfigError for a socket netd cannot use
+/// (not a socket, an unknown type, a suffix that contradicts the socket).
+std::vector<PassedSocket> take_passed_sockets();
+
+}  // namespace netd
