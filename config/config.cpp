@@ -21,13 +21,10 @@ namespace {
 constexpr std::string_view command_line_origin = "command line";
 
 /// One row of a key table: the key's documentation and how its text lands in the typed struct.
-/// `pending` names the work that makes a non-default value take effect; until then setting the key
-/// is reported at start-up instead of being silently ignored.
 template <class Target>
 struct KeyRow {
     KeySpec spec;
     void (*apply)(Target& target, std::string_view value);
-    std::string_view pending = {};
 };
 
 Mode parse_mode(std::string_view text) {
@@ -163,8 +160,7 @@ const std::array server_table{
     KeyRow<ServerConfig>{{"max_connections", "10000", "connections at most, all services together"},
         [](ServerConfig& c, std::string_view v) { c.max_connections = parse_unsigned(v, 1, max_count); }},
     KeyRow<ServerConfig>{{"shutdown_timeout", "10", "seconds to drain on SIGTERM before connections are closed"},
-        [](ServerConfig& c, std::string_view v) { c.shutdown_timeout = std::chrono::seconds(parse_unsigned(v, 0, max_seconds)); },
-        "in strand and pool modes; fork mode gives children this long: graceful drain, issue 6"},
+        [](ServerConfig& c, std::string_view v) { c.shutdown_timeout = std::chrono::seconds(parse_unsigned(v, 0, max_seconds)); }},
     KeyRow<ServerConfig>{{"user", "", "drop to this user after binding; needs root"},
         [](ServerConfig& c, std::string_view v) { c.user = parse_user(v); }},
     KeyRow<ServerConfig>{{"group", "", "drop to this group after binding; needs root"},
@@ -246,19 +242,15 @@ class SectionReader {
         if (settings_ != nullptr) {
             const auto found = settings_->find(std::string(key));
             if (found != settings_->end()) {
-                explicit_.insert(std::string(key));
                 return {found->second.value, found->second.origin};
             }
         }
         return {std::string(fallback), std::string(fallback_origin_)};
     }
 
-    bool is_set(std::string_view key) const { return explicit_.contains(std::string(key)); }
-
     template <class Target, std::size_t N>
     void apply(const std::array<KeyRow<Target>, N>& table, Target& target,
-               std::vector<std::pair<std::string, std::string>>& effective,
-               std::vector<std::string>& not_in_effect) {
+               std::vector<std::pair<std::string, std::string>>& effective) {
         for (const auto& row : table) {
             const auto [value, origin] = get(row.spec.name, row.spec.default_value);
             try {
@@ -267,11 +259,6 @@ class SectionReader {
                 throw ConfigError(origin, section_, row.spec.name, e.what());
             }
             effective.emplace_back(row.spec.name, value);
-            if (!row.pending.empty() && is_set(row.spec.name) && value != row.spec.default_value) {
-                not_in_effect.push_back("[" + section_ + "] " + std::string(row.spec.name) +
-                                        " is accepted but not enforced yet (" +
-                                        std::string(row.pending) + ")");
-            }
         }
     }
 
@@ -295,7 +282,6 @@ class SectionReader {
     std::string_view fallback_origin_;
     const std::map<std::string, Setting>* settings_ = nullptr;
     std::set<std::string> used_;
-    std::set<std::string> explicit_;
 };
 
 }  // namespace
@@ -326,7 +312,7 @@ std::shared_ptr<const Config> build_config(const RawConfig& raw) {
     auto& server_effective =
         config->effective.emplace_back("server", std::vector<std::pair<std::string, std::string>>{})
             .second;
-    server.apply(server_table, config->server, server_effective, config->not_in_effect);
+    server.apply(server_table, config->server, server_effective);
     server.reject_unknown("");
 
     std::set<std::string> seen_paths;
@@ -354,7 +340,7 @@ std::shared_ptr<const Config> build_config(const RawConfig& raw) {
         auto& effective =
             config->effective.emplace_back(name, std::vector<std::pair<std::string, std::string>>{})
                 .second;
-        section.apply(service_table, service, effective, config->not_in_effect);
+        section.apply(service_table, service, effective);
         effective.front().second = handler_name;
         for (const auto& key : spec->keys) {
             auto [value, origin] = section.get(key.name, key.default_value);
@@ -405,9 +391,6 @@ std::shared_ptr<const Config> build_config(const RawConfig& raw) {
 void print_effective(std::ostream& out, const Config& config) {
     if (!config.file.empty()) {
         out << "# effective configuration of " << config.file << "\n";
-    }
-    for (const auto& warning : config.not_in_effect) {
-        out << "# note: " << warning << "\n";
     }
     for (const auto& [section, keys] : config.effective) {
         out << "\n[" << section << "]\n";

@@ -104,8 +104,6 @@ struct Config {
     std::vector<ServiceConfig> services;
     /// Every key with its effective value, by section, for --check-config.
     std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> effective;
-    /// Keys set to a value this version accepts but does not act on yet; logged at start-up.
-    std::vector<std::string> not_in_effect;
 };
 
 /// Validates raw settings into a Config; throws ConfigError naming the first problem.

@@ -20,6 +20,9 @@ class Connection {
     /// session finish, closes.
     virtual void drain() = 0;
 
+    /// shutdown_timeout passed: close now, whatever is still unsent.
+    virtual void abort() = 0;
+
     /// Input arrived: the idle timeout starts again.
     void touch();
 

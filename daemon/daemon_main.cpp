@@ -42,9 +42,6 @@ int run(const netd::config::CommandLine& command_line) {
     }
     netd::init_logging(config->server.log_level);
     raise_descriptor_limit(config->server);
-    for (const auto& note : config->not_in_effect) {
-        BOOST_LOG_TRIVIAL(warning) << note;
-    }
 
     netd::Server server(config);
     server.bind();

@@ -143,7 +143,9 @@ void ForkModel::shutdown() {
     BOOST_LOG_TRIVIAL(info) << "stopping " << children_.size() << " children (up to "
                             << shutdown_timeout_.count() << " s)";
     signal_children(SIGTERM);
-    deadline_.expires_after(shutdown_timeout_);
+    // Children abort what they still send at shutdown_timeout themselves; a moment later, one
+    // that is stuck (in a handler, say) is killed.
+    deadline_.expires_after(shutdown_timeout_ + std::chrono::seconds(1));
     deadline_.async_wait([this](const boost::system::error_code& ec) {
         if (ec) {
             return;

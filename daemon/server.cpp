@@ -146,6 +146,7 @@ int Server::run() {
     await_signal();
     for (std::size_t loop = 0; loop < loops_.size(); ++loop) {
         idle_sweeps_.push_back(std::make_unique<asio::steady_timer>(loops_.at(loop)));
+        drain_watches_.push_back(std::make_unique<asio::steady_timer>(loops_.at(loop)));
         sweep_idle(loop);
     }
     for (const auto& loop : listeners_) {
@@ -205,11 +206,35 @@ void Server::sweep_idle(std::size_t loop) {
     auto& timer = *idle_sweeps_[loop];
     timer.expires_after(std::chrono::seconds(1));
     timer.async_wait([this, loop](const boost::system::error_code& ec) {
-        if (ec) {
+        if (ec || stopping_) {
             return;  // shutdown
         }
         close_idle_connections();
         sweep_idle(loop);
+    });
+}
+
+void Server::watch_drain(std::size_t loop) {
+    if (live_connections().empty()) {
+        return;  // nothing keeps this loop busy any more
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= drain_deadline_) {
+        BOOST_LOG_TRIVIAL(warning) << live_connections().size()
+                                   << " connections still sending after shutdown_timeout; closed";
+        const std::vector<Connection*> live(live_connections().begin(), live_connections().end());
+        for (auto* connection : live) {
+            connection->abort();
+        }
+        return;
+    }
+    auto& timer = *drain_watches_[loop];
+    timer.expires_after(std::min<std::chrono::steady_clock::duration>(std::chrono::milliseconds(50),
+                                                                      drain_deadline_ - now));
+    timer.async_wait([this, loop](const boost::system::error_code& ec) {
+        if (!ec) {
+            watch_drain(loop);
+        }
     });
 }
 
@@ -220,6 +245,8 @@ void Server::reopen() {
 }
 
 void Server::shutdown() {
+    stopping_ = true;
+    drain_deadline_ = std::chrono::steady_clock::now() + config_->server.shutdown_timeout;
     for (std::size_t loop = 0; loop < loops_.size(); ++loop) {
         // Each loop stops its own listeners and drains its own connections, on its own thread.
         asio::post(loops_.at(loop), [this, loop] {
@@ -237,6 +264,7 @@ void Server::shutdown() {
             for (auto* connection : live) {
                 connection->drain();
             }
+            watch_drain(loop);
         });
     }
     if (fork_) {

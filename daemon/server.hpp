@@ -4,8 +4,10 @@
 // that forks a child per connection). Every listener is bound before any is started, so a bad
 // address fails the whole start-up with a config error instead of leaving a half-started daemon.
 
+#include <atomic>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <memory>
 #include <vector>
 
@@ -39,6 +41,8 @@ class Server {
     void await_signal();
     /// Closes the connections of the loop that have been silent too long, once a second.
     void sweep_idle(std::size_t loop);
+    /// Until the loop's connections have finished draining, or drain_deadline_ aborts them.
+    void watch_drain(std::size_t loop);
     /// SIGHUP: handlers reopen their files.
     void reopen();
     /// SIGTERM: every loop stops accepting, handles the datagrams and stream bytes that already
@@ -59,6 +63,11 @@ class Server {
     GlobalLimit connection_limit_;  ///< [server] max_connections, all services together
     /// Each loop's once-a-second idle sweep (close_idle_connections), by loop index.
     std::vector<std::unique_ptr<boost::asio::steady_timer>> idle_sweeps_;
+    /// After SIGTERM, each loop's watch over its draining connections, by loop index.
+    std::vector<std::unique_ptr<boost::asio::steady_timer>> drain_watches_;
+    /// SIGTERM came: sweeps stop; connections still open at this time are aborted.
+    std::atomic<bool> stopping_ = false;
+    std::chrono::steady_clock::time_point drain_deadline_;
     std::vector<std::shared_ptr<Service>> services_;
     /// fork mode only. Declared after the services: the admissions it holds for live children
     /// release into their services' verifiers, so it must go first.

@@ -17,6 +17,12 @@ constexpr int reads_per_turn = 16;
 /// How long a paused connection waits before asking its session again.
 constexpr std::chrono::milliseconds pause_interval{5};
 
+/// How long a closing connection keeps reading (and discarding) what the client still sends, so
+/// that its last reply is not destroyed by a reset (Apache's lingering close), at most...
+constexpr std::chrono::seconds linger_time{2};
+/// ...and once the client has sent nothing for this long.
+constexpr std::chrono::milliseconds linger_quiet{100};
+
 }  // namespace
 
 template <class Protocol>
@@ -158,6 +164,9 @@ void StreamConnection<Protocol>::pause() {
 
 template <class Protocol>
 void StreamConnection<Protocol>::drain() {
+    if (draining_ || lingering_) {
+        return;  // already on its way out
+    }
     draining_ = true;
     if (read_pending_) {
         // The reactor may already have read into first_read_: cancel, and finish the drain in
@@ -170,22 +179,38 @@ void StreamConnection<Protocol>::drain() {
 }
 
 template <class Protocol>
+void StreamConnection<Protocol>::abort() {
+    close();
+}
+
+template <class Protocol>
 void StreamConnection<Protocol>::finish_drain() {
+    // Read what the client already sent, unless a reply is still waiting for the client to take
+    // it (reading on would need unbounded buffering).
     auto& buffers = io_buffers();
-    while (socket_.is_open()) {
+    while (socket_.is_open() && pending_.empty()) {
         boost::system::error_code ec;
         const std::size_t n = socket_.read_some(boost::asio::buffer(buffers.in), ec);
-        if (ec) {
-            break;  // dry (would_block), the client's end of input, or an error
+        if (ec || !consume(std::string_view(buffers.in.data(), n))) {
+            break;  // dry (would_block), the client's end of input, an error, or a reply waits
         }
-        consume(std::string_view(buffers.in.data(), n));
     }
-    if (socket_.is_open()) {
-        buffers.out.clear();
-        Output out(buffers.out);
-        run_session([&] { session_->finish(out); });
+    if (!socket_.is_open()) {
+        return;
     }
-    close();
+    // The session finishes; its last words and any reply still waiting are sent (do_write
+    // carries on in the background) and then the connection closes. The server aborts
+    // connections still sending at shutdown_timeout.
+    close_after_write_ = true;
+    if (!pending_.empty()) {
+        return;
+    }
+    buffers.out.clear();
+    Output out(buffers.out);
+    if (run_session([&] { session_->finish(out); })) {
+        out.close();
+        deliver(out);
+    }
 }
 
 template <class Protocol>
@@ -204,6 +229,7 @@ void StreamConnection<Protocol>::end_of_input(const boost::system::error_code& e
     }
     // The client is done sending: the session may still answer, then we close.
     close_after_write_ = true;
+    input_ended_ = true;
     auto& reply = io_buffers().out;
     reply.clear();
     Output out(reply);
@@ -233,7 +259,7 @@ bool StreamConnection<Protocol>::deliver(Output& out) {
         reply.remove_prefix(n);
     }
     if (close_after_write_) {
-        close();
+        linger();
         return false;
     }
     return true;
@@ -264,9 +290,58 @@ void StreamConnection<Protocol>::do_write() {
     // Drained: give the memory back and resume reading.
     std::string().swap(pending_);
     if (close_after_write_) {
-        return close();
+        return linger();
     }
     do_read();
+}
+
+template <class Protocol>
+void StreamConnection<Protocol>::linger() {
+    if (input_ended_) {
+        return close();  // nothing more can come, nothing to discard
+    }
+    lingering_ = true;
+    boost::system::error_code ec;
+    socket_.shutdown(socket_type::shutdown_send, ec);
+    if (ec) {
+        return close();
+    }
+    if (!pause_timer_) {
+        pause_timer_ = std::make_unique<boost::asio::steady_timer>(socket_.get_executor());
+    }
+    linger_until_ = std::chrono::steady_clock::now() + linger_time;
+    discard_input();
+}
+
+template <class Protocol>
+void StreamConnection<Protocol>::discard_input() {
+    auto& buffers = io_buffers();
+    for (;;) {
+        boost::system::error_code ec;
+        socket_.read_some(boost::asio::buffer(buffers.in), ec);
+        if (ec == boost::asio::error::would_block) {
+            break;
+        }
+        if (ec) {
+            return close();  // the client's end of input (or a reset): done
+        }
+    }
+    // Close once the client has been quiet a moment (nothing unread, so no reset), or at the end
+    // of linger_time whatever it does.
+    pause_timer_->expires_at(
+        std::min(std::chrono::steady_clock::now() + linger_quiet, linger_until_));
+    pause_timer_->async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+        if (!ec) {
+            self->close();
+        }
+    });
+    socket_.async_wait(socket_type::wait_read,
+                       [self = this->shared_from_this()](boost::system::error_code ec) {
+                           if (ec) {
+                               return self->close();
+                           }
+                           self->discard_input();
+                       });
 }
 
 template <class Protocol>

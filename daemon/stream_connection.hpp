@@ -32,6 +32,7 @@ class StreamConnection final : public Connection,
     void start();
 
     void drain() override;
+    void abort() override;
 
   private:
     /// Reads until the socket is dry, feeding the session; waits for more when it is.
@@ -56,6 +57,11 @@ class StreamConnection final : public Connection,
     /// Runs one session callback, containing a handler that throws.
     template <class Step>
     bool run_session(Step step);
+    /// Closing after the last reply: end our side, read and discard what the client still sends
+    /// (a close with unread input would reset the connection and could destroy that reply)
+    /// until its end of input or linger_time, then close.
+    void linger();
+    void discard_input();
     void fail(const boost::system::error_code& ec, const char* what);
     void close();
 
@@ -77,6 +83,11 @@ class StreamConnection final : public Connection,
     bool read_pending_ = false;
     /// Shutdown began: no more waiting, whatever arrives is read once and the connection closes.
     bool draining_ = false;
+    /// The last reply is sent; what the client still sends is discarded until it ends.
+    bool lingering_ = false;
+    /// The client ended its input (a close then needs no lingering).
+    bool input_ended_ = false;
+    std::chrono::steady_clock::time_point linger_until_;
     /// Made on the first pause only, so connections that never pause do not pay for it.
     std::unique_ptr<boost::asio::steady_timer> pause_timer_;
 };

@@ -189,7 +189,9 @@ class Limits(unittest.TestCase):
 class Rate(unittest.TestCase):
 
     def test_connections_over_the_rate_are_refused_while_others_are_served(self):
-        with Netd(echo_config("rate = 5\n")) as n:
+        # rate 2 (burst 2): 20 connections take far less than the 4 s that would refill enough
+        # tokens for half of them, even on a loaded machine.
+        with Netd(echo_config("rate = 2\n")) as n:
             addr = n.addr("echo", "tcp")
             answers = []
             for _ in range(20):
@@ -197,15 +199,15 @@ class Rate(unittest.TestCase):
                     c.sendall(b"x\n")
                     answers.append(c.recv(100))
             busy = answers.count(BUSY)
-            self.assertGreaterEqual(busy, 10, "20 connections in well under a second at rate 5: %r" % answers)
-            self.assertLessEqual(busy, 15)
-            for _ in range(3):
+            self.assertGreaterEqual(busy, 10, "20 connections at rate 2: %r" % answers)
+            self.assertLessEqual(busy, 18)
+            for _ in range(2):  # within its own burst
                 with connect_from("127.0.0.3", addr) as c:
                     self.assertTrue(echoes(c), "a second source was throttled too")
             self.assertIsNotNone(n.wait_for_line(r"\(rate\)"), n.describe())
 
     def test_datagrams_over_the_rate_are_dropped_while_others_are_answered(self):
-        with Netd(echo_config("rate = 5\n")) as n:
+        with Netd(echo_config("rate = 2\n")) as n:
             addr = n.addr("echo", "udp")
             with udp_from("127.0.0.2") as noisy:
                 for i in range(30):
@@ -217,9 +219,9 @@ class Rate(unittest.TestCase):
                         answered += 1
                 except socket.timeout:
                     pass
-            self.assertGreaterEqual(answered, 4)
-            self.assertLessEqual(answered, 8, "30 datagrams at rate 5 (burst 5)")
-            for _ in range(3):
+            self.assertGreaterEqual(answered, 2)
+            self.assertLessEqual(answered, 8, "30 datagrams at rate 2 (burst 2)")
+            for _ in range(2):  # within its own burst
                 self.assertTrue(udp_answered("127.0.0.3", addr))
 
 
