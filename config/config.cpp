@@ -61,9 +61,18 @@ LogTarget parse_log_target(std::string_view text) {
     if (text == "console") {
         return {};
     }
-    if (text == "syslog" || text == "journal" || text.starts_with("file:")) {
-        throw ValueError("'" + std::string(text) +
-                         "' is not available yet in this version; use console (issue 6)");
+    if (text == "syslog") {
+        return {.kind = LogTarget::Kind::syslog, .path = {}};
+    }
+    if (text == "journal") {
+        return {.kind = LogTarget::Kind::journal, .path = {}};
+    }
+    if (text.starts_with("file:")) {
+        const auto path = text.substr(5);
+        if (path.empty() || path.front() != '/') {
+            throw ValueError("'" + std::string(text) + "' needs an absolute path (file:/PATH)");
+        }
+        return {.kind = LogTarget::Kind::file, .path = std::string(path)};
     }
     throw ValueError("'" + std::string(text) +
                      "' is not a log target (console, syslog, journal or file:PATH)");

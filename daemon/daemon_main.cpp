@@ -40,7 +40,7 @@ int run(const netd::config::CommandLine& command_line) {
         netd::config::print_effective(std::cout, *config);
         return 0;
     }
-    netd::init_logging(config->server.log_level);
+    netd::init_logging(config->server.log_level, config->server.log_target);
     raise_descriptor_limit(config->server);
 
     netd::Server server(config);

@@ -283,9 +283,17 @@ BOOST_AUTO_TEST_CASE(user_and_group_must_exist) {
                "FILE: [server] group: no such group 'no-such-group-here'");
 }
 
-BOOST_AUTO_TEST_CASE(features_of_later_versions_are_refused_not_ignored) {
-    BOOST_TEST(error_of("[server]\nlog_target = syslog\n" + echo_ini)
-                   .starts_with("FILE: [server] log_target: 'syslog' is not available yet"));
+BOOST_AUTO_TEST_CASE(log_targets) {
+    BOOST_TEST((load(echo_ini)->server.log_target.kind == LogTarget::Kind::console));
+    BOOST_TEST((load("[server]\nlog_target = syslog\n" + echo_ini)->server.log_target.kind ==
+                LogTarget::Kind::syslog));
+    BOOST_TEST((load("[server]\nlog_target = journal\n" + echo_ini)->server.log_target.kind ==
+                LogTarget::Kind::journal));
+    const auto file = load("[server]\nlog_target = file:/var/log/netd.log\n" + echo_ini);
+    BOOST_TEST((file->server.log_target.kind == LogTarget::Kind::file));
+    BOOST_TEST(file->server.log_target.path == "/var/log/netd.log");
+    BOOST_TEST(error_of("[server]\nlog_target = file:netd.log\n" + echo_ini) ==
+               "FILE: [server] log_target: 'file:netd.log' needs an absolute path (file:/PATH)");
 }
 
 BOOST_AUTO_TEST_CASE(check_config_output_reads_back_unchanged) {
