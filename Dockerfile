@@ -13,7 +13,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
        libboost-program-options1.81.0 libboost-log1.81.0 libboost-json1.81.0 \
-       libboost-thread1.81.0 libboost-filesystem1.81.0 \
+       libboost-thread1.81.0 libboost-filesystem1.81.0 libsystemd0 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin netd \
     && install -d -o netd -g netd /var/log/netd /run/netd
@@ -22,6 +22,9 @@ COPY config/netd.container.ini /etc/netd/netd.ini
 USER netd
 EXPOSE 7007/tcp 7007/udp 7013/tcp 7013/udp 7014/tcp 7014/udp 7037/tcp 7037/udp 7514/tcp 7514/udp
 VOLUME ["/var/log/netd"]
+# Healthy when the daytime service answers (bash's /dev/tcp: no client to install).
+HEALTHCHECK --interval=30s --timeout=3s --start-period=5s --retries=3 \
+    CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/7014 && timeout 2 head -c 1 <&3 | grep -q ."]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/bin/netd"]
 CMD ["--config", "/etc/netd/netd.ini"]

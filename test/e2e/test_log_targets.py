@@ -57,8 +57,10 @@ class LogTargets(unittest.TestCase):
         proc = self.run_briefly("file:" + path, stderr=subprocess.PIPE, env=clean_env())
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if os.path.exists(path) and "ready:" in open(path).read():
-                break
+            if os.path.exists(path):
+                with open(path) as f:
+                    if "ready:" in f.read():
+                        break
             time.sleep(0.02)
         proc.send_signal(signal.SIGTERM)
         self.assertEqual(proc.wait(10), 0)
