@@ -34,7 +34,7 @@ void raise_descriptor_limit(const netd::config::ServerConfig& server) {
     }
 }
 
-int run(const netd::config::CommandLine& command_line) {
+int run(const netd::config::CommandLine& command_line, int argc, char* argv[]) {
     const auto config = netd::config::build_config(command_line.raw);
     if (command_line.check_config) {
         netd::config::print_effective(std::cout, *config);
@@ -43,7 +43,10 @@ int run(const netd::config::CommandLine& command_line) {
     netd::init_logging(config->server.log_level, config->server.log_target);
     raise_descriptor_limit(config->server);
 
-    netd::Server server(config);
+    // SIGHUP reads the same file and command line again.
+    netd::Server server(config, [argc, argv] {
+        return netd::config::build_config(netd::config::read_command_line(argc, argv).raw);
+    });
     server.bind();
     netd::drop_privileges(config->server, config->file);
     return server.run();
@@ -67,7 +70,7 @@ int daemon_main(int argc, char* argv[]) {
             std::cout << "netd " << NETD_VERSION << "\n";
             return 0;
         }
-        return run(command_line);
+        return run(command_line, argc, argv);
     } catch (const netd::config::ConfigError& e) {
         std::cerr << "netd: " << e.what() << "\n";
         return 1;

@@ -8,6 +8,7 @@
 namespace netd {
 
 class ForkModel;
+struct Service;
 
 /// How a listener is set up beyond its address.
 struct ListenerOptions {
@@ -39,6 +40,10 @@ class Listener {
 
     /// Stop for good: close the socket (and remove a Unix socket file this listener created).
     virtual void stop() = 0;
+
+    /// Reload: connections accepted from now on belong to service (those already open keep
+    /// theirs). Called on the listener's own loop.
+    virtual void serve_for(std::shared_ptr<Service> service) = 0;
 
     /// Fork mode, in a child: closes this process's handle only; the parent goes on listening.
     virtual void abandon() = 0;

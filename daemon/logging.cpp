@@ -107,7 +107,7 @@ void init_logging(config::LogLevel level, const config::LogTarget& target) {
     auto core = logging::core::get();
     core->remove_all_sinks();
     core->add_global_attribute("TimeStamp", logging::attributes::utc_clock());
-    core->set_filter(logging::trivial::severity >= severity_of(level));
+    set_log_level(level);
     using Kind = config::LogTarget::Kind;
     switch (target.kind) {
         case Kind::console:
@@ -155,6 +155,10 @@ void init_logging(config::LogLevel level, const config::LogTarget& target) {
             return;
         }
     }
+}
+
+void set_log_level(config::LogLevel level) {
+    logging::core::get()->set_filter(logging::trivial::severity >= severity_of(level));
 }
 
 }  // namespace netd

@@ -18,4 +18,7 @@ namespace netd {
 /// Throws config::ConfigError naming [server] log_target when the target cannot be opened.
 void init_logging(config::LogLevel level, const config::LogTarget& target);
 
+/// Changes the level records must reach to be logged (reload).
+void set_log_level(config::LogLevel level);
+
 }  // namespace netd

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "daemon/datagram_listener.hpp"
+#include "daemon/endpoint_text.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/socket_activation.hpp"
 #include "daemon/stream_listener.hpp"
@@ -32,12 +33,12 @@ std::size_t loop_count(const config::ServerConfig& server) {
 
 }  // namespace
 
-Server::Server(std::shared_ptr<const config::Config> config)
+Server::Server(std::shared_ptr<const config::Config> config, ConfigSource reread)
     : config_(std::move(config)),
+      reread_(std::move(reread)),
       loops_(loop_count(config_->server)),
       signals_(loops_.main(), SIGINT, SIGTERM, SIGHUP),
-      manager_(loops_.main()),
-      listeners_(loops_.size()) {
+      manager_(loops_.main()) {
     connection_limit_.max = config_->server.max_connections;
     if (config_->server.mode == config::Mode::fork) {
         fork_ = std::make_unique<ForkModel>(loops_.main(), config_->server.max_children,
@@ -50,96 +51,246 @@ Server::~Server() {
     stop();
 }
 
-void Server::bind() {
+std::vector<std::shared_ptr<Service>> Server::make_services(
+    const std::shared_ptr<const config::Config>& config) {
+    std::vector<std::shared_ptr<Service>> services;
+    for (const auto& settings : config->services) {
+        services.push_back(std::make_shared<Service>(
+            Service{.config = config,
+                    .settings = settings,
+                    .handler = find_handler(settings.handler)->make(settings),
+                    .verify = std::make_shared<VerifyChain>(settings, connection_limit_)}));
+    }
+    return services;
+}
+
+std::vector<Server::BoundListener> Server::open_listeners(
+    const std::vector<std::shared_ptr<Service>>& services, std::vector<bool>& kept) {
     const ListenerOptions options{.shared_port = loops_.size() > 1, .fork = fork_.get()};
     auto& main = loops_.main();
-    std::vector<std::vector<std::shared_ptr<Listener>>> bound(loops_.size());
-    std::vector<std::shared_ptr<Service>> services;
-    const auto add = [&](std::shared_ptr<Listener> listener) {
-        for (std::size_t loop = 1; loop < loops_.size(); ++loop) {
-            bound[loop].push_back(listener->copy_for(loops_.at(loop)));
+    kept.assign(listeners_.size(), false);
+    std::vector<BoundListener> opened;
+    std::vector<bool> is_new;
+    const auto reuse = [&](const std::string& service, const std::string& address) {
+        for (std::size_t i = 0; i < listeners_.size(); ++i) {
+            if (!kept[i] && listeners_[i].service == service && listeners_[i].address == address) {
+                kept[i] = true;
+                opened.push_back(listeners_[i]);
+                is_new.push_back(false);
+                return true;
+            }
         }
-        bound[0].push_back(std::move(listener));
+        return false;
+    };
+    const auto add = [&](const Service& service, const std::string& address, auto make) {
+        if (reuse(service.settings.name, address)) {
+            return;
+        }
+        BoundListener bound{.service = service.settings.name, .address = address, .copies = {}};
+        bound.copies.push_back(make());
+        for (std::size_t loop = 1; loop < loops_.size(); ++loop) {
+            bound.copies.push_back(bound.copies.front()->copy_for(loops_.at(loop)));
+        }
+        opened.push_back(std::move(bound));
+        is_new.push_back(true);
     };
     try {
-        for (const auto& settings : config_->services) {
-            const auto* spec = find_handler(settings.handler);
-            auto service = std::make_shared<Service>(
-                Service{.config = config_,
-                        .settings = settings,
-                        .handler = spec->make(settings),
-                        .verify = std::make_unique<VerifyChain>(settings, connection_limit_)});
+        for (const auto& service : services) {
+            const auto& settings = service->settings;
             for (const auto& endpoint : settings.tcp) {
-                add(std::make_shared<StreamListener<asio::ip::tcp>>(main, service, endpoint,
-                                                                    options));
+                add(*service, "tcp " + endpoint_text(endpoint), [&] {
+                    return std::make_shared<StreamListener<asio::ip::tcp>>(main, service, endpoint,
+                                                                           options);
+                });
             }
             for (const auto& endpoint : settings.udp) {
-                add(std::make_shared<DatagramListener<asio::ip::udp>>(
-                    main, service, asio::ip::udp::endpoint(endpoint.address(), endpoint.port()),
-                    options));
+                add(*service, "udp " + endpoint_text(endpoint), [&] {
+                    return std::make_shared<DatagramListener<asio::ip::udp>>(
+                        main, service, asio::ip::udp::endpoint(endpoint.address(), endpoint.port()),
+                        options);
+                });
             }
             for (const auto& path : settings.unix_stream) {
-                add(std::make_shared<StreamListener<asio::local::stream_protocol>>(
-                    main, service, asio::local::stream_protocol::endpoint(path), options));
+                add(*service, "unix " + path, [&] {
+                    return std::make_shared<StreamListener<asio::local::stream_protocol>>(
+                        main, service, asio::local::stream_protocol::endpoint(path), options);
+                });
             }
             for (const auto& path : settings.unix_datagram) {
-                add(std::make_shared<DatagramListener<asio::local::datagram_protocol>>(
-                    main, service, asio::local::datagram_protocol::endpoint(path), options));
+                add(*service, "unixgram " + path, [&] {
+                    return std::make_shared<DatagramListener<asio::local::datagram_protocol>>(
+                        main, service, asio::local::datagram_protocol::endpoint(path), options);
+                });
             }
-            services.push_back(std::move(service));
-        }
-        for (const auto& passed : take_passed_sockets()) {
-            const auto found = std::find_if(services.begin(), services.end(), [&](const auto& s) {
-                return s->settings.name == passed.service;
-            });
-            if (found == services.end()) {
-                throw config::ConfigError("socket activation: fd " + std::to_string(passed.fd) +
-                                          " named '" + passed.name + "' matches no service");
-            }
-            const auto& service = *found;
-            const auto* spec = find_handler(service->settings.handler);
-            const bool stream = passed.kind == "tcp" || passed.kind == "unix";
-            if (stream ? !spec->stream : !spec->datagram) {
-                throw config::ConfigError("socket activation: fd " + std::to_string(passed.fd) +
-                                          " named '" + passed.name + "': handler '" +
-                                          service->settings.handler + "' does not serve " +
-                                          (stream ? "streams" : "datagrams"));
-            }
-            const AdoptedSocket socket{.fd = passed.fd};
-            if (passed.kind == "tcp") {
-                add(std::make_shared<StreamListener<asio::ip::tcp>>(main, service, socket,
-                                                                    options));
-            } else if (passed.kind == "udp") {
-                add(std::make_shared<DatagramListener<asio::ip::udp>>(main, service, socket,
-                                                                      options));
-            } else if (passed.kind == "unix") {
-                add(std::make_shared<StreamListener<asio::local::stream_protocol>>(
-                    main, service, socket, options));
-            } else {
-                add(std::make_shared<DatagramListener<asio::local::datagram_protocol>>(
-                    main, service, socket, options));
-            }
-        }
-        for (std::size_t started = 0; started < services.size(); ++started) {
-            try {
-                services[started]->handler->start();
-            } catch (const KeyError& e) {
-                for (std::size_t i = 0; i < started; ++i) {
-                    services[i]->handler->stop();
+            // Sockets socket activation passed stay with the service of their name.
+            for (std::size_t i = 0; i < listeners_.size(); ++i) {
+                if (listeners_[i].address.starts_with("fd ")) {
+                    reuse(settings.name, listeners_[i].address);
                 }
-                throw services[started]->settings.error(e.key(), e.what());
+            }
+        }
+        if (listeners_.empty()) {  // start-up: take what socket activation passes
+            for (const auto& passed : take_passed_sockets()) {
+                const auto found =
+                    std::find_if(services.begin(), services.end(),
+                                 [&](const auto& s) { return s->settings.name == passed.service; });
+                if (found == services.end()) {
+                    throw config::ConfigError("socket activation: fd " + std::to_string(passed.fd) +
+                                              " named '" + passed.name + "' matches no service");
+                }
+                const auto& service = *found;
+                const auto* spec = find_handler(service->settings.handler);
+                const bool stream = passed.kind == "tcp" || passed.kind == "unix";
+                if (stream ? !spec->stream : !spec->datagram) {
+                    throw config::ConfigError("socket activation: fd " + std::to_string(passed.fd) +
+                                              " named '" + passed.name + "': handler '" +
+                                              service->settings.handler + "' does not serve " +
+                                              (stream ? "streams" : "datagrams"));
+                }
+                const AdoptedSocket socket{.fd = passed.fd};
+                add(*service, "fd " + std::to_string(passed.fd),
+                    [&]() -> std::shared_ptr<Listener> {
+                        if (passed.kind == "tcp") {
+                            return std::make_shared<StreamListener<asio::ip::tcp>>(main, service,
+                                                                                   socket, options);
+                        }
+                        if (passed.kind == "udp") {
+                            return std::make_shared<DatagramListener<asio::ip::udp>>(
+                                main, service, socket, options);
+                        }
+                        if (passed.kind == "unix") {
+                            return std::make_shared<StreamListener<asio::local::stream_protocol>>(
+                                main, service, socket, options);
+                        }
+                        return std::make_shared<DatagramListener<asio::local::datagram_protocol>>(
+                            main, service, socket, options);
+                    });
             }
         }
     } catch (...) {
-        for (auto& listeners : bound) {
-            for (auto& listener : listeners) {
-                listener->stop();
+        for (std::size_t i = 0; i < opened.size(); ++i) {
+            if (is_new[i]) {
+                for (const auto& copy : opened[i].copies) {
+                    copy->stop();
+                }
+            }
+        }
+        throw;
+    }
+    return opened;
+}
+
+void Server::start_handlers(const std::vector<std::shared_ptr<Service>>& services) {
+    for (std::size_t started = 0; started < services.size(); ++started) {
+        try {
+            services[started]->handler->start();
+        } catch (const KeyError& e) {
+            for (std::size_t i = 0; i < started; ++i) {
+                services[i]->handler->stop();
+            }
+            throw services[started]->settings.error(e.key(), e.what());
+        }
+    }
+}
+
+void Server::bind() {
+    auto services = make_services(config_);
+    std::vector<bool> kept;
+    auto listeners = open_listeners(services, kept);
+    try {
+        start_handlers(services);
+    } catch (...) {
+        for (const auto& listener : listeners) {
+            for (const auto& copy : listener.copies) {
+                copy->stop();
             }
         }
         throw;
     }
     services_ = std::move(services);
-    listeners_ = std::move(bound);
+    listeners_ = std::move(listeners);
+}
+
+void Server::on_every_loop(const BoundListener& listener,
+                           std::function<void(std::size_t, Listener&)> f) {
+    for (std::size_t loop = 0; loop < listener.copies.size(); ++loop) {
+        asio::post(loops_.at(loop), [f, loop, copy = listener.copies[loop]] { f(loop, *copy); });
+    }
+}
+
+void Server::reload() {
+    std::shared_ptr<const config::Config> config;
+    std::vector<std::shared_ptr<Service>> services;
+    std::vector<BoundListener> listeners;
+    std::vector<bool> kept;
+    try {
+        config = reread_();
+        const auto& now = config_->server;
+        const auto& next = config->server;
+        for (const auto& [key, same] :
+             {std::pair{"mode", now.mode == next.mode},
+              {"threads", now.threads == next.threads},
+              {"max_children", now.max_children == next.max_children},
+              {"user", now.user == next.user},
+              {"group", now.group == next.group},
+              {"log_target", now.log_target.kind == next.log_target.kind &&
+                                 now.log_target.path == next.log_target.path}}) {
+            if (!same) {
+                throw config::ConfigError(config->file, "server", key,
+                                          "changes only with a restart");
+            }
+        }
+        services = make_services(config);
+        listeners = open_listeners(services, kept);
+        try {
+            start_handlers(services);
+        } catch (...) {
+            for (std::size_t i = 0; i < listeners.size(); ++i) {
+                const bool fresh = std::none_of(
+                    listeners_.begin(), listeners_.end(), [&](const BoundListener& old) {
+                        return old.copies.front() == listeners[i].copies.front();
+                    });
+                if (fresh) {
+                    for (const auto& copy : listeners[i].copies) {
+                        copy->stop();
+                    }
+                }
+            }
+            throw;
+        }
+    } catch (const config::ConfigError& e) {
+        BOOST_LOG_TRIVIAL(error) << "reload: " << e.what()
+                                 << "; the running configuration stays in effect";
+        return;
+    }
+    // Committed: new connections get the new services; open ones keep the services (config,
+    // handler, verifiers) they started with, alive through their shared_ptr.
+    for (std::size_t i = 0; i < listeners_.size(); ++i) {
+        if (!kept[i]) {
+            on_every_loop(listeners_[i], [](std::size_t, Listener& listener) { listener.stop(); });
+        }
+    }
+    for (const auto& listener : listeners) {
+        const auto found = std::find_if(services.begin(), services.end(), [&](const auto& s) {
+            return s->settings.name == listener.service;
+        });
+        const bool fresh =
+            std::none_of(listeners_.begin(), listeners_.end(), [&](const BoundListener& old) {
+                return old.copies.front() == listener.copies.front();
+            });
+        auto service = *found;
+        on_every_loop(listener, [service, fresh](std::size_t, Listener& copy) {
+            copy.serve_for(service);
+            if (fresh) {
+                copy.start();
+            }
+        });
+    }
+    config_ = std::move(config);
+    services_ = std::move(services);
+    listeners_ = std::move(listeners);
+    connection_limit_.max = config_->server.max_connections;
+    set_log_level(config_->server.log_level);
 }
 
 int Server::run() {
@@ -149,9 +300,9 @@ int Server::run() {
         drain_watches_.push_back(std::make_unique<asio::steady_timer>(loops_.at(loop)));
         sweep_idle(loop);
     }
-    for (const auto& loop : listeners_) {
-        for (const auto& listener : loop) {
-            listener->start();
+    for (const auto& listener : listeners_) {
+        for (const auto& copy : listener.copies) {
+            copy->start();
         }
     }
     BOOST_LOG_TRIVIAL(info) << "ready: " << summary();
@@ -182,11 +333,15 @@ void Server::await_signal() {
         // A fork-mode child handles the signals its parent passes on without a word of its own.
         const bool parent = !fork_ || !fork_->in_child();
         if (signal == SIGHUP) {
-            if (parent) {
-                BOOST_LOG_TRIVIAL(info) << "SIGHUP: reopening log files";
-            }
             manager_.reloading();
+            if (parent) {
+                BOOST_LOG_TRIVIAL(info) << "SIGHUP: reloading " << config_->file;
+                reload();
+            }
             reopen();
+            if (parent) {
+                BOOST_LOG_TRIVIAL(info) << "ready: " << summary();
+            }
             manager_.ready(summary());
             if (fork_) {
                 fork_->signal_children(SIGHUP);
@@ -251,12 +406,10 @@ void Server::shutdown() {
         // Each loop stops its own listeners and drains its own connections, on its own thread.
         asio::post(loops_.at(loop), [this, loop] {
             idle_sweeps_[loop]->cancel();
-            auto& listeners = listeners_[loop];
-            for (const auto& listener : listeners) {
-                listener->drain();
-                listener->stop();
+            for (auto& listener : listeners_) {
+                listener.copies[loop]->drain();
+                listener.copies[loop]->stop();
             }
-            listeners.clear();
             // drain() closes the connection, which leaves the set once its last handler has
             // run; iterate over a copy all the same.
             const std::vector<Connection*> live(live_connections().begin(),
@@ -273,40 +426,37 @@ void Server::shutdown() {
 }
 
 std::string Server::summary() const {
-    std::size_t listeners = 0;
-    for (const auto& loop : listeners_) {
-        listeners += loop.size();
-    }
+    const std::size_t listeners = listeners_.size();
     const auto& server = config_->server;
     return std::string(config::to_string(server.mode)) + " mode" +
            (server.mode == config::Mode::pool ? " (" + std::to_string(loops_.size()) + " threads)"
                                               : std::string()) +
-           ", " + std::to_string(services_.size()) + " services, " +
-           std::to_string(listeners / loops_.size()) + " listeners";
+           ", " + std::to_string(services_.size()) + " services, " + std::to_string(listeners) +
+           " listeners";
 }
 
 void Server::enter_child() {
     manager_.silence();
     // signals_ stays: a child drains its connection on SIGTERM and reopens log files on SIGHUP
     // just as the parent does, and a signal that arrived during the fork is still queued there.
-    for (auto& listeners : listeners_) {
-        for (const auto& listener : listeners) {
-            listener->abandon();
+    for (const auto& listener : listeners_) {
+        for (const auto& copy : listener.copies) {
+            copy->abandon();
         }
-        listeners.clear();
     }
+    listeners_.clear();
     for (const auto& service : services_) {
         service->handler->enter_child();
     }
 }
 
 void Server::stop() {
-    for (auto& listeners : listeners_) {
-        for (const auto& listener : listeners) {
-            listener->stop();
+    for (const auto& listener : listeners_) {
+        for (const auto& copy : listener.copies) {
+            copy->stop();
         }
-        listeners.clear();
     }
+    listeners_.clear();
 }
 
 }  // namespace netd

@@ -8,6 +8,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -22,7 +23,10 @@ namespace netd {
 
 class Server {
   public:
-    explicit Server(std::shared_ptr<const config::Config> config);
+    /// Reads the configuration again (SIGHUP); throws config::ConfigError when it is invalid.
+    using ConfigSource = std::function<std::shared_ptr<const config::Config>()>;
+
+    Server(std::shared_ptr<const config::Config> config, ConfigSource reread);
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
     ~Server();
@@ -38,6 +42,28 @@ class Server {
     int run();
 
   private:
+    /// One configured (or passed) listening address of a service, with its copy on every loop.
+    struct BoundListener {
+        std::string service;  ///< the service's name
+        std::string address;  ///< "tcp 127.0.0.1:7007" as configured, or "fd 3" (passed)
+        std::vector<std::shared_ptr<Listener>> copies;  ///< by loop index
+    };
+
+    /// The services config asks for (handlers built, not started).
+    std::vector<std::shared_ptr<Service>> make_services(
+        const std::shared_ptr<const config::Config>& config);
+    /// The listeners services ask for: on reload, an address the same service already listens on
+    /// is kept (kept[i] says which of listeners_), the others are bound. Throws
+    /// config::ConfigError, having closed again what it bound.
+    std::vector<BoundListener> open_listeners(const std::vector<std::shared_ptr<Service>>& services,
+                                              std::vector<bool>& kept);
+    /// Starts every service's handler; throws config::ConfigError (the started ones stopped).
+    static void start_handlers(const std::vector<std::shared_ptr<Service>>& services);
+    /// SIGHUP: re-reads the config and applies it to new connections, or keeps the running one.
+    void reload();
+    /// Runs f(loop index, listener) for every copy of listener, each on its own loop.
+    void on_every_loop(const BoundListener& listener,
+                       std::function<void(std::size_t, Listener&)> f);
     void await_signal();
     /// Closes the connections of the loop that have been silent too long, once a second.
     void sweep_idle(std::size_t loop);
@@ -57,6 +83,7 @@ class Server {
     std::string summary() const;
 
     std::shared_ptr<const config::Config> config_;
+    ConfigSource reread_;
     EventLoops loops_;
     boost::asio::signal_set signals_;
     ServiceManager manager_;        ///< sd_notify
@@ -72,8 +99,7 @@ class Server {
     /// fork mode only. Declared after the services: the admissions it holds for live children
     /// release into their services' verifiers, so it must go first.
     std::unique_ptr<ForkModel> fork_;
-    /// The listeners each loop serves, by loop index.
-    std::vector<std::vector<std::shared_ptr<Listener>>> listeners_;
+    std::vector<BoundListener> listeners_;
 };
 
 }  // namespace netd

@@ -15,7 +15,7 @@ struct Service {
     std::shared_ptr<const config::Config> config;
     const config::ServiceConfig& settings;
     std::unique_ptr<Handler> handler;
-    std::unique_ptr<VerifyChain> verify;
+    std::shared_ptr<VerifyChain> verify;
 };
 
 /// "[name]", the prefix of every log line about a service.

@@ -30,6 +30,7 @@ class StreamListener final : public Listener,
     void drain() override;
     void stop() override;
     void abandon() override;
+    void serve_for(std::shared_ptr<Service> service) override { service_ = std::move(service); }
     std::shared_ptr<Listener> copy_for(boost::asio::io_context& io) override;
 
   private:

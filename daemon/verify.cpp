@@ -240,7 +240,7 @@ std::pair<Verdict, std::size_t> VerifyChain::run(const Peer& peer, bool stream) 
 Verdict VerifyChain::verify_stream(const Peer& peer, Admission& admission) {
     const auto [verdict, admitted] = run(peer, true);
     if (verdict == Verdict::accept) {
-        admission = Admission(this, peer, admitted);
+        admission = Admission(shared_from_this(), peer, admitted);
     } else {
         release(peer, admitted);  // what the verifiers before the rejecting one counted
     }
@@ -291,7 +291,8 @@ std::uint64_t VerifyChain::rejected(std::string_view name) const {
 Admission& Admission::operator=(Admission&& other) noexcept {
     if (this != &other) {
         release();
-        chain_ = std::exchange(other.chain_, nullptr);
+        chain_ = std::move(other.chain_);
+        other.chain_.reset();
         peer_ = std::move(other.peer_);
         admitted_ = other.admitted_;
     }
@@ -299,8 +300,10 @@ Admission& Admission::operator=(Admission&& other) noexcept {
 }
 
 void Admission::release() {
-    if (chain_ != nullptr) {
-        std::exchange(chain_, nullptr)->release(peer_, admitted_);
+    if (chain_) {
+        const auto chain = std::move(chain_);
+        chain_.reset();
+        chain->release(peer_, admitted_);
     }
 }
 

@@ -63,7 +63,7 @@ std::span<const VerifierSpec> verifiers();
 
 /// Connections of all services together, for the server's max_connections.
 struct GlobalLimit {
-    std::uint64_t max = 0;
+    std::atomic<std::uint64_t> max = 0;  ///< a reload may change it while loops verify
     std::atomic<std::uint64_t> live = 0;
 };
 
@@ -73,8 +73,10 @@ class VerifyChain;
 class Admission {
   public:
     Admission() = default;
-    Admission(VerifyChain* chain, Peer peer, std::size_t admitted)
-        : chain_(chain), peer_(std::move(peer)), admitted_(admitted) {}
+    /// Keeps chain alive: a fork-mode child's admission can outlive the service that verified it
+    /// (a reload replaces services while children still serve).
+    Admission(std::shared_ptr<VerifyChain> chain, Peer peer, std::size_t admitted)
+        : chain_(std::move(chain)), peer_(std::move(peer)), admitted_(admitted) {}
     Admission(Admission&& other) noexcept { *this = std::move(other); }
     Admission& operator=(Admission&& other) noexcept;
     Admission(const Admission&) = delete;
@@ -87,13 +89,13 @@ class Admission {
   private:
     void release();
 
-    VerifyChain* chain_ = nullptr;
+    std::shared_ptr<VerifyChain> chain_;
     Peer peer_;
     std::size_t admitted_ = 0;  ///< how many verifiers of the chain accepted (and may count it)
 };
 
 /// A service's verifiers in order, with the rejection counters. Lives as long as the service.
-class VerifyChain {
+class VerifyChain : public std::enable_shared_from_this<VerifyChain> {
   public:
     /// Builds the chain the service's keys ask for: acl, udp_guard, the custom verifiers listed
     /// in `verify`, rate, max_per_source, max_connections (the service's and the server's).

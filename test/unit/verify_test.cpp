@@ -72,7 +72,8 @@ BOOST_AUTO_TEST_CASE(acl_deny_wins_and_mapped_ipv6_is_ipv4) {
     s.allow = {config::parse_cidr("127.0.0.0/8")};
     s.deny = {config::parse_cidr("127.0.0.2")};
     GlobalLimit global{.max = 100};
-    VerifyChain chain(s, global);
+    auto owner = std::make_shared<VerifyChain>(s, global);
+    auto& chain = *owner;
     Admission admission;
     BOOST_TEST((chain.verify_stream(tcp_peer("127.0.0.1"), admission) == Verdict::accept));
     BOOST_TEST((chain.verify_stream(tcp_peer("127.0.0.2"), admission) == Verdict::refuse));
@@ -89,7 +90,8 @@ BOOST_AUTO_TEST_CASE(udp_guard_drops_datagrams_from_privileged_ports) {
     s.udp = {ip::tcp::endpoint(ip::make_address("127.0.0.1"), 7)};
     s.udp_min_source_port = 1024;
     GlobalLimit global{.max = 100};
-    VerifyChain chain(s, global);
+    auto owner = std::make_shared<VerifyChain>(s, global);
+    auto& chain = *owner;
     BOOST_TEST(!chain.verify_datagram(udp_peer("127.0.0.1", 7)));
     BOOST_TEST(!chain.verify_datagram(udp_peer("127.0.0.1", 1023)));
     BOOST_TEST(chain.verify_datagram(udp_peer("127.0.0.1", 1024)));
@@ -102,7 +104,8 @@ BOOST_AUTO_TEST_CASE(limits_count_live_connections_until_their_admission_ends) {
     s.max_connections = 2;
     s.max_per_source = 1;
     GlobalLimit global{.max = 100};
-    VerifyChain chain(s, global);
+    auto owner = std::make_shared<VerifyChain>(s, global);
+    auto& chain = *owner;
     Admission a;
     Admission b;
     Admission c;
@@ -121,8 +124,10 @@ BOOST_AUTO_TEST_CASE(limits_count_live_connections_until_their_admission_ends) {
 
 BOOST_AUTO_TEST_CASE(the_server_limit_spans_services) {
     GlobalLimit global{.max = 1};
-    VerifyChain one(service(), global);
-    VerifyChain two(service(), global);
+    auto one_owner = std::make_shared<VerifyChain>(service(), global);
+    auto two_owner = std::make_shared<VerifyChain>(service(), global);
+    auto& one = *one_owner;
+    auto& two = *two_owner;
     Admission a;
     Admission b;
     BOOST_TEST((one.verify_stream(tcp_peer("127.0.0.1"), a) == Verdict::accept));
