@@ -63,6 +63,12 @@ int priority_of(severity_level severity) {
     return LOG_INFO;
 }
 
+/// The syslog priority of a record.
+int priority_of(const logging::record_view& record) {
+    return priority_of(
+        logging::extract_or_default<severity_level>("Severity", record, logging::trivial::info));
+}
+
 /// Whether stderr is the journal stream systemd set up (JOURNAL_STREAM = "DEVICE:INODE" of it),
 /// and not something a parent redirected it to.
 bool stderr_is_journal() {
@@ -79,9 +85,7 @@ class JournalBackend final
     : public sinks::basic_formatted_sink_backend<char, sinks::synchronized_feeding> {
   public:
     void consume(const logging::record_view& record, const string_type& message) {
-        const auto severity =
-            logging::extract_or_default<severity_level>("Severity", record, logging::trivial::info);
-        ::sd_journal_send("MESSAGE=%s", message.c_str(), "PRIORITY=%i", priority_of(severity),
+        ::sd_journal_send("MESSAGE=%s", message.c_str(), "PRIORITY=%i", priority_of(record),
                           "SYSLOG_IDENTIFIER=netd", nullptr);
     }
 };
@@ -91,9 +95,7 @@ class SyslogBackend final
     : public sinks::basic_formatted_sink_backend<char, sinks::synchronized_feeding> {
   public:
     void consume(const logging::record_view& record, const string_type& message) {
-        const auto severity =
-            logging::extract_or_default<severity_level>("Severity", record, logging::trivial::info);
-        ::syslog(priority_of(severity), "%s", message.c_str());
+        ::syslog(priority_of(record), "%s", message.c_str());
     }
 };
 
@@ -116,14 +118,12 @@ void init_logging(config::LogLevel level, const config::LogTarget& target) {
                 logging::add_console_log(
                     std::clog,
                     logging::keywords::format =
-                        (expr::stream
-                         << "<"
-                         << expr::wrap_formatter([](const logging::record_view& rec,
-                                                    logging::formatting_ostream& out) {
-                                out << priority_of(logging::extract_or_default<severity_level>(
-                                    "Severity", rec, logging::trivial::info));
-                            })
-                         << ">" << expr::smessage),
+                        (expr::stream << "<"
+                                      << expr::wrap_formatter([](const logging::record_view& rec,
+                                                                 logging::formatting_ostream& out) {
+                                             out << priority_of(rec);
+                                         })
+                                      << ">" << expr::smessage),
                     logging::keywords::auto_flush = true);
             } else {
                 logging::add_console_log(std::clog, logging::keywords::format = timestamped,

@@ -89,22 +89,20 @@ class SocketActivation(unittest.TestCase):
         log = self.stop_cleanly(proc)
         self.assertIn("[echo] listening on udp 127.0.0.1:%d (socket activation)" % port, log)
 
-    def test_a_passed_socket_no_service_claims_is_a_startup_error(self):
+    def expect_startup_error(self, config, fdname, message):
         port = free_port(socket.SOCK_STREAM)
-        proc = self.activate(UNCLAIMED, port, "nosuch")
+        proc = self.activate(config, port, fdname)
         with socket.create_connection(("127.0.0.1", port), timeout=5):
-            pass
+            pass  # the first client makes systemd-socket-activate start netd
         self.assertEqual(proc.wait(10), 1)
-        err = proc.stderr.read().decode(errors="replace")
-        self.assertIn("socket activation: fd 3 named 'nosuch' matches no service", err)
+        self.assertIn(message, proc.stderr.read().decode(errors="replace"))
+
+    def test_a_passed_socket_no_service_claims_is_a_startup_error(self):
+        self.expect_startup_error(UNCLAIMED, "nosuch",
+                                  "socket activation: fd 3 named 'nosuch' matches no service")
 
     def test_a_name_that_contradicts_the_socket_is_a_startup_error(self):
-        port = free_port(socket.SOCK_STREAM)
-        proc = self.activate(ACTIVATED, port, "echo.udp")
-        with socket.create_connection(("127.0.0.1", port), timeout=5):
-            pass
-        self.assertEqual(proc.wait(10), 1)
-        self.assertIn("the name says 'udp' but the socket is tcp", proc.stderr.read().decode(errors="replace"))
+        self.expect_startup_error(ACTIVATED, "echo.udp", "the name says 'udp' but the socket is tcp")
 
 
 if __name__ == "__main__":
