@@ -79,7 +79,7 @@ LogTarget parse_log_target(std::string_view text) {
 }
 
 std::string parse_user(std::string_view text) {
-    const std::string name(trim(text));
+    std::string name(trim(text));
     if (!name.empty() && ::getpwnam(name.c_str()) == nullptr) {
         throw ValueError("no such user '" + name + "'");
     }
@@ -87,7 +87,7 @@ std::string parse_user(std::string_view text) {
 }
 
 std::string parse_group(std::string_view text) {
-    const std::string name(trim(text));
+    std::string name(trim(text));
     if (!name.empty() && ::getgrnam(name.c_str()) == nullptr) {
         throw ValueError("no such group '" + name + "'");
     }

@@ -84,7 +84,7 @@ bool stderr_is_journal() {
 class JournalBackend final
     : public sinks::basic_formatted_sink_backend<char, sinks::synchronized_feeding> {
   public:
-    void consume(const logging::record_view& record, const string_type& message) {
+    static void consume(const logging::record_view& record, const string_type& message) {
         ::sd_journal_send("MESSAGE=%s", message.c_str(), "PRIORITY=%i", priority_of(record),
                           "SYSLOG_IDENTIFIER=netd", nullptr);
     }
@@ -94,7 +94,7 @@ class JournalBackend final
 class SyslogBackend final
     : public sinks::basic_formatted_sink_backend<char, sinks::synchronized_feeding> {
   public:
-    void consume(const logging::record_view& record, const string_type& message) {
+    static void consume(const logging::record_view& record, const string_type& message) {
         ::syslog(priority_of(record), "%s", message.c_str());
     }
 };

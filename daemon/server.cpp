@@ -123,9 +123,9 @@ std::vector<Server::BoundListener> Server::open_listeners(
                 });
             }
             // Sockets socket activation passed stay with the service of their name.
-            for (std::size_t i = 0; i < listeners_.size(); ++i) {
-                if (listeners_[i].address.starts_with("fd ")) {
-                    reuse(settings.name, listeners_[i].address);
+            for (const auto& listener : listeners_) {
+                if (listener.address.starts_with("fd ")) {
+                    reuse(settings.name, listener.address);
                 }
             }
         }
@@ -211,8 +211,14 @@ void Server::bind() {
     listeners_ = std::move(listeners);
 }
 
+bool Server::already_open(const BoundListener& listener) const {
+    return std::any_of(listeners_.begin(), listeners_.end(), [&](const BoundListener& open) {
+        return open.copies.front() == listener.copies.front();
+    });
+}
+
 void Server::on_every_loop(const BoundListener& listener,
-                           std::function<void(std::size_t, Listener&)> f) {
+                           const std::function<void(std::size_t, Listener&)>& f) {
     for (std::size_t loop = 0; loop < listener.copies.size(); ++loop) {
         asio::post(loops_.at(loop), [f, loop, copy = listener.copies[loop]] { f(loop, *copy); });
     }
@@ -245,13 +251,9 @@ void Server::reload() {
         try {
             start_handlers(services);
         } catch (...) {
-            for (std::size_t i = 0; i < listeners.size(); ++i) {
-                const bool fresh = std::none_of(
-                    listeners_.begin(), listeners_.end(), [&](const BoundListener& old) {
-                        return old.copies.front() == listeners[i].copies.front();
-                    });
-                if (fresh) {
-                    for (const auto& copy : listeners[i].copies) {
+            for (const auto& listener : listeners) {
+                if (!already_open(listener)) {
+                    for (const auto& copy : listener.copies) {
                         copy->stop();
                     }
                 }
@@ -274,10 +276,7 @@ void Server::reload() {
         const auto found = std::find_if(services.begin(), services.end(), [&](const auto& s) {
             return s->settings.name == listener.service;
         });
-        const bool fresh =
-            std::none_of(listeners_.begin(), listeners_.end(), [&](const BoundListener& old) {
-                return old.copies.front() == listener.copies.front();
-            });
+        const bool fresh = !already_open(listener);
         auto service = *found;
         on_every_loop(listener, [service, fresh](std::size_t, Listener& copy) {
             copy.serve_for(service);

@@ -63,7 +63,9 @@ class Server {
     void reload();
     /// Runs f(loop index, listener) for every copy of listener, each on its own loop.
     void on_every_loop(const BoundListener& listener,
-                       std::function<void(std::size_t, Listener&)> f);
+                       const std::function<void(std::size_t, Listener&)>& f);
+    /// Whether listener is one of listeners_ (kept by a reload) rather than newly bound.
+    bool already_open(const BoundListener& listener) const;
     void await_signal();
     /// Closes the connections of the loop that have been silent too long, once a second.
     void sweep_idle(std::size_t loop);

@@ -51,7 +51,7 @@ void ServiceManager::silence() {
     watchdog_.cancel();
 }
 
-void ServiceManager::notify(const std::string& message) {
+void ServiceManager::notify(const std::string& message) const {
     if (silent_) {
         return;
     }

@@ -30,7 +30,7 @@ class ServiceManager {
     void silence();
 
   private:
-    void notify(const std::string& message);
+    void notify(const std::string& message) const;
     void ping();
 
     boost::asio::steady_timer watchdog_;
