@@ -223,6 +223,82 @@ Options parse_args(int argc, char** argv) {
     return o;
 }
 
+/// The server's address, resolved once.
+struct Target {
+    sockaddr_storage addr{};
+    socklen_t len = 0;
+    int family = AF_INET;
+};
+
+/// Resolves --host and --port; prints why not and returns false on failure.
+bool resolve(const Options& o, Target& target) {
+    addrinfo hints{}, *res = nullptr;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    if (int rc = getaddrinfo(o.host.c_str(), o.port.c_str(), &hints, &res); rc != 0) {
+        std::fprintf(stderr, "netd-bench: %s:%s: %s\n", o.host.c_str(), o.port.c_str(),
+                     gai_strerror(rc));
+        return false;
+    }
+    std::memcpy(&target.addr, res->ai_addr, res->ai_addrlen);
+    target.len = res->ai_addrlen;
+    target.family = res->ai_family;
+    freeaddrinfo(res);
+    return true;
+}
+
+/// A blocking connect to target, then made non-blocking; -1 (the error printed) on failure.
+int connect_to(const Target& target, int id, bool nodelay) {
+    int fd = socket(target.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || ::connect(fd, reinterpret_cast<const sockaddr*>(&target.addr), target.len) < 0) {
+        std::fprintf(stderr, "netd-bench: connect #%d: %s\n", id, std::strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (nodelay) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+        std::perror("netd-bench: fcntl(O_NONBLOCK)");
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/// A new epoll instance; exits on failure.
+int make_epoll() {
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0) {
+        std::perror("epoll_create1");
+        std::exit(1);
+    }
+    return ep;
+}
+
+/// epoll_ctl(op) for fd with events, tagged with the connection id; a failure is a bug: exit.
+void watch(int ep, int op, int fd, int id, uint32_t events) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u32 = static_cast<uint32_t>(id);
+    if (epoll_ctl(ep, op, fd, &ev) < 0) {
+        std::perror("netd-bench: epoll_ctl");
+        std::exit(1);
+    }
+}
+
+/// Wants EPOLLOUT on connection c (besides EPOLLIN) or not any more.
+template <class Connection>
+void set_out(int ep, Connection& c, bool on) {
+    if (c.want_out == on)
+        return;
+    c.want_out = on;
+    watch(ep, EPOLL_CTL_MOD, c.fd, c.id, EPOLLIN | (on ? EPOLLOUT : 0u));
+}
+
 struct Conn {
     int fd = -1;
     int id = 0;
@@ -266,57 +342,24 @@ class Bench {
             b = static_cast<char>(x >> 56);
         }
         scratch_.resize(std::max<size_t>(o.size, 64 * 1024));
-        ep_ = epoll_create1(EPOLL_CLOEXEC);
-        if (ep_ < 0) {
-            std::perror("epoll_create1");
-            std::exit(1);
-        }
+        ep_ = make_epoll();
     }
 
     bool connect_all() {
-        addrinfo hints{}, *res = nullptr;
-        hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_STREAM;
-        if (int rc = getaddrinfo(opt_.host.c_str(), opt_.port.c_str(), &hints, &res); rc != 0) {
-            std::fprintf(stderr, "netd-bench: %s:%s: %s\n", opt_.host.c_str(), opt_.port.c_str(),
-                         gai_strerror(rc));
+        if (!resolve(opt_, target_))
             return false;
-        }
-        std::memcpy(&addr_, res->ai_addr, res->ai_addrlen);
-        addr_len_ = res->ai_addrlen;
-        family_ = res->ai_family;
         conns_.resize(static_cast<size_t>(opt_.connections));
         for (int i = 0; i < opt_.connections; ++i) {
             Conn& c = conns_[static_cast<size_t>(i)];
             c.id = i;
-            int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            if (fd < 0 || ::connect(fd, res->ai_addr, res->ai_addrlen) < 0) {
-                std::fprintf(stderr, "netd-bench: connect #%d: %s\n", i, std::strerror(errno));
-                if (fd >= 0)
-                    close(fd);
+            c.fd = connect_to(target_, i, true);
+            if (c.fd < 0) {
                 ++st_.conn_errors;
                 continue;
             }
-            int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            int fl = fcntl(fd, F_GETFL);
-            if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-                std::perror("netd-bench: fcntl(O_NONBLOCK)");
-                close(fd);
-                ++st_.conn_errors;
-                continue;
-            }
-            c.fd = fd;
-            epoll_event ev{};
-            ev.events = EPOLLIN;
-            ev.data.u32 = static_cast<uint32_t>(i);
-            if (epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev) < 0) {
-                std::perror("netd-bench: epoll_ctl");
-                std::exit(1);
-            }
+            watch(ep_, EPOLL_CTL_ADD, c.fd, i, EPOLLIN);
             ++live_;
         }
-        freeaddrinfo(res);
         return live_ > 0;
     }
 
@@ -470,19 +513,6 @@ class Bench {
         --live_;
     }
 
-    void set_out(Conn& c, bool on) {
-        if (c.want_out == on)
-            return;
-        c.want_out = on;
-        epoll_event ev{};
-        ev.events = EPOLLIN | (on ? EPOLLOUT : 0u);
-        ev.data.u32 = static_cast<uint32_t>(c.id);
-        if (epoll_ctl(ep_, EPOLL_CTL_MOD, c.fd, &ev) < 0) {
-            std::perror("netd-bench: epoll_ctl");
-            std::exit(1);
-        }
-    }
-
     void start_request(Conn& c, Clock::time_point now) {
         c.expect = pattern_.data() + (static_cast<uint64_t>(c.id) * 37 + c.seq) % 256;
         ++c.seq;
@@ -500,7 +530,7 @@ class Bench {
             } else if (w < 0 && errno == EINTR) {
                 continue;
             } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                set_out(c, true);
+                set_out(ep_, c, true);
                 return;
             } else {
                 std::fprintf(stderr, "netd-bench: conn #%d: send: %s\n", c.id,
@@ -510,7 +540,7 @@ class Bench {
                 return;
             }
         }
-        set_out(c, false);
+        set_out(ep_, c, false);
     }
 
     void on_readable(Conn& c) {
@@ -569,9 +599,9 @@ class Bench {
         close(c.fd);
         c.want_out = false;
         c.start = now;
-        c.fd = socket(family_, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        c.fd = socket(target_.family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (c.fd < 0 ||
-            (::connect(c.fd, reinterpret_cast<const sockaddr*>(&addr_), addr_len_) < 0 &&
+            (::connect(c.fd, reinterpret_cast<const sockaddr*>(&target_.addr), target_.len) < 0 &&
              errno != EINPROGRESS)) {
             std::fprintf(stderr, "netd-bench: conn #%d: connect: %s\n", c.id, std::strerror(errno));
             ++st_.conn_errors;
@@ -584,13 +614,7 @@ class Bench {
         int one = 1;
         setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         c.connecting = true;
-        epoll_event ev{};
-        ev.events = EPOLLOUT;
-        ev.data.u32 = static_cast<uint32_t>(c.id);
-        if (epoll_ctl(ep_, EPOLL_CTL_ADD, c.fd, &ev) < 0) {
-            std::perror("netd-bench: epoll_ctl");
-            std::exit(1);
-        }
+        watch(ep_, EPOLL_CTL_ADD, c.fd, c.id, EPOLLOUT);
     }
 
     /// --mode connect: the connect finished (or failed); send the request.
@@ -613,9 +637,7 @@ class Bench {
 
     Options opt_;
     std::vector<char> pattern_, scratch_;
-    sockaddr_storage addr_{};
-    socklen_t addr_len_ = 0;
-    int family_ = AF_INET;
+    Target target_;
     std::vector<Conn> conns_;
     int ep_ = -1;
     int live_ = 0;
@@ -628,11 +650,7 @@ class Bench {
 class LoggerBench {
   public:
     explicit LoggerBench(const Options& o) : opt_(o) {
-        ep_ = epoll_create1(EPOLL_CLOEXEC);
-        if (ep_ < 0) {
-            std::perror("epoll_create1");
-            std::exit(1);
-        }
+        ep_ = make_epoll();
         auto n = static_cast<uint64_t>(o.connections);
         conns_.resize(static_cast<size_t>(o.connections));
         uint64_t base = 0;
@@ -661,44 +679,21 @@ class LoggerBench {
     }
 
     bool connect_all() {
-        addrinfo hints{}, *res = nullptr;
-        hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_STREAM;
-        if (int rc = getaddrinfo(opt_.host.c_str(), opt_.port.c_str(), &hints, &res); rc != 0) {
-            std::fprintf(stderr, "netd-bench: %s:%s: %s\n", opt_.host.c_str(), opt_.port.c_str(),
-                         gai_strerror(rc));
+        Target target;
+        if (!resolve(opt_, target))
             return false;
-        }
         bool ok = true;
         for (auto& c : conns_) {
-            int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            if (fd < 0 || ::connect(fd, res->ai_addr, res->ai_addrlen) < 0) {
-                std::fprintf(stderr, "netd-bench: connect #%d: %s\n", c.id, std::strerror(errno));
-                if (fd >= 0)
-                    close(fd);
+            c.fd = connect_to(target, c.id, false);
+            if (c.fd < 0) {
                 ok = false;
                 break;
             }
-            int fl = fcntl(fd, F_GETFL);
-            if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-                std::perror("netd-bench: fcntl(O_NONBLOCK)");
-                close(fd);
-                ok = false;
-                break;
-            }
-            c.fd = fd;
             c.buf.resize(std::max<size_t>(opt_.size, kChunk / opt_.size * opt_.size));
             c.size = opt_.size;
-            epoll_event ev{};
-            ev.events = EPOLLIN;
-            ev.data.u32 = static_cast<uint32_t>(c.id);
-            if (epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev) < 0) {
-                std::perror("netd-bench: epoll_ctl");
-                std::exit(1);
-            }
+            watch(ep_, EPOLL_CTL_ADD, c.fd, c.id, EPOLLIN);
             ++live_;
         }
-        freeaddrinfo(res);
         // Every line is accounted for by a connection: a missing one would make the count
         // wrong, so one failed connect fails the run before anything is sent.
         if (!ok)
@@ -992,19 +987,6 @@ class LoggerBench {
         --live_;
     }
 
-    void set_out(LConn& c, bool on) {
-        if (c.want_out == on)
-            return;
-        c.want_out = on;
-        epoll_event ev{};
-        ev.events = EPOLLIN | (on ? EPOLLOUT : 0u);
-        ev.data.u32 = static_cast<uint32_t>(c.id);
-        if (epoll_ctl(ep_, EPOLL_CTL_MOD, c.fd, &ev) < 0) {
-            std::perror("netd-bench: epoll_ctl");
-            std::exit(1);
-        }
-    }
-
     // Formats the next lines of c into its buffer: "bench <id> <seq> " + 'x'... + LF.
     void fill(LConn& c) {
         char* b = c.buf.data();
@@ -1037,7 +1019,7 @@ class LoggerBench {
                 if (c.next == c.lines) {
                     shutdown(c.fd, SHUT_WR);
                     c.shut = true;
-                    set_out(c, false);
+                    set_out(ep_, c, false);
                     if (--sending_ == 0)
                         t_sent_ = Clock::now();
                     return;
@@ -1051,7 +1033,7 @@ class LoggerBench {
             } else if (w < 0 && errno == EINTR) {
                 continue;
             } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                set_out(c, true);
+                set_out(ep_, c, true);
                 return;
             } else {
                 std::fprintf(stderr, "netd-bench: conn #%d: send: %s\n", c.id,
