@@ -99,11 +99,8 @@ class SourceLimit final : public Verifier {
             return Verdict::accept;
         }
         const std::lock_guard lock(mutex_);
-        auto& live = live_[plain_address(peer.address)];
+        auto& live = live_[plain_address(peer.address)];  // max_ >= 1: never left at 0
         if (live >= max_) {
-            if (live == 0) {
-                live_.erase(plain_address(peer.address));
-            }
             return Verdict::busy;
         }
         ++live;
@@ -122,17 +119,9 @@ class SourceLimit final : public Verifier {
     }
 
   private:
-    struct Hash {
-        std::size_t operator()(const boost::asio::ip::address& a) const {
-            return a.is_v4() ? std::hash<std::uint32_t>()(a.to_v4().to_uint())
-                             : std::hash<std::string_view>()(std::string_view(
-                                   reinterpret_cast<const char*>(a.to_v6().to_bytes().data()), 16));
-        }
-    };
-
     std::uint64_t max_;
     std::mutex mutex_;
-    std::unordered_map<boost::asio::ip::address, std::uint64_t, Hash> live_;
+    std::unordered_map<boost::asio::ip::address, std::uint64_t> live_;
 };
 
 /// max_connections: live stream connections of the service, and of all services together.
