@@ -27,11 +27,10 @@ constexpr std::chrono::milliseconds linger_quiet{100};
 
 template <class Protocol>
 StreamConnection<Protocol>::StreamConnection(socket_type socket, std::shared_ptr<Service> service,
-                                             Peer peer, Admission admission)
+                                             Admission admission)
     : Connection(service->settings.idle_timeout),
       socket_(std::move(socket)),
       service_(std::move(service)),
-      peer_(std::move(peer)),
       admission_(std::move(admission)) {}
 
 template <class Protocol>
@@ -45,7 +44,7 @@ void StreamConnection<Protocol>::start() {
     out_buffer.clear();
     Output out(out_buffer);
     const bool opened = run_session([&] {
-        session_ = service_->handler->open_session(peer_);
+        session_ = service_->handler->open_session(admission_.peer());
         session_->setup(out);
     });
     if (opened && deliver(out)) {
@@ -61,10 +60,11 @@ bool StreamConnection<Protocol>::run_session(Step step) {
         return true;
     } catch (const std::exception& e) {
         BOOST_LOG_TRIVIAL(error) << log_prefix(*service_) << "handler failed for "
-                                 << peer_.to_string() << ": " << e.what() << "; connection closed";
+                                 << admission_.peer().to_string() << ": " << e.what()
+                                 << "; connection closed";
     } catch (...) {
         BOOST_LOG_TRIVIAL(error) << log_prefix(*service_) << "handler failed for "
-                                 << peer_.to_string() << "; connection closed";
+                                 << admission_.peer().to_string() << "; connection closed";
     }
     close();
     return false;
@@ -347,8 +347,8 @@ void StreamConnection<Protocol>::discard_input() {
 template <class Protocol>
 void StreamConnection<Protocol>::fail(const boost::system::error_code& ec, const char* what) {
     if (ec != boost::asio::error::operation_aborted) {
-        BOOST_LOG_TRIVIAL(debug) << log_prefix(*service_) << peer_.to_string() << ": " << what
-                                 << ": " << ec.message();
+        BOOST_LOG_TRIVIAL(debug) << log_prefix(*service_) << admission_.peer().to_string() << ": "
+                                 << what << ": " << ec.message();
     }
     close();
 }

@@ -23,10 +23,9 @@ class StreamConnection final : public Connection,
   public:
     using socket_type = typename Protocol::socket;
 
-    /// admission: what the service's verifiers counted for this connection, released when it
-    /// ends.
-    StreamConnection(socket_type socket, std::shared_ptr<Service> service, Peer peer,
-                     Admission admission);
+    /// admission: the peer, and what the service's verifiers counted for this connection,
+    /// released when it ends.
+    StreamConnection(socket_type socket, std::shared_ptr<Service> service, Admission admission);
 
     /// Opens the handler session, runs its setup and starts reading.
     void start();
@@ -67,7 +66,6 @@ class StreamConnection final : public Connection,
 
     socket_type socket_;
     std::shared_ptr<Service> service_;
-    Peer peer_;
     Admission admission_;
     std::unique_ptr<StreamSession> session_;
     /// Where a waiting read lands. Small, so that idle connections stay cheap; a read that fills

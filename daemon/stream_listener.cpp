@@ -151,14 +151,14 @@ void StreamListener<Protocol>::on_accept(boost::system::error_code ec,
 }
 
 template <class Protocol>
-bool StreamListener<Protocol>::admit(typename Protocol::socket& socket, Peer& peer,
-                                     Admission& admission) {
+bool StreamListener<Protocol>::admit(typename Protocol::socket& socket, Admission& admission) {
     boost::system::error_code ec;
     const auto remote = socket.remote_endpoint(ec);
     if (ec) {
         return false;  // reset before we got to it
     }
-    peer = make_peer(is_unix<Protocol> ? Transport::unix_stream : Transport::tcp, remote);
+    const Peer peer =
+        make_peer(is_unix<Protocol> ? Transport::unix_stream : Transport::tcp, remote);
     const Verdict verdict = service_->verify->verify_stream(peer, admission);
     if (verdict == Verdict::accept) {
         return true;
@@ -168,7 +168,8 @@ bool StreamListener<Protocol>::admit(typename Protocol::socket& socket, Peer& pe
         socket.write_some(asio::buffer(busy_message), ec);
     }
     // Closing with unread bytes would reset the connection and could destroy the answer before
-    // the client reads it: end our side, and discard what the client already sent.
+    // the client reads it: end our side, and discard what the client already sent. (No lingering
+    // as an open connection does: a rejected client must cost next to nothing.)
     socket.shutdown(Protocol::socket::shutdown_send, ec);
     std::array<char, 512> discard{};
     socket.read_some(asio::buffer(discard), ec);
@@ -179,37 +180,36 @@ bool StreamListener<Protocol>::admit(typename Protocol::socket& socket, Peer& pe
 template <class Protocol>
 std::shared_ptr<StreamConnection<Protocol>> StreamListener<Protocol>::serve(
     typename Protocol::socket socket) {
-    Peer peer;
     Admission admission;
-    if (!admit(socket, peer, admission)) {
+    if (!admit(socket, admission)) {
         return nullptr;
     }
-    return serve(std::move(socket), std::move(peer), std::move(admission));
+    return serve(std::move(socket), std::move(admission));
 }
 
 template <class Protocol>
 std::shared_ptr<StreamConnection<Protocol>> StreamListener<Protocol>::serve(
-    typename Protocol::socket socket, Peer peer, Admission admission) {
+    typename Protocol::socket socket, Admission admission) {
     if constexpr (std::is_same_v<Protocol, asio::ip::tcp>) {
         boost::system::error_code ignored;
         socket.set_option(asio::ip::tcp::no_delay(true), ignored);
     }
-    auto connection = std::make_shared<StreamConnection<Protocol>>(
-        std::move(socket), service_, std::move(peer), std::move(admission));
+    auto connection = std::make_shared<StreamConnection<Protocol>>(std::move(socket), service_,
+                                                                   std::move(admission));
     connection->start();
     return connection;
 }
 
 template <class Protocol>
 void StreamListener<Protocol>::serve_in_child(typename Protocol::socket socket) {
-    Peer peer;
     Admission admission;
-    if (!admit(socket, peer, admission)) {
+    if (!admit(socket, admission)) {
         return;  // no child for a rejected connection
     }
     // The parent keeps the admission until the child is reaped: limits count live children.
+    const Peer peer = admission.peer();
     if (options_.fork->fork_child(log_prefix(*service_) + peer.to_string(), std::move(admission))) {
-        serve(std::move(socket), std::move(peer), Admission());
+        serve(std::move(socket), Admission(peer));
     }
     // In the parent the socket closes here: the child holds the connection now.
 }

@@ -40,15 +40,15 @@ class StreamListener final : public Listener,
     /// Accepts the next connection, once fork mode has room for another child.
     void do_accept();
     void on_accept(boost::system::error_code ec, typename Protocol::socket socket);
-    /// Runs the service's verifiers on an accepted socket: true when it may be served (peer and
-    /// admission are then set); false when the peer is already gone or was rejected (the socket
-    /// is then closed, after the busy answer for a limit).
-    bool admit(typename Protocol::socket& socket, Peer& peer, Admission& admission);
+    /// Runs the service's verifiers on an accepted socket: true when it may be served (admission
+    /// is then set); false when the peer is already gone or was rejected (the socket is then
+    /// closed, after the busy answer for a limit).
+    bool admit(typename Protocol::socket& socket, Admission& admission);
     /// Verifies an accepted socket and, if admitted, makes it a connection of this listener's
     /// service (nullptr when not).
     std::shared_ptr<StreamConnection<Protocol>> serve(typename Protocol::socket socket);
     /// Makes an admitted socket a connection of this listener's service.
-    std::shared_ptr<StreamConnection<Protocol>> serve(typename Protocol::socket socket, Peer peer,
+    std::shared_ptr<StreamConnection<Protocol>> serve(typename Protocol::socket socket,
                                                       Admission admission);
     /// Fork mode: verifies the socket and serves it in a new child process.
     void serve_in_child(typename Protocol::socket socket);

@@ -69,10 +69,13 @@ struct GlobalLimit {
 
 class VerifyChain;
 
-/// A stream connection's admission: releases what the verifiers counted for it when destroyed.
+/// A stream connection's admission: who was admitted, and what the verifiers counted for it,
+/// released when it is destroyed.
 class Admission {
   public:
     Admission() = default;
+    /// peer, with nothing counted (a fork-mode child's connection: its parent counts it).
+    explicit Admission(Peer peer) : peer_(std::move(peer)) {}
     /// Keeps chain alive: a fork-mode child's admission can outlive the service that verified it
     /// (a reload replaces services while children still serve).
     Admission(std::shared_ptr<VerifyChain> chain, Peer peer, std::size_t admitted)
@@ -85,6 +88,8 @@ class Admission {
 
     /// fork mode, in the child: the parent releases, not this copy.
     void forget() { chain_ = nullptr; }
+
+    const Peer& peer() const { return peer_; }
 
   private:
     void release();
