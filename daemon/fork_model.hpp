@@ -24,8 +24,7 @@ namespace netd {
 
 class ForkModel {
   public:
-    /// child_hooks run in every new child before it serves: they close what the child must not
-    /// hold (listeners, signal handlers, threads' state).
+    /// Children are forked on io; max_children and shutdown_timeout as in [server].
     ForkModel(boost::asio::io_context& io, unsigned max_children,
               std::chrono::seconds shutdown_timeout);
     ForkModel(const ForkModel&) = delete;

@@ -87,6 +87,27 @@ class Reload(unittest.TestCase):
             finally:
                 held.close()
 
+    def test_handler_options_apply_to_new_connections_only(self):
+        def config(stamp):
+            return ("[server]\nlog_level = info\n\n[timefmt]\ntcp = 127.0.0.1:%d\n"
+                    "default_format = %s %%Y\ntimezone = utc\n" % (self.echo_port, stamp))
+        year = time.strftime("%Y", time.gmtime()).encode()
+        with Netd(config("old")) as n:
+            held = tcp_connect(("127.0.0.1", self.echo_port))
+            try:
+                held.sendall(b"\n")
+                self.assertEqual(recv_exact(held, 9), b"old " + year + b"\n")
+                self.rewrite(n, config("new"))
+                self.reload(n, r"info ready: ")
+                with tcp_connect(("127.0.0.1", self.echo_port)) as fresh:
+                    fresh.sendall(b"\n")
+                    self.assertEqual(recv_exact(fresh, 9), b"new " + year + b"\n")
+                held.sendall(b"\n")
+                self.assertEqual(recv_exact(held, 9), b"old " + year + b"\n",
+                                 "an open connection must keep the options it started with")
+            finally:
+                held.close()
+
     def test_a_broken_file_changes_nothing(self):
         with Netd(self.config()) as n:
             with tcp_connect(("127.0.0.1", self.echo_port)) as held:

@@ -334,6 +334,26 @@ class IdleTimeout(unittest.TestCase):
                     s.close()
 
 
+    def test_an_idle_logger_connection_is_drained_not_dropped(self):
+        """Every byte a client sends ends up in a record (SPEC 3), even a line the idle timeout
+        cuts short."""
+        config = ("[server]\nlog_level = info\n\n[logger]\ntcp = 127.0.0.1:0\nidle_timeout = 1\n"
+                  "file = {tmp}/netd.log\nflush_interval = 50\n")
+        with Netd(config) as n:
+            with connect_from("127.0.0.1", n.addr("logger", "tcp")) as c:
+                c.sendall(b"complete\npartial, then silence")
+                self.assertEqual(everything_until_eof(c, 5), b"", "the idle connection was not closed")
+            path = n.path("netd.log")
+            deadline = time.monotonic() + 5
+            lines = []
+            while time.monotonic() < deadline and len(lines) < 2:
+                with open(path, "rb") as f:
+                    lines = f.read().splitlines()
+                time.sleep(0.05)
+        self.assertEqual([l.rsplit(b" ", 2)[-2:] for l in lines][:1], [[b"-", b"complete"]])
+        self.assertTrue(lines[1].endswith(b" partial, then silence"), lines)
+
+
 class Memory(unittest.TestCase):
     SOURCES = 100_000
 
