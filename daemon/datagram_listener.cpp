@@ -29,10 +29,10 @@ DatagramListener<Protocol>::DatagramListener(asio::io_context& io, std::shared_p
                                              const typename Protocol::endpoint& endpoint,
                                              ListenerOptions options)
     : socket_(io), service_(std::move(service)) {
-    description_ = std::string(is_unix<Protocol> ? "unixgram " : "udp ") + endpoint_text(endpoint);
+    description_ = describe<Protocol>(endpoint_text(endpoint));
     finish_open(open_and_bind(socket_, endpoint, options.shared_port));
     const auto bound = socket_.local_endpoint();
-    description_ = std::string(is_unix<Protocol> ? "unixgram " : "udp ") + endpoint_text(bound);
+    description_ = describe<Protocol>(endpoint_text(bound));
     if constexpr (is_unix<Protocol>) {
         unix_inode_ = inode_of(bound.path());
     }
@@ -43,12 +43,11 @@ DatagramListener<Protocol>::DatagramListener(asio::io_context& io, std::shared_p
                                              AdoptedSocket socket, ListenerOptions /*options*/)
     : socket_(io),
       service_(std::move(service)),
-      description_(std::string(is_unix<Protocol> ? "unixgram " : "udp ") + "fd " +
-                   std::to_string(socket.fd)),
+      description_(describe<Protocol>("fd " + std::to_string(socket.fd))),
       adopted_(true) {
     finish_open(adopt(socket_, socket.fd));
-    description_ = std::string(is_unix<Protocol> ? "unixgram " : "udp ") +
-                   endpoint_text(socket_.local_endpoint()) + " (socket activation)";
+    description_ =
+        describe<Protocol>(endpoint_text(socket_.local_endpoint())) + " (socket activation)";
 }
 
 template <class Protocol>
@@ -73,7 +72,7 @@ void DatagramListener<Protocol>::finish_open(const std::string& why_not_bound) {
         boost::system::error_code ignored;
         socket_.close(ignored);
         throw service_->settings.error(
-            is_unix<Protocol> ? "unixgram" : "udp",
+            kind_name<Protocol>,
             "cannot bind " + description_.substr(description_.find(' ') + 1) + ": " + why);
     }
 }

@@ -5,11 +5,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/local/datagram_protocol.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/socket_base.hpp>
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 #include "daemon/unix_path.hpp"
@@ -23,6 +28,23 @@ template <class Protocol>
 constexpr bool is_local_protocol = !requires(typename Protocol::endpoint e) {
     e.address();
 };
+
+/// What a listener of this protocol is called in logs, and its config key: tcp, udp, unix,
+/// unixgram.
+template <class Protocol>
+constexpr std::string_view kind_name = "tcp";
+template <>
+constexpr std::string_view kind_name<boost::asio::local::stream_protocol> = "unix";
+template <>
+constexpr std::string_view kind_name<boost::asio::local::datagram_protocol> = "unixgram";
+template <>
+constexpr std::string_view kind_name<boost::asio::ip::udp> = "udp";
+
+/// "tcp 127.0.0.1:7007", "unix /run/netd/echo.sock": a listener in the logs.
+template <class Protocol>
+std::string describe(std::string_view where) {
+    return std::string(kind_name<Protocol>) + " " + std::string(where);
+}
 
 /// Opens socket (an acceptor or a datagram socket) and binds it to endpoint. An IPv6 address is
 /// bound v6-only (IPv4 is configured on its own); shared_port lets the copies of a pool-mode

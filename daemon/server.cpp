@@ -10,6 +10,7 @@
 
 #include "daemon/datagram_listener.hpp"
 #include "daemon/endpoint_text.hpp"
+#include "daemon/listen_socket.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/socket_activation.hpp"
 #include "daemon/stream_listener.hpp"
@@ -98,26 +99,26 @@ std::vector<Server::BoundListener> Server::open_listeners(
         for (const auto& service : services) {
             const auto& settings = service->settings;
             for (const auto& endpoint : settings.tcp) {
-                add(*service, "tcp " + endpoint_text(endpoint), [&] {
+                add(*service, describe<asio::ip::tcp>(endpoint_text(endpoint)), [&] {
                     return std::make_shared<StreamListener<asio::ip::tcp>>(main, service, endpoint,
                                                                            options);
                 });
             }
             for (const auto& endpoint : settings.udp) {
-                add(*service, "udp " + endpoint_text(endpoint), [&] {
+                add(*service, describe<asio::ip::udp>(endpoint_text(endpoint)), [&] {
                     return std::make_shared<DatagramListener<asio::ip::udp>>(
                         main, service, asio::ip::udp::endpoint(endpoint.address(), endpoint.port()),
                         options);
                 });
             }
             for (const auto& path : settings.unix_stream) {
-                add(*service, "unix " + path, [&] {
+                add(*service, describe<asio::local::stream_protocol>(path), [&] {
                     return std::make_shared<StreamListener<asio::local::stream_protocol>>(
                         main, service, asio::local::stream_protocol::endpoint(path), options);
                 });
             }
             for (const auto& path : settings.unix_datagram) {
-                add(*service, "unixgram " + path, [&] {
+                add(*service, describe<asio::local::datagram_protocol>(path), [&] {
                     return std::make_shared<DatagramListener<asio::local::datagram_protocol>>(
                         main, service, asio::local::datagram_protocol::endpoint(path), options);
                 });

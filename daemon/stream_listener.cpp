@@ -29,10 +29,10 @@ StreamListener<Protocol>::StreamListener(asio::io_context& io, std::shared_ptr<S
                                          const typename Protocol::endpoint& endpoint,
                                          ListenerOptions options)
     : acceptor_(io), service_(std::move(service)), options_(options), retry_timer_(io) {
-    description_ = std::string(is_unix<Protocol> ? "unix " : "tcp ") + endpoint_text(endpoint);
+    description_ = describe<Protocol>(endpoint_text(endpoint));
     listen(open_and_bind(acceptor_, endpoint, options_.shared_port));
     const auto bound = acceptor_.local_endpoint();
-    description_ = std::string(is_unix<Protocol> ? "unix " : "tcp ") + endpoint_text(bound);
+    description_ = describe<Protocol>(endpoint_text(bound));
     if constexpr (is_unix<Protocol>) {
         unix_inode_ = inode_of(bound.path());
     }
@@ -45,12 +45,11 @@ StreamListener<Protocol>::StreamListener(asio::io_context& io, std::shared_ptr<S
       service_(std::move(service)),
       options_(options),
       retry_timer_(io),
-      description_(std::string(is_unix<Protocol> ? "unix " : "tcp ") + "fd " +
-                   std::to_string(socket.fd)),
+      description_(describe<Protocol>("fd " + std::to_string(socket.fd))),
       adopted_(true) {
     listen(adopt(acceptor_, socket.fd));
-    description_ = std::string(is_unix<Protocol> ? "unix " : "tcp ") +
-                   endpoint_text(acceptor_.local_endpoint()) + " (socket activation)";
+    description_ =
+        describe<Protocol>(endpoint_text(acceptor_.local_endpoint())) + " (socket activation)";
 }
 
 template <class Protocol>
@@ -83,7 +82,7 @@ void StreamListener<Protocol>::listen(const std::string& why_not_bound) {
 
 template <class Protocol>
 config::ConfigError StreamListener<Protocol>::error(const std::string& reason) const {
-    return service_->settings.error(is_unix<Protocol> ? "unix" : "tcp", reason);
+    return service_->settings.error(kind_name<Protocol>, reason);
 }
 
 template <class Protocol>
