@@ -8,6 +8,7 @@
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/local/datagram_protocol.hpp>
 #include <memory>
+#include <type_traits>
 
 #include "daemon/listener.hpp"
 #include "daemon/service.hpp"
@@ -46,7 +47,11 @@ class DatagramListener final : public Listener,
     void do_receive();
     /// Receives and serves one datagram if there is one.
     Received receive_one();
-    void serve(std::string_view datagram, const typename Protocol::endpoint& sender);
+    void serve(std::string_view datagram, const typename Protocol::endpoint& sender,
+               metrics::Row& traffic);
+
+    static constexpr Transport transport =
+        std::is_same_v<Protocol, boost::asio::ip::udp> ? Transport::udp : Transport::unix_datagram;
 
     typename Protocol::socket socket_;
     std::shared_ptr<Service> service_;

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "daemon/logging.hpp"
+#include "metrics/registry.hpp"
 
 namespace netd {
 
@@ -19,7 +20,10 @@ void EventLoops::run() {
     std::vector<std::jthread> workers;
     workers.reserve(loops_.size() - 1);
     for (std::size_t i = 1; i < loops_.size(); ++i) {
-        workers.emplace_back([loop = loops_[i].get()] { run_logging_errors(*loop); });
+        workers.emplace_back([loop = loops_[i].get(), i] {
+            metrics::set_shard(static_cast<unsigned>(i));
+            run_logging_errors(*loop);
+        });
     }
     run_logging_errors(main());
 }

@@ -15,8 +15,9 @@ namespace netd {
 namespace asio = boost::asio;
 
 ForkModel::ForkModel(asio::io_context& io, unsigned max_children,
-                     std::chrono::seconds shutdown_timeout)
+                     std::chrono::seconds shutdown_timeout, metrics::Row& counters)
     : io_(io),
+      counters_(counters),
       max_children_(max_children),
       shutdown_timeout_(shutdown_timeout),
       sigchld_(io, SIGCHLD),
@@ -66,6 +67,7 @@ bool ForkModel::fork_child(const std::string& peer, Admission admission) {
         return false;
     }
     children_.emplace(pid, Child{.peer = peer, .admission = std::move(admission)});
+    counters_.set(metrics::fork_children, children_.size());
     BOOST_LOG_TRIVIAL(debug) << peer << ": served by child " << pid;
     return false;
 }
@@ -105,12 +107,18 @@ void ForkModel::reap() {
             break;
         }
         const auto found = children_.find(pid);
-        const std::string peer = found == children_.end() ? std::string("?") : found->second.peer;
+        Child child{.peer = "?", .admission = {}};
         if (found != children_.end()) {
+            child = std::move(found->second);
             children_.erase(found);
+            counters_.set(metrics::fork_children, children_.size());
         }
+        const std::string& peer = child.peer;
         if (WIFSIGNALED(status) && !shutting_down_) {
             // A handler crashed (or someone killed the child): that one connection is lost.
+            if (auto* traffic = child.admission.traffic()) {
+                traffic->add(metrics::handler_errors);
+            }
             BOOST_LOG_TRIVIAL(warning)
                 << peer << ": child " << pid << " killed by signal " << WTERMSIG(status) << " ("
                 << ::strsignal(WTERMSIG(status)) << "); its connection is closed";

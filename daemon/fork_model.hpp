@@ -24,9 +24,10 @@ namespace netd {
 
 class ForkModel {
   public:
-    /// Children are forked on io; max_children and shutdown_timeout as in [server].
+    /// Children are forked on io; max_children and shutdown_timeout as in [server]; the live
+    /// children are counted in counters (the server's metrics row).
     ForkModel(boost::asio::io_context& io, unsigned max_children,
-              std::chrono::seconds shutdown_timeout);
+              std::chrono::seconds shutdown_timeout, metrics::Row& counters);
     ForkModel(const ForkModel&) = delete;
     ForkModel& operator=(const ForkModel&) = delete;
 
@@ -64,6 +65,7 @@ class ForkModel {
     void reap();
 
     boost::asio::io_context& io_;
+    metrics::Row& counters_;
     unsigned max_children_;
     std::chrono::seconds shutdown_timeout_;
     boost::asio::signal_set sigchld_;

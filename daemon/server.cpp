@@ -37,13 +37,14 @@ std::size_t loop_count(const config::ServerConfig& server) {
 Server::Server(std::shared_ptr<const config::Config> config, ConfigSource reread)
     : config_(std::move(config)),
       reread_(std::move(reread)),
+      counters_(metrics::row(metrics::Family::server, "")),
       loops_(loop_count(config_->server)),
       signals_(loops_.main(), SIGINT, SIGTERM, SIGHUP),
       manager_(loops_.main()) {
     connection_limit_.max = config_->server.max_connections;
     if (config_->server.mode == config::Mode::fork) {
         fork_ = std::make_unique<ForkModel>(loops_.main(), config_->server.max_children,
-                                            config_->server.shutdown_timeout);
+                                            config_->server.shutdown_timeout, counters_);
         fork_->on_child([this] { enter_child(); });
     }
 }
@@ -56,11 +57,14 @@ std::vector<std::shared_ptr<Service>> Server::make_services(
     const std::shared_ptr<const config::Config>& config) {
     std::vector<std::shared_ptr<Service>> services;
     for (const auto& settings : config->services) {
+        ServiceMetrics metrics(settings.name, static_cast<unsigned>(loops_.size()));
+        auto verify = std::make_shared<VerifyChain>(settings, connection_limit_, metrics);
         services.push_back(std::make_shared<Service>(
             Service{.config = config,
                     .settings = settings,
                     .handler = find_handler(settings.handler)->make(settings),
-                    .verify = std::make_shared<VerifyChain>(settings, connection_limit_)}));
+                    .metrics = std::move(metrics),
+                    .verify = std::move(verify)}));
     }
     return services;
 }
@@ -264,6 +268,7 @@ void Server::reload() {
     } catch (const config::ConfigError& e) {
         BOOST_LOG_TRIVIAL(error) << "reload: " << e.what()
                                  << "; the running configuration stays in effect";
+        counters_.add(metrics::reload_failures);
         return;
     }
     // Committed: new connections get the new services; open ones keep the services (config,
@@ -291,6 +296,7 @@ void Server::reload() {
     listeners_ = std::move(listeners);
     connection_limit_.max = config_->server.max_connections;
     set_log_level(config_->server.log_level);
+    counters_.add(metrics::reloads);
 }
 
 int Server::run() {

@@ -86,6 +86,8 @@ class Server {
 
     std::shared_ptr<const config::Config> config_;
     ConfigSource reread_;
+    /// The server's row of the metrics table (made first: the table must exist before a fork).
+    metrics::Row& counters_;
     EventLoops loops_;
     boost::asio::signal_set signals_;
     ServiceManager manager_;        ///< sd_notify

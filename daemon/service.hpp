@@ -1,6 +1,6 @@
 #pragma once
-// A running service: its settings (and the config snapshot they live in), its handler and its
-// verify_request chain.
+// A running service: its settings (and the config snapshot they live in), its handler, its
+// counters and its verify_request chain.
 
 #include <memory>
 
@@ -15,6 +15,7 @@ struct Service {
     std::shared_ptr<const config::Config> config;
     const config::ServiceConfig& settings;
     std::unique_ptr<Handler> handler;
+    ServiceMetrics metrics;
     std::shared_ptr<VerifyChain> verify;
 };
 

@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 #include <cstring>
+#include <utility>
 
 #include "daemon/io_buffers.hpp"
 #include "daemon/logging.hpp"
@@ -31,7 +32,8 @@ StreamConnection<Protocol>::StreamConnection(socket_type socket, std::shared_ptr
     : Connection(service->settings.idle_timeout),
       socket_(std::move(socket)),
       service_(std::move(service)),
-      admission_(std::move(admission)) {}
+      admission_(std::move(admission)),
+      traffic_(service_->metrics.traffic(admission_.peer().transport)) {}
 
 template <class Protocol>
 void StreamConnection<Protocol>::start() {
@@ -47,8 +49,39 @@ void StreamConnection<Protocol>::start() {
         session_ = service_->handler->open_session(admission_.peer());
         session_->setup(out);
     });
-    if (opened && deliver(out)) {
+    if (!opened) {
+        return;
+    }
+    if (const auto after = session_->wake_after(); after.count() > 0) {
+        auto& timer = timers().wake;
+        timer.expires_after(after);
+        timer.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+            if (!ec) {
+                self->wake();
+            }
+        });
+    }
+    if (deliver(out)) {
         do_read();
+    }
+}
+
+template <class Protocol>
+typename StreamConnection<Protocol>::Timers& StreamConnection<Protocol>::timers() {
+    if (!timers_) {
+        timers_ = std::make_unique<Timers>(socket_.get_executor());
+    }
+    return *timers_;
+}
+
+template <class Protocol>
+void StreamConnection<Protocol>::wake() {
+    // Only while the connection waits for input: cancel that read, and let its completion run
+    // the session's wake in order with whatever input came meanwhile.
+    if (read_pending_ && !draining_ && !lingering_ && !close_after_write_) {
+        wake_due_ = true;
+        boost::system::error_code ignored;
+        socket_.cancel(ignored);
     }
 }
 
@@ -59,10 +92,12 @@ bool StreamConnection<Protocol>::run_session(Step step) {
         step();
         return true;
     } catch (const std::exception& e) {
+        traffic_.add(metrics::handler_errors);
         BOOST_LOG_TRIVIAL(error) << log_prefix(*service_) << "handler failed for "
                                  << admission_.peer().to_string() << ": " << e.what()
                                  << "; connection closed";
     } catch (...) {
+        traffic_.add(metrics::handler_errors);
         BOOST_LOG_TRIVIAL(error) << log_prefix(*service_) << "handler failed for "
                                  << admission_.peer().to_string() << "; connection closed";
     }
@@ -123,6 +158,16 @@ void StreamConnection<Protocol>::on_first_read(boost::system::error_code ec, std
         }
         return finish_drain();
     }
+    if (std::exchange(wake_due_, false) && ec == boost::asio::error::operation_aborted) {
+        // The wake's cancel (input that beat it is handled below instead, the wake then moot).
+        auto& reply = io_buffers().out;
+        reply.clear();
+        Output out(reply);
+        if (run_session([&] { session_->wake(out); }) && deliver(out)) {
+            wait_readable();
+        }
+        return;
+    }
     if (ec) {
         return end_of_input(ec);
     }
@@ -151,11 +196,9 @@ void StreamConnection<Protocol>::on_first_read(boost::system::error_code ec, std
 
 template <class Protocol>
 void StreamConnection<Protocol>::pause() {
-    if (!pause_timer_) {
-        pause_timer_ = std::make_unique<boost::asio::steady_timer>(socket_.get_executor());
-    }
-    pause_timer_->expires_after(pause_interval);
-    pause_timer_->async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+    auto& timer = timers().pause;
+    timer.expires_after(pause_interval);
+    timer.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
         if (!ec && !self->draining_) {
             self->do_read();
         }
@@ -216,6 +259,7 @@ void StreamConnection<Protocol>::finish_drain() {
 template <class Protocol>
 bool StreamConnection<Protocol>::consume(std::string_view bytes) {
     touch();
+    traffic_.add(metrics::bytes_in, bytes.size());
     auto& reply = io_buffers().out;
     reply.clear();
     Output out(reply);
@@ -256,6 +300,7 @@ bool StreamConnection<Protocol>::deliver(Output& out) {
             fail(ec, "write");
             return false;
         }
+        traffic_.add(metrics::bytes_out, n);
         reply.remove_prefix(n);
     }
     if (close_after_write_) {
@@ -285,6 +330,7 @@ void StreamConnection<Protocol>::do_write() {
         if (ec) {
             return fail(ec, "write");
         }
+        traffic_.add(metrics::bytes_out, n);
         pending_sent_ += n;
     }
     // Drained: give the memory back and resume reading.
@@ -306,9 +352,6 @@ void StreamConnection<Protocol>::linger() {
     if (ec) {
         return close();
     }
-    if (!pause_timer_) {
-        pause_timer_ = std::make_unique<boost::asio::steady_timer>(socket_.get_executor());
-    }
     linger_until_ = std::chrono::steady_clock::now() + linger_time;
     discard_input();
 }
@@ -328,9 +371,9 @@ void StreamConnection<Protocol>::discard_input() {
     }
     // Close once the client has been quiet a moment (nothing unread, so no reset), or at the end
     // of linger_time whatever it does.
-    pause_timer_->expires_at(
-        std::min(std::chrono::steady_clock::now() + linger_quiet, linger_until_));
-    pause_timer_->async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+    auto& timer = timers().pause;
+    timer.expires_at(std::min(std::chrono::steady_clock::now() + linger_quiet, linger_until_));
+    timer.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
         if (!ec) {
             self->close();
         }
@@ -356,8 +399,9 @@ void StreamConnection<Protocol>::fail(const boost::system::error_code& ec, const
 template <class Protocol>
 void StreamConnection<Protocol>::close() {
     boost::system::error_code ignored;
-    if (pause_timer_) {
-        pause_timer_->cancel();
+    if (timers_) {
+        timers_->pause.cancel();
+        timers_->wake.cancel();
     }
     socket_.shutdown(socket_type::shutdown_both, ignored);
     socket_.close(ignored);

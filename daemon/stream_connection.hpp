@@ -63,10 +63,24 @@ class StreamConnection final : public Connection,
     void discard_input();
     void fail(const boost::system::error_code& ec, const char* what);
     void close();
+    /// The session's wake_after passed: lets it speak unprompted (if the connection is waiting
+    /// for input then; otherwise input is on its way and the session answers that).
+    void wake();
+
+    struct Timers {
+        explicit Timers(const typename socket_type::executor_type& executor)
+            : pause(executor), wake(executor) {}
+        boost::asio::steady_timer pause;  ///< back-pressure pauses, then lingering
+        boost::asio::steady_timer wake;   ///< the session's wake_after
+    };
+    /// Made on first use.
+    Timers& timers();
 
     socket_type socket_;
     std::shared_ptr<Service> service_;
     Admission admission_;
+    /// Where this connection's bytes and handler errors are counted (its loop's row).
+    metrics::Row& traffic_;
     std::unique_ptr<StreamSession> session_;
     /// Where a waiting read lands. Small, so that idle connections stay cheap; a read that fills
     /// it is topped up from the thread's large buffer.
@@ -85,9 +99,11 @@ class StreamConnection final : public Connection,
     bool lingering_ = false;
     /// The client ended its input (a close then needs no lingering).
     bool input_ended_ = false;
+    /// wake() cancelled the pending read: its completion runs the session's wake.
+    bool wake_due_ = false;
     std::chrono::steady_clock::time_point linger_until_;
-    /// Made on the first pause only, so connections that never pause do not pay for it.
-    std::unique_ptr<boost::asio::steady_timer> pause_timer_;
+    /// Made on first use, so connections that never pause, linger or wake do not pay for them.
+    std::unique_ptr<Timers> timers_;
 };
 
 extern template class StreamConnection<boost::asio::ip::tcp>;

@@ -95,6 +95,7 @@ void StreamListener<Protocol>::start() {
     if (announce_) {
         BOOST_LOG_TRIVIAL(info) << log_prefix(*service_) << "listening on " << description_;
     }
+    service_->metrics.listening(is_unix<Protocol> ? Transport::unix_stream : Transport::tcp);
     do_accept();
 }
 

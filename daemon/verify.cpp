@@ -5,6 +5,7 @@
 #include <chrono>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
 
 #include "daemon/logging.hpp"
 #include "daemon/token_bucket.hpp"
@@ -161,6 +162,26 @@ std::vector<VerifierSpec>& custom_table() {
     return specs;
 }
 
+/// Whether the verifier of that name ever rejects on transport, i.e. whether its rejections there
+/// are worth a metrics row (custom verifiers: anywhere).
+bool can_reject(std::string_view verifier, Transport transport) {
+    const bool ip = transport == Transport::tcp || transport == Transport::udp;
+    const bool stream = transport == Transport::tcp || transport == Transport::unix_stream;
+    if (verifier == "acl" || verifier == "rate") {
+        return ip;
+    }
+    if (verifier == "udp_guard") {
+        return transport == Transport::udp;
+    }
+    if (verifier == "max_per_source") {
+        return transport == Transport::tcp;
+    }
+    if (verifier == "max_connections") {
+        return stream;
+    }
+    return true;
+}
+
 /// Rejections are logged at most this often per service and verifier.
 constexpr std::chrono::seconds rejection_log_interval{1};
 
@@ -185,12 +206,22 @@ struct VerifyChain::Link {
     std::atomic<std::uint64_t> rejected = 0;
     std::atomic<std::uint64_t> logged = 0;  ///< rejected when the last log line was written
     std::atomic<std::chrono::steady_clock::rep> last_log = 0;
+    /// The metrics rows of its rejections, by transport.
+    std::array<metrics::Row*, 4> counted{};
 };
 
-VerifyChain::VerifyChain(const config::ServiceConfig& service, GlobalLimit& global)
-    : service_(service.name) {
+VerifyChain::VerifyChain(const config::ServiceConfig& service, GlobalLimit& global,
+                         ServiceMetrics metrics)
+    : service_(service.name), metrics_(std::move(metrics)) {
     const auto add = [&](std::string name, std::unique_ptr<Verifier> verifier) {
         auto link = std::make_unique<Link>();
+        for (const auto transport :
+             {Transport::tcp, Transport::udp, Transport::unix_stream, Transport::unix_datagram}) {
+            if (can_reject(name, transport)) {
+                link->counted[static_cast<std::size_t>(transport)] =
+                    &metrics_.rejections(transport, name);
+            }
+        }
         link->name = std::move(name);
         link->verifier = std::move(verifier);
         links_.push_back(std::move(link));
@@ -229,7 +260,7 @@ std::pair<Verdict, std::size_t> VerifyChain::run(const Peer& peer, bool stream) 
 Verdict VerifyChain::verify_stream(const Peer& peer, Admission& admission) {
     const auto [verdict, admitted] = run(peer, true);
     if (verdict == Verdict::accept) {
-        admission = Admission(shared_from_this(), peer, admitted);
+        admission = Admission(shared_from_this(), peer, admitted, metrics_.traffic(peer.transport));
     } else {
         release(peer, admitted);  // what the verifiers before the rejecting one counted
     }
@@ -248,6 +279,9 @@ void VerifyChain::release(const Peer& peer, std::size_t admitted) {
 
 void VerifyChain::note(std::size_t index, const Peer& peer, bool stream) {
     auto& link = *links_[index];
+    if (auto* counted = link.counted[static_cast<std::size_t>(peer.transport)]) {
+        counted->add(0);
+    }
     const auto total = ++link.rejected;
     const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
     auto last = link.last_log.load();
@@ -284,11 +318,15 @@ Admission& Admission::operator=(Admission&& other) noexcept {
         other.chain_.reset();
         peer_ = std::move(other.peer_);
         admitted_ = other.admitted_;
+        traffic_ = std::exchange(other.traffic_, nullptr);
     }
     return *this;
 }
 
 void Admission::release() {
+    if (traffic_ != nullptr) {
+        std::exchange(traffic_, nullptr)->subtract(metrics::active);
+    }
     if (chain_) {
         const auto chain = std::move(chain_);
         chain_.reset();

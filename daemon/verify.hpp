@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "daemon/service_metrics.hpp"
 #include "handlers/handler.hpp"
 
 namespace netd {
@@ -70,7 +71,8 @@ struct GlobalLimit {
 class VerifyChain;
 
 /// A stream connection's admission: who was admitted, and what the verifiers counted for it,
-/// released when it is destroyed.
+/// released when it is destroyed. It also holds the connection's place in its service's
+/// active-connections gauge.
 class Admission {
   public:
     Admission() = default;
@@ -78,8 +80,15 @@ class Admission {
     explicit Admission(Peer peer) : peer_(std::move(peer)) {}
     /// Keeps chain alive: a fork-mode child's admission can outlive the service that verified it
     /// (a reload replaces services while children still serve).
-    Admission(std::shared_ptr<VerifyChain> chain, Peer peer, std::size_t admitted)
-        : chain_(std::move(chain)), peer_(std::move(peer)), admitted_(admitted) {}
+    Admission(std::shared_ptr<VerifyChain> chain, Peer peer, std::size_t admitted,
+              metrics::Row& traffic)
+        : chain_(std::move(chain)),
+          peer_(std::move(peer)),
+          admitted_(admitted),
+          traffic_(&traffic) {
+        traffic.add(metrics::accepted);
+        traffic.add(metrics::active);
+    }
     Admission(Admission&& other) noexcept { *this = std::move(other); }
     Admission& operator=(Admission&& other) noexcept;
     Admission(const Admission&) = delete;
@@ -87,9 +96,15 @@ class Admission {
     ~Admission() { release(); }
 
     /// fork mode, in the child: the parent releases, not this copy.
-    void forget() { chain_ = nullptr; }
+    void forget() {
+        chain_ = nullptr;
+        traffic_ = nullptr;
+    }
 
     const Peer& peer() const { return peer_; }
+
+    /// The traffic row the connection counts in; nullptr if nothing was counted.
+    metrics::Row* traffic() const { return traffic_; }
 
   private:
     void release();
@@ -97,6 +112,7 @@ class Admission {
     std::shared_ptr<VerifyChain> chain_;
     Peer peer_;
     std::size_t admitted_ = 0;  ///< how many verifiers of the chain accepted (and may count it)
+    metrics::Row* traffic_ = nullptr;
 };
 
 /// A service's verifiers in order, with the rejection counters. Lives as long as the service.
@@ -104,7 +120,8 @@ class VerifyChain : public std::enable_shared_from_this<VerifyChain> {
   public:
     /// Builds the chain the service's keys ask for: acl, udp_guard, the custom verifiers listed
     /// in `verify`, rate, max_per_source, max_connections (the service's and the server's).
-    VerifyChain(const config::ServiceConfig& service, GlobalLimit& global);
+    /// Admissions and rejections are counted in metrics.
+    VerifyChain(const config::ServiceConfig& service, GlobalLimit& global, ServiceMetrics metrics);
     VerifyChain(const VerifyChain&) = delete;
     VerifyChain& operator=(const VerifyChain&) = delete;
     ~VerifyChain();
@@ -130,6 +147,7 @@ class VerifyChain : public std::enable_shared_from_this<VerifyChain> {
     void release(const Peer& peer, std::size_t admitted);
 
     std::string service_;
+    ServiceMetrics metrics_;
     std::vector<std::unique_ptr<Link>> links_;
 };
 

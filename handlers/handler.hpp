@@ -4,6 +4,7 @@
 // concurrency model and can be unit-tested with plain strings.
 
 #include <boost/asio/ip/address.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -92,6 +93,14 @@ class StreamSession {
     /// Whether the session can take more bytes now; while false the daemon stops reading from
     /// this client (back-pressure, e.g. the logger's writer is behind) and asks again shortly.
     virtual bool ready() const { return true; }
+
+    /// Asked once after setup: call wake() this long after the connection opened, if it is then
+    /// waiting for input; zero (the default) for never. (The stats session answers a client that
+    /// sends no request this way.)
+    virtual std::chrono::milliseconds wake_after() const { return {}; }
+
+    /// wake_after passed while the connection waited for input.
+    virtual void wake(Output& /*out*/) {}
 };
 
 /// A service's handler, built from its ServiceConfig. One instance serves every connection and

@@ -74,7 +74,9 @@ std::shared_ptr<LogFile> LogFile::for_path(const LogFileOptions& options) {
 }
 
 LogFile::LogFile(LogFileOptions options)
-    : options_(std::move(options)), linger_(std::min(options_.flush_interval, max_linger)) {}
+    : options_(std::move(options)),
+      linger_(std::min(options_.flush_interval, max_linger)),
+      counters_(metrics::row(metrics::Family::log_file, metrics::label("file", options_.path))) {}
 
 LogFile::~LogFile() {
     stop();
@@ -245,9 +247,22 @@ void LogFile::run() {
     }
 }
 
+bool LogFile::write_counted(int fd, std::string_view& bytes) {
+    const std::string_view all = bytes;
+    const bool ok = write_all(fd, bytes);
+    const std::string_view done = all.substr(0, all.size() - bytes.size());
+    counters_.add(metrics::records_written,
+                  static_cast<std::uint64_t>(std::count(done.begin(), done.end(), '\n')));
+    counters_.add(metrics::bytes_written, done.size());
+    if (!ok) {
+        counters_.add(metrics::write_errors);
+    }
+    return ok;
+}
+
 bool LogFile::write_batch() {
     std::string_view rest = std::string_view(back_).substr(written_);
-    const bool ok = write_all(fd_, rest);
+    const bool ok = write_counted(fd_, rest);
     written_ = back_.size() - rest.size();
     // The data is written; a failed sync is reported, and the next batch syncs again.
     return ok && synced(fd_);
@@ -279,7 +294,7 @@ void LogFile::write_through(std::string_view records) {
         child_fd_ = ::open(options_.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     }
     std::string_view rest = records;
-    const bool ok = child_fd_ >= 0 && write_all(child_fd_, rest) && synced(child_fd_);
+    const bool ok = child_fd_ >= 0 && write_counted(child_fd_, rest) && synced(child_fd_);
     const bool was_failing = !child_waiting_.empty();
     if (!ok) {
         if (!was_failing) {

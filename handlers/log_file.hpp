@@ -14,6 +14,8 @@
 #include <string>
 #include <thread>
 
+#include "metrics/registry.hpp"
+
 namespace netd {
 
 struct LogFileOptions {
@@ -80,6 +82,8 @@ class LogFile {
     void run();
     /// Writes back_ from written_; false when the disk refused (back_ keeps the rest).
     bool write_batch();
+    /// write_all, counting the records and bytes written and the failure in counters_.
+    bool write_counted(int fd, std::string_view& bytes);
     /// With the fsync option, flushes fd to the disk; false when that failed.
     bool synced(int fd) const;
     /// Rotates the file and opens a new path.
@@ -108,6 +112,7 @@ class LogFile {
     std::string child_waiting_;  ///< records the disk refused, retried by backlogged()
     std::chrono::steady_clock::time_point child_last_try_;
     int fd_ = -1;
+    metrics::Row& counters_;  ///< this file's metrics row
     std::thread writer_;
 };
 

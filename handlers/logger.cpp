@@ -95,7 +95,10 @@ class LoggerSession final : public StreamSession {
 class LoggerHandler final : public Handler {
   public:
     explicit LoggerHandler(LoggerOptions options)
-        : options_(std::move(options)), file_(LogFile::for_path(options_.file)) {}
+        : options_(std::move(options)),
+          file_(LogFile::for_path(options_.file)),
+          counters_(
+              metrics::row(metrics::Family::logger, metrics::label("service", options_.service))) {}
 
     void start() override {
         if (auto why = file_->start(); !why.empty()) {
@@ -115,7 +118,9 @@ class LoggerHandler final : public Handler {
         buffer.records.clear();
         const std::string sender = peer.to_string();
         format(buffer.records, sender, strip_datagram_framing(bytes), false);
-        if (!file_->try_append(buffer.records)) {
+        if (file_->try_append(buffer.records)) {
+            counters_.add(metrics::records);
+        } else {
             note_dropped();
         }
     }
@@ -133,6 +138,8 @@ class LoggerHandler final : public Handler {
     }
 
     LogFile& file() const { return *file_; }
+    /// count records of a stream session went to the file.
+    void counted(std::uint64_t count) const { counters_.add(metrics::records, count); }
     std::size_t max_line() const { return options_.max_line; }
 
   private:
@@ -156,6 +163,7 @@ class LoggerHandler final : public Handler {
 
     /// Counts a datagram the writer had no room for; logs the count at most once a second.
     void note_dropped() {
+        counters_.add(metrics::records_dropped);
         const auto dropped = ++dropped_;
         const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
         auto last = last_drop_log_.load();
@@ -168,6 +176,7 @@ class LoggerHandler final : public Handler {
 
     LoggerOptions options_;
     std::shared_ptr<LogFile> file_;
+    metrics::Row& counters_;
     std::atomic<std::uint64_t> dropped_ = 0;
     /// steady_clock ticks of the last drop warning (atomic: datagrams may come from several
     /// threads).
@@ -189,11 +198,14 @@ template <class Frame>
 void LoggerSession::record(Frame frame) {
     auto& buffer = record_buffer();
     buffer.records.clear();
+    std::uint64_t count = 0;
     frame([&](std::string_view message, bool truncated) {
         handler_.format(buffer.records, peer_, message, truncated);
+        ++count;
     });
-    if (!buffer.records.empty()) {
+    if (count > 0) {
         handler_.file().append(buffer.records);
+        handler_.counted(count);
     }
 }
 

@@ -3,6 +3,7 @@
 #include "handlers/daytime.hpp"
 #include "handlers/echo.hpp"
 #include "handlers/logger.hpp"
+#include "handlers/stats.hpp"
 #include "handlers/time.hpp"
 #include "handlers/timefmt.hpp"
 
@@ -13,7 +14,7 @@ namespace {
 std::vector<HandlerSpec>& table() {
     static std::vector<HandlerSpec> specs{
         echo_handler_spec(), timefmt_handler_spec(), daytime_handler_spec(),
-        time_handler_spec(), logger_handler_spec(),
+        time_handler_spec(), logger_handler_spec(),  stats_handler_spec(),
     };
     return specs;
 }

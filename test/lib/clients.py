@@ -10,6 +10,7 @@ CLIENT_TIMEOUT = 15   # seconds, per client process
 
 NC = shutil.which("nc")
 SOCAT = shutil.which("socat")
+CURL = shutil.which("curl")
 LOGGER = shutil.which("logger")
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 SOCKET_ACTIVATE = shutil.which("systemd-socket-activate")
@@ -36,6 +37,7 @@ NEED_NC = unittest.skipUnless(
     HAVE_OPENBSD_NC, "netcat-openbsd (nc with -N and -U) is not installed"
     if not NC else "%s is not OpenBSD netcat (needs -N and -U)" % NC)
 NEED_SOCAT = unittest.skipUnless(SOCAT, "socat is not installed")
+NEED_CURL = unittest.skipUnless(CURL, "curl is not installed")
 NEED_LOGGER = unittest.skipUnless(
     HAVE_UTIL_LINUX_LOGGER, "util-linux logger (with --octet-count, --rfc3164) is not installed")
 NEED_RDATE = unittest.skipUnless(RDATE, "rdate is not installed")

@@ -229,7 +229,7 @@ BOOST_AUTO_TEST_CASE(structural_errors) {
                "FILE: [server] speed: unknown key");
     BOOST_TEST(error_of("[echo]\nhandler = chargen\ntcp = 127.0.0.1:7\n") ==
                "FILE: [echo] handler: unknown handler 'chargen' (known: echo, timefmt, daytime, "
-               "time, logger)");
+               "time, logger, stats)");
     BOOST_TEST(error_of("[nothing]\nhandler = echo\n") ==
                "FILE: [nothing] no listener: set at least one of tcp, udp, unix, unixgram (or pass "
                "one by socket activation)");

@@ -1,57 +1,12 @@
 #include <boost/test/unit_test.hpp>
 
-#include "config/config.hpp"
-#include "handlers/registry.hpp"
 #include "handlers/time.hpp"
+#include "test/unit/built_handler.hpp"
 
 using namespace netd;
+using namespace netd::test;
 
 namespace {
-
-/// A handler built the way netd builds it: from a validated config with these keys set.
-struct Built {
-    std::shared_ptr<const config::Config> config;
-    std::unique_ptr<Handler> handler;
-};
-
-Built build(const std::string& handler,
-            const std::vector<std::pair<std::string, std::string>>& keys = {}) {
-    config::RawConfig raw;
-    raw.set(handler, "tcp", {"127.0.0.1:0", "test"});
-    for (const auto& [key, value] : keys) {
-        raw.set(handler, key, {value, "test"});
-    }
-    Built built;
-    built.config = config::build_config(raw);
-    built.handler = find_handler(handler)->make(built.config->services.front());
-    return built;
-}
-
-std::string config_error(const std::string& handler, const std::string& key,
-                         const std::string& value) {
-    try {
-        build(handler, {{key, value}});
-    } catch (const config::ConfigError& e) {
-        return e.what();
-    }
-    return "accepted";
-}
-
-/// Runs a stream session: setup, then each chunk; returns everything written and whether it closed.
-std::pair<std::string, bool> converse(Handler& handler, const std::vector<std::string>& chunks,
-                                      bool finish = false) {
-    std::string buffer;
-    Output out(buffer);
-    auto session = handler.open_session(Peer{});
-    session->setup(out);
-    for (const auto& chunk : chunks) {
-        session->handle(chunk, out);
-    }
-    if (finish) {
-        session->finish(out);
-    }
-    return {std::string(out.pending()), out.close_requested()};
-}
 
 bool looks_like_default_time(std::string_view text) {
     // %Y-%m-%d %X in the C locale: 2026-11-22 23:30:59

@@ -72,7 +72,7 @@ BOOST_AUTO_TEST_CASE(acl_deny_wins_and_mapped_ipv6_is_ipv4) {
     s.allow = {config::parse_cidr("127.0.0.0/8")};
     s.deny = {config::parse_cidr("127.0.0.2")};
     GlobalLimit global{.max = 100};
-    auto owner = std::make_shared<VerifyChain>(s, global);
+    auto owner = std::make_shared<VerifyChain>(s, global, ServiceMetrics(s.name, 1));
     auto& chain = *owner;
     Admission admission;
     BOOST_TEST((chain.verify_stream(tcp_peer("127.0.0.1"), admission) == Verdict::accept));
@@ -90,7 +90,7 @@ BOOST_AUTO_TEST_CASE(udp_guard_drops_datagrams_from_privileged_ports) {
     s.udp = {ip::tcp::endpoint(ip::make_address("127.0.0.1"), 7)};
     s.udp_min_source_port = 1024;
     GlobalLimit global{.max = 100};
-    auto owner = std::make_shared<VerifyChain>(s, global);
+    auto owner = std::make_shared<VerifyChain>(s, global, ServiceMetrics(s.name, 1));
     auto& chain = *owner;
     BOOST_TEST(!chain.verify_datagram(udp_peer("127.0.0.1", 7)));
     BOOST_TEST(!chain.verify_datagram(udp_peer("127.0.0.1", 1023)));
@@ -104,7 +104,7 @@ BOOST_AUTO_TEST_CASE(limits_count_live_connections_until_their_admission_ends) {
     s.max_connections = 2;
     s.max_per_source = 1;
     GlobalLimit global{.max = 100};
-    auto owner = std::make_shared<VerifyChain>(s, global);
+    auto owner = std::make_shared<VerifyChain>(s, global, ServiceMetrics(s.name, 1));
     auto& chain = *owner;
     Admission a;
     Admission b;
@@ -124,8 +124,8 @@ BOOST_AUTO_TEST_CASE(limits_count_live_connections_until_their_admission_ends) {
 
 BOOST_AUTO_TEST_CASE(the_server_limit_spans_services) {
     GlobalLimit global{.max = 1};
-    auto one_owner = std::make_shared<VerifyChain>(service(), global);
-    auto two_owner = std::make_shared<VerifyChain>(service(), global);
+    auto one_owner = std::make_shared<VerifyChain>(service(), global, ServiceMetrics("svc", 1));
+    auto two_owner = std::make_shared<VerifyChain>(service(), global, ServiceMetrics("svc", 1));
     auto& one = *one_owner;
     auto& two = *two_owner;
     Admission a;

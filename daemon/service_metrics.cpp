@@ -1,0 +1,36 @@
+#include "daemon/service_metrics.hpp"
+
+#include <algorithm>
+
+namespace netd {
+
+namespace {
+
+constexpr std::array transports{Transport::tcp, Transport::udp, Transport::unix_stream,
+                                Transport::unix_datagram};
+
+}  // namespace
+
+std::string traffic_labels(std::string_view service, Transport transport) {
+    return metrics::label("service", service) + "," +
+           metrics::label("transport", to_string(transport));
+}
+
+ServiceMetrics::ServiceMetrics(std::string_view service, unsigned shards)
+    : service_(service), shards_(std::max(shards, 1U)) {
+    traffic_.resize(transports.size() * shards_);
+    for (const auto transport : transports) {
+        const auto labels = traffic_labels(service, transport);
+        for (unsigned shard = 0; shard < shards_; ++shard) {
+            traffic_[index(transport) * shards_ + shard] =
+                &metrics::row(metrics::Family::traffic, labels, shard);
+        }
+    }
+}
+
+metrics::Row& ServiceMetrics::rejections(Transport transport, std::string_view verifier) const {
+    return metrics::row(metrics::Family::rejections, traffic_labels(service_, transport) + "," +
+                                                         metrics::label("reason", verifier));
+}
+
+}  // namespace netd

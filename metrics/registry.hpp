@@ -1,0 +1,120 @@
+#pragma once
+// The daemon's counters, for the stats service (SPEC 3). They live in one shared anonymous
+// mapping made before the first fork, so fork-mode children count into the same memory as their
+// parent and a scrape served by any process sees every process's counts. A counter is a relaxed
+// atomic add on a row that only the calling event loop's thread normally touches (rows are
+// sharded per loop), so counting costs no lock and no shared cache line on the request path.
+//
+// A row is found or made by (family, labels, shard) when a service, handler or file starts, never
+// per request; callers keep the Row reference. Rows are never freed: a service removed by a reload
+// keeps its counts, and one that comes back continues them. The table is bounded; when it is full,
+// new keys share one overflow row per family (rendered with overflow="true").
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace netd::metrics {
+
+/// What a row counts; the meaning of its values depends on the family.
+enum class Family : std::uint8_t {
+    traffic,     ///< one service on one transport: Traffic values
+    rejections,  ///< one service, transport and verifier: value 0 = rejections
+    logger,      ///< one logger service: Logger values
+    log_file,    ///< one log file: LogFileValue values
+    server,      ///< the daemon: ServerValue values
+};
+
+/// Values of a traffic row.
+enum Traffic : std::size_t {
+    accepted,           ///< stream connections admitted by verify_request
+    active,             ///< stream connections open now (added and subtracted)
+    bytes_in,           ///< bytes received from clients
+    bytes_out,          ///< bytes sent to clients
+    datagrams_in,       ///< datagrams received, rejected ones included
+    datagrams_out,      ///< replies sent
+    datagrams_dropped,  ///< received but not served: too large, or the reply could not be sent
+    handler_errors,     ///< a handler threw (or, fork mode, its child died of a signal)
+    listening,          ///< 1 once a listener of this transport served: the row is rendered
+};
+
+/// Values of a logger row.
+enum Logger : std::size_t {
+    records,          ///< records handed to the log file
+    records_dropped,  ///< datagrams dropped because the file's queue was full
+};
+
+/// Values of a log_file row.
+enum LogFileValue : std::size_t {
+    records_written,  ///< records (lines) written to the file
+    bytes_written,
+    write_errors,  ///< failed writes (each is retried)
+};
+
+/// Values of the server row.
+enum ServerValue : std::size_t {
+    fork_children,  ///< fork mode: live children
+    reloads,        ///< SIGHUP reloads that took effect
+    reload_failures,
+};
+
+constexpr std::size_t row_values = 10;
+
+/// One row of counters in the shared table.
+class Row {
+  public:
+    void add(std::size_t value, std::uint64_t n = 1) {
+        values_[value].fetch_add(n, std::memory_order_relaxed);
+    }
+    void subtract(std::size_t value, std::uint64_t n = 1) {
+        values_[value].fetch_sub(n, std::memory_order_relaxed);
+    }
+    void set(std::size_t value, std::uint64_t n) {
+        values_[value].store(n, std::memory_order_relaxed);
+    }
+    std::uint64_t get(std::size_t value) const {
+        return values_[value].load(std::memory_order_relaxed);
+    }
+
+  private:
+    std::atomic<std::uint64_t> values_[row_values];
+};
+
+/// The row for (family, labels, shard), made on first use. labels is the Prometheus label text,
+/// e.g. `service="echo",transport="tcp"` (see label()); longer than max_labels bytes (only names
+/// full of characters that need escaping get there), it is the family's overflow row.
+Row& row(Family family, std::string_view labels, unsigned shard = 0);
+
+constexpr std::size_t max_labels = 160;
+
+/// `name="value"` with value escaped for the exposition format; a value over 48 bytes is cut to
+/// its last 48 after "...", so that a label set of three fits max_labels.
+std::string label(std::string_view name, std::string_view value);
+
+/// The shard of the calling thread: its event loop's index (0 outside the loops).
+unsigned shard();
+/// Called by each event loop's thread before it runs.
+void set_shard(unsigned shard);
+
+/// Makes the shared table now (the server calls it before it could fork); later calls and row()
+/// use the same table. Records the calling process as the daemon whose process figures a scrape
+/// reports.
+void init();
+
+/// The process init() ran in.
+int daemon_pid();
+
+/// One (family, labels) with its values summed over every shard.
+struct Series {
+    Family family;
+    std::string labels;
+    std::uint64_t values[row_values];
+};
+
+/// Every row, summed over shards, sorted by family and labels.
+std::vector<Series> collect();
+
+}  // namespace netd::metrics
