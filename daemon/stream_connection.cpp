@@ -32,8 +32,7 @@ StreamConnection<Protocol>::StreamConnection(socket_type socket, std::shared_ptr
     : Connection(service->settings.idle_timeout),
       socket_(std::move(socket)),
       service_(std::move(service)),
-      admission_(std::move(admission)),
-      traffic_(service_->metrics.traffic(admission_.peer().transport)) {}
+      admission_(std::move(admission)) {}
 
 template <class Protocol>
 void StreamConnection<Protocol>::start() {
@@ -92,12 +91,12 @@ bool StreamConnection<Protocol>::run_session(Step step) {
         step();
         return true;
     } catch (const std::exception& e) {
-        traffic_.add(metrics::handler_errors);
+        admission_.traffic()->add(metrics::handler_errors);
         BOOST_LOG_TRIVIAL(error) << log_prefix(*service_) << "handler failed for "
                                  << admission_.peer().to_string() << ": " << e.what()
                                  << "; connection closed";
     } catch (...) {
-        traffic_.add(metrics::handler_errors);
+        admission_.traffic()->add(metrics::handler_errors);
         BOOST_LOG_TRIVIAL(error) << log_prefix(*service_) << "handler failed for "
                                  << admission_.peer().to_string() << "; connection closed";
     }
@@ -259,7 +258,7 @@ void StreamConnection<Protocol>::finish_drain() {
 template <class Protocol>
 bool StreamConnection<Protocol>::consume(std::string_view bytes) {
     touch();
-    traffic_.add(metrics::bytes_in, bytes.size());
+    admission_.traffic()->add(metrics::bytes_in, bytes.size());
     auto& reply = io_buffers().out;
     reply.clear();
     Output out(reply);
@@ -300,7 +299,7 @@ bool StreamConnection<Protocol>::deliver(Output& out) {
             fail(ec, "write");
             return false;
         }
-        traffic_.add(metrics::bytes_out, n);
+        admission_.traffic()->add(metrics::bytes_out, n);
         reply.remove_prefix(n);
     }
     if (close_after_write_) {
@@ -330,7 +329,7 @@ void StreamConnection<Protocol>::do_write() {
         if (ec) {
             return fail(ec, "write");
         }
-        traffic_.add(metrics::bytes_out, n);
+        admission_.traffic()->add(metrics::bytes_out, n);
         pending_sent_ += n;
     }
     // Drained: give the memory back and resume reading.

@@ -23,8 +23,8 @@ class StreamConnection final : public Connection,
   public:
     using socket_type = typename Protocol::socket;
 
-    /// admission: the peer, and what the service's verifiers counted for this connection,
-    /// released when it ends.
+    /// admission: the peer, what the service's verifiers counted for this connection (released
+    /// when it ends), and the metrics row its traffic is counted in.
     StreamConnection(socket_type socket, std::shared_ptr<Service> service, Admission admission);
 
     /// Opens the handler session, runs its setup and starts reading.
@@ -79,8 +79,6 @@ class StreamConnection final : public Connection,
     socket_type socket_;
     std::shared_ptr<Service> service_;
     Admission admission_;
-    /// Where this connection's bytes and handler errors are counted (its loop's row).
-    metrics::Row& traffic_;
     std::unique_ptr<StreamSession> session_;
     /// Where a waiting read lands. Small, so that idle connections stay cheap; a read that fills
     /// it is topped up from the thread's large buffer.

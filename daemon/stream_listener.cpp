@@ -209,7 +209,7 @@ void StreamListener<Protocol>::serve_in_child(typename Protocol::socket socket) 
     // The parent keeps the admission until the child is reaped: limits count live children.
     const Peer peer = admission.peer();
     if (options_.fork->fork_child(log_prefix(*service_) + peer.to_string(), std::move(admission))) {
-        serve(std::move(socket), Admission(peer));
+        serve(std::move(socket), Admission(peer, service_->metrics.traffic(peer.transport)));
     }
     // In the parent the socket closes here: the child holds the connection now.
 }

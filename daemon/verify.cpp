@@ -318,14 +318,15 @@ Admission& Admission::operator=(Admission&& other) noexcept {
         other.chain_.reset();
         peer_ = std::move(other.peer_);
         admitted_ = other.admitted_;
-        traffic_ = std::exchange(other.traffic_, nullptr);
+        traffic_ = other.traffic_;
+        active_ = std::exchange(other.active_, false);
     }
     return *this;
 }
 
 void Admission::release() {
-    if (traffic_ != nullptr) {
-        std::exchange(traffic_, nullptr)->subtract(metrics::active);
+    if (std::exchange(active_, false)) {
+        traffic_->subtract(metrics::active);
     }
     if (chain_) {
         const auto chain = std::move(chain_);

@@ -76,16 +76,18 @@ class VerifyChain;
 class Admission {
   public:
     Admission() = default;
-    /// peer, with nothing counted (a fork-mode child's connection: its parent counts it).
-    explicit Admission(Peer peer) : peer_(std::move(peer)) {}
+    /// peer, counting its traffic in traffic but nothing else (a fork-mode child's connection:
+    /// its parent counts it).
+    Admission(Peer peer, metrics::Row& traffic) : peer_(std::move(peer)), traffic_(&traffic) {}
     /// Keeps chain alive: a fork-mode child's admission can outlive the service that verified it
     /// (a reload replaces services while children still serve).
     Admission(std::shared_ptr<VerifyChain> chain, Peer peer, std::size_t admitted,
               metrics::Row& traffic)
         : chain_(std::move(chain)),
           peer_(std::move(peer)),
-          admitted_(admitted),
-          traffic_(&traffic) {
+          traffic_(&traffic),
+          admitted_(static_cast<std::uint32_t>(admitted)),
+          active_(true) {
         traffic.add(metrics::accepted);
         traffic.add(metrics::active);
     }
@@ -98,12 +100,12 @@ class Admission {
     /// fork mode, in the child: the parent releases, not this copy.
     void forget() {
         chain_ = nullptr;
-        traffic_ = nullptr;
+        active_ = false;
     }
 
     const Peer& peer() const { return peer_; }
 
-    /// The traffic row the connection counts in; nullptr if nothing was counted.
+    /// The traffic row the connection counts in (nullptr for an empty admission).
     metrics::Row* traffic() const { return traffic_; }
 
   private:
@@ -111,8 +113,9 @@ class Admission {
 
     std::shared_ptr<VerifyChain> chain_;
     Peer peer_;
-    std::size_t admitted_ = 0;  ///< how many verifiers of the chain accepted (and may count it)
     metrics::Row* traffic_ = nullptr;
+    std::uint32_t admitted_ = 0;  ///< how many verifiers of the chain accepted (and may count it)
+    bool active_ = false;         ///< counted in traffic_'s active connections
 };
 
 /// A service's verifiers in order, with the rejection counters. Lives as long as the service.
