@@ -726,6 +726,13 @@ class Bench {
             ull(st_.completed_total), count, ull(outstanding_), ull(st_.errors()));
     }
 
+    /// A system call on c failed with err: counted, and c closed.
+    void connection_error(Conn& c, const char* call, int err) {
+        complain("%s #%d: %s: %s", udp_ ? "socket" : "conn", c.id, call, std::strerror(err));
+        ++st_.conn_errors;
+        fail(c);
+    }
+
     /// The connection failed: closed, and its requests abandoned.
     void fail(Conn& c) {
         if (c.fd >= 0)
@@ -850,9 +857,7 @@ class Bench {
                 return;
             }
             if (w < 0) {
-                complain("conn #%d: send: %s", c.id, std::strerror(errno));
-                ++st_.conn_errors;
-                fail(c);
+                connection_error(c, "send", errno);
                 return;
             }
             auto left = static_cast<size_t>(w);
@@ -888,9 +893,7 @@ class Bench {
                 // counts as lost when its timeout passes, like any datagram nobody answered.
                 ++st_.refused;
             } else if (w < 0) {
-                complain("socket #%d: send: %s", c.id, std::strerror(errno));
-                ++st_.conn_errors;
-                fail(c);
+                connection_error(c, "send", errno);
                 return;
             }
             ++c.unsent;
@@ -915,12 +918,13 @@ class Bench {
         ssize_t r = recv(c.fd, scratch_.data(), scratch_.size(), 0);
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
             return;
-        if (r <= 0) {
-            if (r == 0)
-                complain("conn #%d: closed by the server (%zu requests in flight)", c.id,
-                         c.inflight.size());
-            else
-                complain("conn #%d: recv: %s", c.id, std::strerror(errno));
+        if (r < 0) {
+            connection_error(c, "recv", errno);
+            return;
+        }
+        if (r == 0) {
+            complain("conn #%d: closed by the server (%zu requests in flight)", c.id,
+                     c.inflight.size());
             ++st_.conn_errors;
             fail(c);
             return;
@@ -1016,9 +1020,7 @@ class Bench {
                 continue;
             }
             if (r < 0) {
-                complain("socket #%d: recv: %s", c.id, std::strerror(errno));
-                ++st_.conn_errors;
-                fail(c);
+                connection_error(c, "recv", errno);
                 return;
             }
             on_datagram(c, scratch_.data(), static_cast<size_t>(r), now);
@@ -1080,9 +1082,7 @@ class Bench {
         if (c.fd < 0 ||
             (::connect(c.fd, reinterpret_cast<const sockaddr*>(&target_.addr), target_.len) < 0 &&
              errno != EINPROGRESS)) {
-            complain("conn #%d: connect: %s", c.id, std::strerror(errno));
-            ++st_.conn_errors;
-            fail(c);
+            connection_error(c, "connect", errno);
             return;
         }
         int one = 1;
@@ -1100,9 +1100,7 @@ class Bench {
         int err = 0;
         socklen_t len = sizeof err;
         if (getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0) {
-            complain("conn #%d: connect: %s", c.id, std::strerror(err != 0 ? err : errno));
-            ++st_.conn_errors;
-            fail(c);
+            connection_error(c, "connect", err != 0 ? err : errno);
             return;
         }
         c.connecting = false;

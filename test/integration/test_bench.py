@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -212,6 +213,28 @@ class BenchAgainstNetd(BenchTestCase):
         r = run_bench(self.port("timefmt", "udp"), "--mode", "udp-echo", "--connections", "2",
                       "--timeout", "0.3", *SHORT)
         self.assertCaught(r, "mismatches")
+
+    def test_echo_against_a_closing_server_fails(self):
+        with free_port_holder("tcp") as listener:  # accepts, then closes at once
+            done = threading.Event()
+
+            def close_all():
+                listener.settimeout(0.1)
+                while not done.is_set():
+                    try:
+                        listener.accept()[0].close()
+                    except OSError:
+                        pass
+
+            closer = threading.Thread(target=close_all, daemon=True)
+            closer.start()
+            try:
+                r = run_bench(listener.getsockname()[1], "--connections", "2", *SHORT)
+            finally:
+                done.set()
+                closer.join(5)
+        s = self.assertCaught(r, "connection_errors")
+        self.assertEqual(s["connection_errors"], 2, r.describe())
 
     def test_udp_echo_without_answers_counts_lost(self):
         with free_port_holder("udp") as silent:  # bound, never reads: every datagram is lost
