@@ -8,7 +8,12 @@
 // child of its own with blocking reads and writes, and children are reaped with waitpid from a
 // SIGCHLD handler (so their CPU time counts in the parent's cutime/cstime, as netd's and
 // xinetd's do). It shows what a fork costs on the machine, the floor of any such server.
-// Usage: echo-baseline PORT [--fork]  (binds 127.0.0.1:PORT, 0 = any; exits 0 on SIGTERM/SIGINT)
+// It also echoes UDP on the same port number (in both modes, from the epoll loop, as inetd
+// serves datagrams itself): the reference for netd-bench --mode udp-echo. A readable socket is
+// drained until EAGAIN, up to kBatch datagrams per recvmmsg, each batch echoed with one
+// sendmmsg (netd receives one datagram per call; batching is what a hand-tuned server does).
+// Usage: echo-baseline PORT [--fork]  (binds 127.0.0.1:PORT for TCP and UDP, 0 = a free port;
+// exits 0 on SIGTERM/SIGINT)
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -17,6 +22,7 @@
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -131,6 +137,43 @@ void serve_in_child(int c, const sigset_t& blocked) {
     close(c);
 }
 
+/// Echoes every datagram waiting on the UDP socket u back to its sender, kBatch at a time.
+void drain_udp(int u) {
+    constexpr unsigned kBatch = 64;
+    constexpr size_t kMaxDatagram = 65536;
+    static char bufs[kBatch][kMaxDatagram];
+    static sockaddr_storage peers[kBatch];
+    static iovec iov[kBatch];
+    static mmsghdr msgs[kBatch];
+    for (;;) {
+        for (unsigned i = 0; i < kBatch; ++i) {
+            iov[i] = {bufs[i], kMaxDatagram};
+            msgs[i].msg_hdr = msghdr{};
+            msgs[i].msg_hdr.msg_name = &peers[i];
+            msgs[i].msg_hdr.msg_namelen = sizeof peers[i];
+            msgs[i].msg_hdr.msg_iov = &iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        const int n = recvmmsg(u, msgs, kBatch, MSG_DONTWAIT, nullptr);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;  // EAGAIN: drained
+        for (int i = 0; i < n; ++i)
+            iov[i].iov_len = msgs[i].msg_len;  // the reply is the datagram as received
+        for (int sent = 0; sent < n;) {
+            const int w = sendmmsg(u, msgs + sent, static_cast<unsigned>(n - sent), MSG_DONTWAIT);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                break;  // send buffer full: the rest is dropped, as UDP may
+            sent += w;
+        }
+        if (static_cast<unsigned>(n) < kBatch)
+            return;  // a short batch: the socket is empty
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -183,11 +226,16 @@ int main(int argc, char** argv) {
     socklen_t alen = sizeof addr;
     if (getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &alen) < 0)
         die("getsockname");
+    int ufd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (ufd < 0)
+        die("socket(udp)");
+    if (bind(ufd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+        die("bind(udp)");  // PORT 0: the TCP port's number may be taken for UDP; run again
 
     ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0)
         die("epoll_create1");
-    for (int fd : {lfd, sfd}) {
+    for (int fd : {lfd, sfd, ufd}) {
         epoll_event ev{};
         ev.events = EPOLLIN;
         ev.data.fd = fd;
@@ -211,6 +259,10 @@ int main(int argc, char** argv) {
             uint32_t e = events[i].events;
             if (fd == sfd)
                 return 0;  // SIGTERM or SIGINT
+            if (fd == ufd) {
+                drain_udp(ufd);
+                continue;
+            }
             if (fd == lfd) {
                 for (;;) {
                     int c = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);

@@ -1,27 +1,51 @@
-// netd-bench: closed-loop TCP echo load generator (--mode echo, the default), connection-rate
-// generator (--mode connect) and open-loop line sender for the logger service (--mode logger).
+// netd-bench: load generator and verifier for netd's services, in the spirit of
+// redis-benchmark. Single thread, level-triggered epoll; every reply is checked byte for byte.
 //
-// --mode echo
-// Single thread, level-triggered epoll. Each connection sends a --size byte payload,
-// waits until the whole echo is back, verifies it byte for byte, records the latency
-// and immediately sends the next one. Connections are opened before the clock starts;
-// the first --warmup seconds are not measured; only requests completing inside the
-// following --duration seconds are counted.
+// Modes (--mode):
+//   echo      TCP echo (the default). A request is a --size byte payload; its reply must be the
+//             same bytes.
+//   connect   Like echo, but every request is a connection of its own: connect (non-blocking),
+//             send the payload, read the whole echo back, close. A request's latency includes
+//             the connect; requests/s is connections/s. The client closes first, so its side
+//             holds TIME_WAIT (Linux reuses those ports for loopback).
+//   udp-echo  UDP echo over --connections connected UDP sockets. A request is one datagram of
+//             --size bytes; its reply must be the same datagram. The first min(8, size) bytes
+//             carry the request's sequence number (little endian), so a reply is matched to its
+//             request even out of order. A datagram not answered within --timeout is lost: an
+//             error, and the socket carries on. A reply to a datagram already counted as lost
+//             is counted as late (not a second error).
+//   timefmt   TCP timefmt. A request is the line "--format LF"; its reply line must equal C
+//             strftime(format) of some second from when the request's first byte was sent to
+//             when the reply was read, in UTC or in the client's local time (--utc: UTC only).
+//   logger    Open-loop line sender for the logger service (see "--mode logger" below).
 //
-// --mode connect
-// Like echo, but every request is a connection of its own: connect (non-blocking), send the
-// payload, read the whole echo back, close, and connect again at once. A request's latency runs
-// from the connect call to the last byte of the echo; requests/s is connections/s. The client
-// closes first, so its side holds TIME_WAIT (Linux reuses those ports for loopback).
+// Payload content (echo, connect, udp-echo): one pseudo-random pattern of size+256 bytes is
+// generated up front; request seq on connection c is the window starting at
+// (c * 37 + seq) % 256, so content differs between consecutive requests and between
+// connections, yet verification is a plain memcmp (no per-request generation cost).
 //
-// Payload content: one pseudo-random pattern of size+256 bytes is generated up front;
-// request k on connection c is the window starting at (c * 37 + k) % 256, so content
-// differs between consecutive requests and between connections, yet verification is
-// a plain memcmp (no per-request generation cost on the client).
+// Load shape (echo, connect, udp-echo, timefmt):
+//   Closed loop (the default): each connection keeps --pipeline requests in flight (connect:
+//   one); a completed request lets the next one go at once. Latency runs from handing the
+//   request to its connection to the last byte of its reply.
+//   Open loop (--rate R): request g (g = 0, 1, ...) is due at start + g / R and goes to
+//   connection g % connections (the next live one if that one failed). It is sent at its due
+//   time if its connection has fewer than --pipeline requests in flight, else as soon as one
+//   completes. Its latency runs from its due time, so a server that falls behind shows it in
+//   the latency rather than slowing the client down (no coordinated omission).
+//   Length: --warmup seconds of unmeasured load, then --duration seconds in which completed
+//   requests are counted; or --count requests in total, all measured, no warm-up (the run ends
+//   once every one has completed, failed or been lost).
 //
-// Errors (exit status 1): a mismatching or surplus byte, the peer closing, a socket
-// error, a connect failure, or a request outstanding longer than --timeout. The
-// failing connection is closed and the others continue.
+// Errors (exit status 1): a wrong or surplus byte or datagram, the peer closing, a socket
+// error, a connect failure, a TCP request outstanding longer than --timeout (its connection
+// is then closed and the others carry on), a lost datagram; also a run that completed nothing.
+// A wrong timefmt line is counted and the connection carries on (the line framing is intact);
+// a wrong echo byte closes its connection (the stream cannot be resynchronised).
+//
+// Output: a progress line on stderr once a second (rewritten in place on a terminal;
+// --quiet: none), then a summary on stdout: requests/s, MB/s (reply bytes / 1e6), latency
+// percentiles, errors; with --json one JSON object instead.
 //
 // --mode logger
 // Opens --connections connections, then sends --count lines in total, split evenly over
@@ -54,9 +78,11 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -64,11 +90,14 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <deque>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -85,81 +114,124 @@ struct Options {
     double duration = 5.0;
     double warmup = 1.0;
     double timeout = 5.0;
+    uint64_t count = 0;  // requests (logger: lines) in total; 0 = run for --duration
+    int pipeline = 1;
+    double rate = 0;  // requests/s over all connections; 0 = closed loop
+    std::string format = "%Y-%m-%d %H:%M:%S";
+    bool utc = false;
     bool json = false;
-    // logger mode
-    uint64_t count = 0;
+    bool quiet = false;
     std::string verify_file;
 };
 
 [[noreturn]] void usage(int status) {
     std::fprintf(status ? stderr : stdout,
-                 "usage: netd-bench [--mode echo|connect] --port P [--host 127.0.0.1]\n"
-                 "                  [--connections 50] [--size 64]\n"
-                 "                  [--duration 5] [--warmup 1] [--timeout 5] [--json]\n"
+                 "usage: netd-bench [--mode echo|connect|udp-echo|timefmt] --port P\n"
+                 "                  [--host 127.0.0.1] [--connections 50] [--size 64]\n"
+                 "                  [--duration 5 --warmup 1 | --count N] [--pipeline 1]\n"
+                 "                  [--rate R] [--format F] [--utc] [--timeout 5]\n"
+                 "                  [--json] [--quiet]\n"
                  "       netd-bench --mode logger --port P --count N [--host 127.0.0.1]\n"
                  "                  [--connections 8] [--size 100] [--verify-file PATH]\n"
-                 "                  [--timeout 60] [--json]\n"
-                 "  --mode MODE      echo (default): closed-loop echo load; connect: the same\n"
-                 "                   with a new connection per request; logger: send lines\n"
-                 "  --connections N  concurrent connections, one request in flight on each\n"
-                 "                   (logger: lines are split evenly over them; default 8)\n"
-                 "  --size BYTES     payload size per request (logger: bytes per line including\n"
-                 "                   the LF; default 100)\n"
-                 "  --duration SEC   measured window (echo only)\n"
-                 "  --warmup SEC     unmeasured load before the window (echo only)\n"
+                 "                  [--timeout 60] [--json] [--quiet]\n"
+                 "  --mode MODE      echo (default): TCP echo; connect: the same with a new\n"
+                 "                   connection per request; udp-echo: one datagram per request;\n"
+                 "                   timefmt: a strftime format line per request, the reply\n"
+                 "                   checked against the client's own strftime; logger: send\n"
+                 "                   lines\n"
+                 "  --connections N  concurrent connections (udp-echo: sockets); logger: lines\n"
+                 "                   are split evenly over them (default 8)\n"
+                 "  --size BYTES     payload per request (logger: bytes per line including the\n"
+                 "                   LF; default 100); not for timefmt, whose request is --format\n"
+                 "  --duration SEC   measured window\n"
+                 "  --warmup SEC     unmeasured load before the window\n"
+                 "  --count N        requests in total, all measured, instead of --duration\n"
+                 "                   (logger: lines to send, required)\n"
+                 "  --pipeline N     requests in flight per connection (echo, udp-echo,\n"
+                 "                   timefmt; default 1)\n"
+                 "  --rate R         open loop: R requests/s in total, spread over the\n"
+                 "                   connections; latency counts from each request's due time\n"
+                 "  --format F       timefmt: the strftime format sent (default\n"
+                 "                   \"%%Y-%%m-%%d %%H:%%M:%%S\")\n"
+                 "  --utc            timefmt: accept only UTC answers (default: UTC or local)\n"
                  "  --timeout SEC    a request outstanding longer than this is an error\n"
-                 "                   (logger: longest wait for send progress, for the server\n"
-                 "                   to close, and for the file to hold every line; default 60)\n"
-                 "  --count N        logger: lines to send in total\n"
+                 "                   (udp-echo: the datagram is lost; logger: longest wait for\n"
+                 "                   send progress, for the server to close, and for the file\n"
+                 "                   to hold every line; default 60)\n"
                  "  --verify-file F  logger: then wait until F holds every line sent, exactly\n"
                  "                   once, and report end-to-end lines/s\n"
-                 "  --json           print the summary as one JSON object\n");
+                 "  --json           print the summary as one JSON object\n"
+                 "  --quiet          no progress line on stderr\n");
     std::exit(status);
+}
+
+[[noreturn]] void bad_usage(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+[[noreturn]] void bad_usage(const char* fmt, ...) {
+    std::fputs("netd-bench: ", stderr);
+    va_list ap;
+    va_start(ap, fmt);
+    std::vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    std::fputc('\n', stderr);
+    usage(2);
 }
 
 double parse_num(const std::string& name, const std::string& v, double lo, double hi) {
     char* end = nullptr;
     double d = std::strtod(v.c_str(), &end);
-    if (v.empty() || *end != '\0' || !(d >= lo && d <= hi)) {
-        std::fprintf(stderr, "netd-bench: invalid value for --%s: '%s'\n", name.c_str(), v.c_str());
-        usage(2);
-    }
+    if (v.empty() || *end != '\0' || !(d >= lo && d <= hi))
+        bad_usage("invalid value for --%s: '%s'", name.c_str(), v.c_str());
     return d;
+}
+
+/// Options that mean something in some modes only, and those modes.
+struct ModeOption {
+    const char* option;
+    const char* modes;
+};
+constexpr ModeOption kModeOptions[] = {
+    {"duration", " echo connect udp-echo timefmt "},
+    {"warmup", " echo connect udp-echo timefmt "},
+    {"pipeline", " echo udp-echo timefmt "},
+    {"rate", " echo connect udp-echo timefmt "},
+    {"size", " echo connect udp-echo logger "},
+    {"format", " timefmt "},
+    {"utc", " timefmt "},
+    {"verify-file", " logger "},
+};
+constexpr const char* kModes = " echo connect udp-echo timefmt logger ";
+
+bool in_list(const char* list, const std::string& word) {
+    return std::strstr(list, (" " + word + " ").c_str()) != nullptr;
 }
 
 Options parse_args(int argc, char** argv) {
     Options o;
-    bool echo_only = false, logger_only = false, have_conns = false, have_size = false,
-         have_timeout = false;
+    std::set<std::string> given;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "-h" || a == "--help")
             usage(0);
-        if (a == "--json") {
-            o.json = true;
+        if (a.rfind("--", 0) != 0)
+            bad_usage("unexpected argument '%s'", a.c_str());
+        std::string name = a.substr(2), val;
+        given.insert(name.substr(0, name.find('=')));
+        if (name == "json" || name == "quiet" || name == "utc") {
+            (name == "json" ? o.json : name == "quiet" ? o.quiet : o.utc) = true;
             continue;
         }
-        if (a.rfind("--", 0) != 0) {
-            std::fprintf(stderr, "netd-bench: unexpected argument '%s'\n", a.c_str());
-            usage(2);
-        }
-        std::string name = a.substr(2), val;
         if (auto eq = name.find('='); eq != std::string::npos) {
             val = name.substr(eq + 1);
             name.resize(eq);
         } else if (i + 1 < argc) {
             val = argv[++i];
         } else {
-            std::fprintf(stderr, "netd-bench: --%s needs a value\n", name.c_str());
-            usage(2);
+            bad_usage("--%s needs a value", name.c_str());
         }
         if (name == "mode") {
-            if (val != "echo" && val != "connect" && val != "logger") {
-                std::fprintf(stderr,
-                             "netd-bench: --mode must be echo, connect or logger, not '%s'\n",
-                             val.c_str());
-                usage(2);
-            }
+            if (!in_list(kModes, val))
+                bad_usage("--mode must be echo, connect, udp-echo, timefmt or logger, not '%s'",
+                          val.c_str());
             o.mode = val;
         } else if (name == "host") {
             o.host = val;
@@ -167,59 +239,56 @@ Options parse_args(int argc, char** argv) {
             o.port = std::to_string(static_cast<int>(parse_num(name, val, 1, 65535)));
         } else if (name == "connections") {
             o.connections = static_cast<int>(parse_num(name, val, 1, 100000));
-            have_conns = true;
         } else if (name == "size") {
             o.size = static_cast<size_t>(parse_num(name, val, 1, 1 << 30));
-            have_size = true;
         } else if (name == "duration") {
             o.duration = parse_num(name, val, 0.001, 1e6);
-            echo_only = true;
         } else if (name == "warmup") {
             o.warmup = parse_num(name, val, 0, 1e6);
-            echo_only = true;
         } else if (name == "timeout") {
             o.timeout = parse_num(name, val, 0.001, 1e6);
-            have_timeout = true;
         } else if (name == "count") {
             o.count = static_cast<uint64_t>(parse_num(name, val, 1, 1e12));
-            logger_only = true;
+        } else if (name == "pipeline") {
+            o.pipeline = static_cast<int>(parse_num(name, val, 1, 100000));
+        } else if (name == "rate") {
+            o.rate = parse_num(name, val, 0.001, 1e9);
+        } else if (name == "format") {
+            if (val.empty() || val.find_first_of("\r\n") != std::string::npos)
+                bad_usage("--format must be a non-empty format without line ends");
+            o.format = val;
         } else if (name == "verify-file") {
-            if (val.empty()) {
-                std::fprintf(stderr, "netd-bench: --verify-file needs a path\n");
-                usage(2);
-            }
+            if (val.empty())
+                bad_usage("--verify-file needs a path");
             o.verify_file = val;
-            logger_only = true;
         } else {
-            std::fprintf(stderr, "netd-bench: unknown option --%s\n", name.c_str());
-            usage(2);
+            bad_usage("unknown option --%s", name.c_str());
         }
     }
-    if (o.port.empty()) {
-        std::fprintf(stderr, "netd-bench: --port is required\n");
-        usage(2);
-    }
-    if (o.mode != "logger" && logger_only) {
-        std::fprintf(stderr, "netd-bench: --count and --verify-file need --mode logger\n");
-        usage(2);
-    }
+    if (o.port.empty())
+        bad_usage("--port is required");
+    for (const auto& m : kModeOptions)
+        if (given.count(m.option) && !in_list(m.modes, o.mode))
+            bad_usage("--%s means nothing in --mode %s", m.option, o.mode.c_str());
     if (o.mode == "logger") {
-        if (echo_only) {
-            std::fprintf(stderr,
-                         "netd-bench: --duration and --warmup mean nothing in logger mode\n");
-            usage(2);
-        }
-        if (o.count == 0) {
-            std::fprintf(stderr, "netd-bench: --mode logger needs --count\n");
-            usage(2);
-        }
-        if (!have_conns)
+        if (o.count == 0)
+            bad_usage("--mode logger needs --count");
+        if (!given.count("connections"))
             o.connections = 8;
-        if (!have_size)
+        if (!given.count("size"))
             o.size = 100;
-        if (!have_timeout)
+        if (!given.count("timeout"))
             o.timeout = 60;
+        return o;
     }
+    if (o.count > 0 && (given.count("duration") || given.count("warmup")))
+        bad_usage("--count and --duration/--warmup exclude each other");
+    if (o.count > 0)
+        o.warmup = 0;
+    if (o.mode == "udp-echo" && o.size > 65507)
+        bad_usage("--size: a UDP datagram holds at most 65507 bytes");
+    if (o.mode == "timefmt")
+        o.size = o.format.size() + 1;
     return o;
 }
 
@@ -247,9 +316,10 @@ bool resolve(const Options& o, Target& target) {
     return true;
 }
 
-/// A blocking connect to target, then made non-blocking; -1 (the error printed) on failure.
-int connect_to(const Target& target, int id, bool nodelay) {
-    int fd = socket(target.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+/// A blocking connect to target with a socket of this type, then made non-blocking; -1 (the
+/// error printed) on failure. A UDP socket's connect only fixes its peer.
+int connect_to(const Target& target, int id, int type, bool nodelay) {
+    int fd = socket(target.family, type | SOCK_CLOEXEC, 0);
     if (fd < 0 || ::connect(fd, reinterpret_cast<const sockaddr*>(&target.addr), target.len) < 0) {
         std::fprintf(stderr, "netd-bench: connect #%d: %s\n", id, std::strerror(errno));
         if (fd >= 0)
@@ -279,11 +349,11 @@ int make_epoll() {
     return ep;
 }
 
-/// epoll_ctl(op) for fd with events, tagged with the connection id; a failure is a bug: exit.
-void watch(int ep, int op, int fd, int id, uint32_t events) {
+/// epoll_ctl(op) for fd with events, tagged with tag; a failure is a bug: exit.
+void watch(int ep, int op, int fd, uint64_t tag, uint32_t events) {
     epoll_event ev{};
     ev.events = events;
-    ev.data.u32 = static_cast<uint32_t>(id);
+    ev.data.u64 = tag;
     if (epoll_ctl(ep, op, fd, &ev) < 0) {
         std::perror("netd-bench: epoll_ctl");
         std::exit(1);
@@ -296,31 +366,15 @@ void set_out(int ep, Connection& c, bool on) {
     if (c.want_out == on)
         return;
     c.want_out = on;
-    watch(ep, EPOLL_CTL_MOD, c.fd, c.id, EPOLLIN | (on ? EPOLLOUT : 0u));
+    watch(ep, EPOLL_CTL_MOD, c.fd, c.tag(), EPOLLIN | (on ? EPOLLOUT : 0u));
 }
-
-struct Conn {
-    int fd = -1;
-    int id = 0;
-    uint64_t seq = 0;              // requests started on this connection
-    const char* expect = nullptr;  // payload of the request in flight
-    size_t sent = 0;
-    size_t received = 0;
-    bool want_out = false;    // EPOLLOUT currently registered
-    bool connecting = false;  // --mode connect: a non-blocking connect is under way
-    Clock::time_point start;
-};
-
-struct Stats {
-    uint64_t completed_total = 0;  // including warm-up
-    uint64_t completed = 0;        // inside the measured window
-    uint64_t mismatches = 0, conn_errors = 0, timeouts = 0;
-    uint64_t recvs = 0, sends = 0, waits = 0;  // system calls, warm-up included
-    std::vector<uint64_t> lat_ns;              // measured window only
-};
 
 double seconds(Clock::duration d) {
     return std::chrono::duration<double>(d).count();
+}
+
+Clock::duration to_duration(double s) {
+    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
 }
 
 double cpu_seconds() {
@@ -330,9 +384,112 @@ double cpu_seconds() {
            static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+unsigned long long ull(uint64_t x) {
+    return static_cast<unsigned long long>(x);
+}
+
+std::string json_escape(const std::string& s) {
+    std::string o;
+    for (char ch : s) {
+        if (ch == '"' || ch == '\\')
+            o += '\\';
+        o += ch;
+    }
+    return o;
+}
+
+/// The progress line on stderr, once a second: rewritten in place on a terminal, one line
+/// each otherwise; nothing with --quiet.
+class Progress {
+  public:
+    explicit Progress(bool quiet) : on_(!quiet), tty_(isatty(STDERR_FILENO) == 1) {}
+
+    /// The first line is due one second after start.
+    void start(Clock::time_point now) { next_ = now + std::chrono::seconds(1); }
+
+    /// True once a second (then print a line).
+    bool due(Clock::time_point now) {
+        if (!on_ || now < next_)
+            return false;
+        next_ += std::chrono::seconds(1);
+        if (next_ <= now)
+            next_ = now + std::chrono::seconds(1);
+        return true;
+    }
+
+    void print(const char* fmt, ...) __attribute__((format(printf, 2, 3))) {
+        char line[256];
+        va_list ap;
+        va_start(ap, fmt);
+        std::vsnprintf(line, sizeof line, fmt, ap);
+        va_end(ap);
+        std::fprintf(stderr, tty_ ? "\r%s\033[K" : "%s\n", line);
+        shown_ = true;
+    }
+
+    /// Clears a terminal's progress line before the summary.
+    void finish() {
+        if (tty_ && shown_)
+            std::fputs("\r\033[K", stderr);
+        shown_ = false;
+    }
+
+  private:
+    bool on_, tty_;
+    bool shown_ = false;
+    Clock::time_point next_;
+};
+
+/// One request of the request/response modes.
+struct Request {
+    uint64_t seq = 0;
+    Clock::time_point due;     // latency runs from here (open loop: its scheduled time)
+    Clock::time_point issued;  // handed to its connection; --timeout runs from here
+    time_t wall_sent = 0;      // timefmt: the earliest second its answer may show
+    bool stamped = false;      // wall_sent is set (the first byte went out)
+};
+
+/// One connection (udp-echo: one connected UDP socket) of the request/response modes.
+struct Conn {
+    int fd = -1;
+    int id = 0;
+    uint32_t generation = 0;  // bumped per socket, so events of a closed one are told apart
+    bool alive = true;        // false once it failed: it takes no more requests
+    bool want_out = false;    // EPOLLOUT currently registered
+    bool connecting = false;  // --mode connect: a non-blocking connect is under way
+    uint64_t next_seq = 0;
+    std::deque<Request> inflight;                 // issued, reply not complete; in issue order
+    size_t unsent = 0;                            // inflight[unsent..] are not completely sent
+    size_t send_off = 0;                          // stream: bytes of inflight[unsent] sent
+    size_t recv_off = 0;                          // echo: bytes of inflight[0]'s echo received
+    uint64_t bytes_sent = 0, bytes_received = 0;  // stream, this socket: surplus check
+    std::string line;                             // timefmt: the reply line so far
+    std::deque<Clock::time_point> backlog;        // --rate: due requests waiting for room
+    uint64_t tag() const {
+        return static_cast<uint64_t>(generation) << 32 | static_cast<uint32_t>(id);
+    }
+};
+
+struct Stats {
+    uint64_t completed_total = 0;  // including warm-up
+    uint64_t completed = 0;        // inside the measured window
+    uint64_t reply_bytes = 0;      // inside the measured window
+    uint64_t mismatches = 0, conn_errors = 0, timeouts = 0, lost = 0;
+    uint64_t late = 0, refused = 0;            // udp-echo; not errors by themselves
+    uint64_t recvs = 0, sends = 0, waits = 0;  // system calls, warm-up included
+    std::vector<uint64_t> lat_ns;              // measured window only
+    uint64_t errors() const { return mismatches + conn_errors + timeouts + lost; }
+};
+
+// The request/response modes: echo, connect, udp-echo, timefmt. See the top of the file.
 class Bench {
   public:
-    explicit Bench(const Options& o) : opt_(o) {
+    explicit Bench(const Options& o)
+        : opt_(o),
+          udp_(o.mode == "udp-echo"),
+          connect_mode_(o.mode == "connect"),
+          timefmt_(o.mode == "timefmt"),
+          progress_(o.quiet) {
         pattern_.resize(o.size + 256);
         uint64_t x = 0x9E3779B97F4A7C15ull;
         for (auto& b : pattern_) {  // xorshift64
@@ -341,7 +498,14 @@ class Bench {
             x ^= x << 17;
             b = static_cast<char>(x >> 56);
         }
-        scratch_.resize(std::max<size_t>(o.size, 64 * 1024));
+        scratch_.resize(std::max<size_t>(o.size + 1, 64 * 1024));
+        datagram_.resize(o.size);
+        request_line_ = o.format + "\n";
+        header_bytes_ = std::min<size_t>(8, o.size);
+        if (timefmt_)
+            tzset();
+        if (o.rate > 0)  // wake at a request's due time, not up to 50 us after it
+            prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
         ep_ = make_epoll();
     }
 
@@ -352,12 +516,13 @@ class Bench {
         for (int i = 0; i < opt_.connections; ++i) {
             Conn& c = conns_[static_cast<size_t>(i)];
             c.id = i;
-            c.fd = connect_to(target_, i, true);
+            c.fd = connect_to(target_, i, udp_ ? SOCK_DGRAM : SOCK_STREAM, !udp_);
             if (c.fd < 0) {
                 ++st_.conn_errors;
+                c.alive = false;
                 continue;
             }
-            watch(ep_, EPOLL_CTL_ADD, c.fd, i, EPOLLIN);
+            watch(ep_, EPOLL_CTL_ADD, c.fd, c.tag(), EPOLLIN);
             ++live_;
         }
         return live_ > 0;
@@ -365,21 +530,19 @@ class Bench {
 
     void run() {
         t0_ = Clock::now();
-        win_start_ = t0_ + std::chrono::duration_cast<Clock::duration>(
-                               std::chrono::duration<double>(opt_.warmup));
-        win_end_ = win_start_ + std::chrono::duration_cast<Clock::duration>(
-                                    std::chrono::duration<double>(opt_.duration));
-        auto timeout = std::chrono::duration_cast<Clock::duration>(
-            std::chrono::duration<double>(opt_.timeout));
+        counted_ = opt_.count > 0;
+        win_start_ = t0_ + to_duration(opt_.warmup);
+        win_end_ = counted_ ? Clock::time_point::max() : win_start_ + to_duration(opt_.duration);
         st_.lat_ns.reserve(1 << 20);
-        for (auto& c : conns_)
-            if (c.fd >= 0)
-                start_request(c, t0_);
-
+        progress_.start(t0_);
         bool in_window = opt_.warmup <= 0;
         if (in_window)
             cpu_start_ = cpu_seconds();
-        Clock::time_point next_timeout_check = t0_;
+        if (opt_.rate <= 0)
+            for (auto& c : conns_)
+                refill(c, t0_);
+
+        Clock::time_point next_check = t0_ + kCheckEvery;
         std::vector<epoll_event> events(conns_.size() + 1);
         Clock::time_point now;
         while (live_ > 0) {
@@ -388,51 +551,50 @@ class Bench {
                 in_window = true;
                 cpu_start_ = cpu_seconds();
             }
-            if (now >= win_end_)
+            if (counted_ ? issued_ == opt_.count && outstanding_ == 0 : now >= win_end_)
                 break;
-            if (now >= next_timeout_check) {
-                for (auto& c : conns_) {
-                    if (c.fd >= 0 && now - c.start > timeout) {
-                        std::fprintf(stderr,
-                                     "netd-bench: conn #%d: request %llu timed out "
-                                     "(%zu/%zu bytes sent, %zu received)\n",
-                                     c.id, static_cast<unsigned long long>(c.seq), c.sent,
-                                     opt_.size, c.received);
-                        ++st_.timeouts;
-                        drop(c);
-                    }
-                }
-                next_timeout_check = now + std::chrono::milliseconds(100);
-            }
-            auto wait = std::min(win_end_, next_timeout_check) - now;
+            Clock::time_point wake = std::min(win_end_, next_check);
             if (!in_window)
-                wait = std::min(wait, win_start_ - now);
-            int ms = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(wait).count());
+                wake = std::min(wake, win_start_);
+            if (opt_.rate > 0)
+                wake = std::min(wake, release_due(now));
+            if (now >= next_check) {
+                check_timeouts(now);
+                if (progress_.due(now))
+                    show_progress(now);
+                next_check = now + kCheckEvery;
+                continue;
+            }
+            // Nanoseconds, not epoll_wait's milliseconds: --rate's due times need them.
+            auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wake - now).count();
+            timespec wait{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
             ++st_.waits;
             int n =
-                epoll_wait(ep_, events.data(), static_cast<int>(events.size()), std::max(ms, 0));
+                epoll_pwait2(ep_, events.data(), static_cast<int>(events.size()), &wait, nullptr);
             if (n < 0) {
                 if (errno == EINTR)
                     continue;
                 std::perror("netd-bench: epoll_wait");
                 std::exit(1);
             }
+            now = Clock::now();
             for (int i = 0; i < n; ++i) {
-                Conn& c = conns_[events[i].data.u32];
-                if (c.fd < 0)
-                    continue;
+                Conn& c = conns_[static_cast<uint32_t>(events[i].data.u64)];
+                if (!c.alive || c.fd < 0 || events[i].data.u64 != c.tag())
+                    continue;  // failed, closed, or an event of its previous socket
                 uint32_t e = events[i].events;
                 if (c.connecting) {
-                    on_connected(c, Clock::now());
+                    on_connected(c);
                     continue;
                 }
                 if (e & (EPOLLIN | EPOLLERR | EPOLLHUP))
-                    on_readable(c);
-                if (c.fd >= 0 && (e & EPOLLOUT))
-                    on_writable(c);
+                    on_readable(c, now);
+                if (c.alive && c.fd >= 0 && (e & EPOLLOUT))
+                    send_pending(c);
             }
         }
         auto stop = Clock::now();
+        progress_.finish();
         if (in_window) {  // else every connection died during warm-up: nothing measured
             cpu_used_ = cpu_seconds() - cpu_start_;
             elapsed_ = std::max(0.0, seconds(std::min(stop, win_end_) - win_start_));
@@ -456,8 +618,8 @@ class Bench {
             mean += static_cast<double>(x);
         mean = v.empty() ? 0 : mean / static_cast<double>(v.size()) / 1e3;
         double rps = elapsed_ > 0 ? static_cast<double>(st_.completed) / elapsed_ : 0;
-        double mbps = rps * static_cast<double>(opt_.size) / 1e6;
-        uint64_t errors = st_.mismatches + st_.conn_errors + st_.timeouts;
+        double mbps = elapsed_ > 0 ? static_cast<double>(st_.reply_bytes) / elapsed_ / 1e6 : 0;
+        uint64_t errors = st_.errors();
         double cpu_pct = elapsed_ > 0 ? 100.0 * cpu_used_ / elapsed_ : 0;
         double per = st_.completed_total ? 1.0 / static_cast<double>(st_.completed_total) : 0;
         double recvs = static_cast<double>(st_.recvs) * per;
@@ -466,27 +628,48 @@ class Bench {
         if (opt_.json) {
             std::printf(
                 "{\"mode\":\"%s\",\"host\":\"%s\",\"port\":%s,\"connections\":%d,\"size\":%zu,"
+                "\"pipeline\":%d,\"rate\":%.3f,\"count\":%llu,"
                 "\"warmup_s\":%.3f,\"duration_s\":%.3f,\"requests\":%llu,"
                 "\"requests_total\":%llu,\"requests_per_s\":%.1f,\"mb_per_s\":%.3f,"
                 "\"latency_us\":{\"mean\":%.1f,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,"
                 "\"p99_9\":%.1f,\"max\":%.1f},\"client_cpu_pct\":%.1f,\"client_cpu_s\":%.3f,"
                 "\"client_calls_per_request\":{\"recv\":%.3f,\"send\":%.3f,\"epoll_wait\":%.3f},"
-                "\"errors\":%llu,\"mismatches\":%llu,\"connection_errors\":%llu,\"timeouts\":%llu}"
-                "\n",
+                "\"errors\":%llu,\"mismatches\":%llu,\"connection_errors\":%llu,\"timeouts\":%llu,"
+                "\"lost\":%llu,\"late\":%llu,\"refused\":%llu",
                 opt_.mode.c_str(), opt_.host.c_str(), opt_.port.c_str(), opt_.connections,
-                opt_.size, opt_.warmup, elapsed_, ull(st_.completed), ull(st_.completed_total), rps,
-                mbps, mean, pct(0.5), pct(0.9), pct(0.99), pct(0.999), pct(1.0), cpu_pct,
-                cpu_seconds(), recvs, sends, waits, ull(errors), ull(st_.mismatches),
-                ull(st_.conn_errors), ull(st_.timeouts));
+                opt_.size, opt_.pipeline, opt_.rate, ull(opt_.count), opt_.warmup, elapsed_,
+                ull(st_.completed), ull(st_.completed_total), rps, mbps, mean, pct(0.5), pct(0.9),
+                pct(0.99), pct(0.999), pct(1.0), cpu_pct, cpu_seconds(), recvs, sends, waits,
+                ull(errors), ull(st_.mismatches), ull(st_.conn_errors), ull(st_.timeouts),
+                ull(st_.lost), ull(st_.late), ull(st_.refused));
+            if (timefmt_)
+                std::printf(",\"format\":\"%s\",\"utc_only\":%s", json_escape(opt_.format).c_str(),
+                            opt_.utc ? "true" : "false");
+            std::printf("}\n");
         } else {
-            std::printf("target:      %s:%s, %d connections, %zu-byte payload\n", opt_.host.c_str(),
-                        opt_.port.c_str(), opt_.connections, opt_.size);
-            std::printf("window:      %.3f s measured after %.3f s warm-up\n", elapsed_,
-                        opt_.warmup);
-            std::printf("requests:    %llu (%llu incl. warm-up)\n", ull(st_.completed),
-                        ull(st_.completed_total));
-            std::printf("throughput:  %.1f %s/s, %.3f MB/s payload echoed (MB = 1e6 B)\n", rps,
-                        opt_.mode == "connect" ? "connections" : "requests", mbps);
+            std::printf("target:      %s:%s %s, %d %s, ", opt_.host.c_str(), opt_.port.c_str(),
+                        opt_.mode.c_str(), opt_.connections, udp_ ? "sockets" : "connections");
+            if (timefmt_)
+                std::printf("format \"%s\"", opt_.format.c_str());
+            else
+                std::printf("%zu-byte payload", opt_.size);
+            std::printf(", %d in flight each", connect_mode_ ? 1 : opt_.pipeline);
+            if (opt_.rate > 0)
+                std::printf(", open loop at %.1f requests/s", opt_.rate);
+            std::printf("\n");
+            if (counted_)
+                std::printf("window:      %.3f s for --count %llu requests\n", elapsed_,
+                            ull(opt_.count));
+            else
+                std::printf("window:      %.3f s measured after %.3f s warm-up\n", elapsed_,
+                            opt_.warmup);
+            if (counted_)
+                std::printf("requests:    %llu\n", ull(st_.completed));
+            else
+                std::printf("requests:    %llu (%llu incl. warm-up)\n", ull(st_.completed),
+                            ull(st_.completed_total));
+            std::printf("throughput:  %.1f %s/s, %.3f MB/s of replies (MB = 1e6 B)\n", rps,
+                        connect_mode_ ? "connections" : "requests", mbps);
             std::printf(
                 "latency us:  mean %.1f  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  "
                 "max %.1f\n",
@@ -496,151 +679,528 @@ class Bench {
                 "%.2f epoll_wait calls\n",
                 cpu_pct, recvs, sends, waits);
             std::printf(
-                "errors:      %llu (mismatches %llu, connection errors %llu, "
-                "timeouts %llu)\n",
-                ull(errors), ull(st_.mismatches), ull(st_.conn_errors), ull(st_.timeouts));
+                "errors:      %llu (mismatches %llu, connection errors %llu, timeouts %llu, "
+                "lost datagrams %llu)\n",
+                ull(errors), ull(st_.mismatches), ull(st_.conn_errors), ull(st_.timeouts),
+                ull(st_.lost));
+            if (udp_)
+                std::printf("udp:         %llu late replies, %llu refused (ICMP unreachable)\n",
+                            ull(st_.late), ull(st_.refused));
         }
         std::fflush(stdout);
+        if (complaints_ > kMaxComplaints)
+            std::fprintf(stderr, "netd-bench: %llu more problems not shown\n",
+                         ull(complaints_ - kMaxComplaints));
         return errors == 0 && st_.completed > 0 ? 0 : 1;
     }
 
   private:
-    static unsigned long long ull(uint64_t x) { return static_cast<unsigned long long>(x); }
+    static constexpr auto kCheckEvery = std::chrono::milliseconds(100);
+    static constexpr int kMaxIov = 64;              // requests per sendmsg
+    static constexpr size_t kMaxReplyLine = 4096;   // timefmt: longer is an error
+    static constexpr uint64_t kMaxComplaints = 10;  // problems printed on stderr
+    static constexpr int kDatagramsPerWakeup = 64;  // udp-echo: then let others run
 
-    void drop(Conn& c) {
-        close(c.fd);  // also removes it from the epoll set
+    /// Prints the first kMaxComplaints problems of the run on stderr.
+    void complain(const char* fmt, ...) __attribute__((format(printf, 2, 3))) {
+        if (++complaints_ > kMaxComplaints)
+            return;
+        progress_.finish();
+        std::fputs("netd-bench: ", stderr);
+        va_list ap;
+        va_start(ap, fmt);
+        std::vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        std::fputc('\n', stderr);
+    }
+
+    void show_progress(Clock::time_point now) {
+        uint64_t done = st_.completed_total - progress_done_;
+        progress_done_ = st_.completed_total;
+        char count[48] = "";
+        if (counted_)
+            std::snprintf(count, sizeof count, " of %llu", ull(opt_.count));
+        progress_.print(
+            "netd-bench: %5.1f s%s  %9llu req/s  %llu done%s  %llu in flight  %llu errors",
+            seconds(now - t0_), now < win_start_ ? " (warm-up)" : "", ull(done),
+            ull(st_.completed_total), count, ull(outstanding_), ull(st_.errors()));
+    }
+
+    /// A system call on c failed with err: counted, and c closed.
+    void connection_error(Conn& c, const char* call, int err) {
+        complain("%s #%d: %s: %s", udp_ ? "socket" : "conn", c.id, call, std::strerror(err));
+        ++st_.conn_errors;
+        fail(c);
+    }
+
+    /// The connection failed: closed, and its requests abandoned.
+    void fail(Conn& c) {
+        if (c.fd >= 0)
+            close(c.fd);  // also removes it from the epoll set
         c.fd = -1;
+        c.alive = false;
+        outstanding_ -= c.inflight.size() + c.backlog.size();
+        c.inflight.clear();
+        c.backlog.clear();
         --live_;
     }
 
-    void start_request(Conn& c, Clock::time_point now) {
-        c.expect = pattern_.data() + (static_cast<uint64_t>(c.id) * 37 + c.seq) % 256;
-        ++c.seq;
-        c.sent = c.received = 0;
-        c.start = now;
-        on_writable(c);
+    bool may_issue() const {
+        return Clock::now() < win_end_ && (!counted_ || issued_ < opt_.count);
     }
 
-    void on_writable(Conn& c) {
-        while (c.sent < opt_.size) {
+    size_t room(const Conn& c) const {
+        size_t cap = connect_mode_ ? 1 : static_cast<size_t>(opt_.pipeline);
+        return c.inflight.size() < cap ? cap - c.inflight.size() : 0;
+    }
+
+    /// After a completion: due requests waiting for room first, then (closed loop) new ones.
+    void refill(Conn& c, Clock::time_point now) {
+        while (c.alive && room(c) > 0 && !c.backlog.empty()) {
+            auto due = c.backlog.front();
+            c.backlog.pop_front();
+            issue(c, due, now);
+        }
+        while (opt_.rate <= 0 && c.alive && room(c) > 0 && may_issue()) {
+            ++issued_;
+            ++outstanding_;
+            issue(c, now, now);
+        }
+    }
+
+    /// --rate: hands every request due by now to its connection; returns when the next is due.
+    Clock::time_point release_due(Clock::time_point now) {
+        for (;;) {
+            if (counted_ && issued_ == opt_.count)
+                return Clock::time_point::max();
+            auto due = t0_ + to_duration(static_cast<double>(issued_) / opt_.rate);
+            if (due > now || due >= win_end_)
+                return due;
+            auto n = conns_.size();
+            Conn* c = &conns_[issued_ % n];
+            for (size_t k = 1; !c->alive && k < n; ++k)
+                c = &conns_[(issued_ + k) % n];
+            ++issued_;
+            ++outstanding_;
+            if (room(*c) > 0)
+                issue(*c, due, now);
+            else
+                c->backlog.push_back(due);
+        }
+    }
+
+    /// Puts a new request on c (counted in outstanding_ by the caller) and sends what it can.
+    void issue(Conn& c, Clock::time_point due, Clock::time_point now) {
+        Request r;
+        r.seq = c.next_seq++;
+        r.due = due;
+        r.issued = now;
+        c.inflight.push_back(r);
+        if (connect_mode_ && c.fd < 0)
+            start_connect(c);
+        else if (!receiving_)
+            send_pending(c);
+    }
+
+    /// Request r's bytes on connection c (stream modes).
+    std::pair<const char*, size_t> request_bytes(const Conn& c, const Request& r) const {
+        if (timefmt_)
+            return {request_line_.data(), request_line_.size()};
+        return {window(c.id, r.seq), opt_.size};
+    }
+
+    const char* window(int id, uint64_t seq) const {
+        return pattern_.data() + (static_cast<uint64_t>(id) * 37 + seq) % 256;
+    }
+
+    /// udp-echo: request seq of socket id, into out (size bytes): the sequence number, then
+    /// the rest of its pattern window.
+    void make_datagram(int id, uint64_t seq, char* out) const {
+        for (size_t k = 0; k < header_bytes_; ++k)
+            out[k] = static_cast<char>(seq >> (8 * k));
+        std::memcpy(out + header_bytes_, window(id, seq) + header_bytes_,
+                    opt_.size - header_bytes_);
+    }
+
+    void send_pending(Conn& c) {
+        if (udp_)
+            send_datagrams(c);
+        else
+            send_stream(c);
+    }
+
+    /// Sends the unsent requests of a stream connection, up to kMaxIov per sendmsg.
+    void send_stream(Conn& c) {
+        while (c.unsent < c.inflight.size()) {
+            iovec iov[kMaxIov];
+            size_t n = 0;
+            time_t wall = timefmt_ ? wall_now(true) : 0;
+            for (size_t i = c.unsent; i < c.inflight.size() && n < kMaxIov; ++i, ++n) {
+                Request& r = c.inflight[i];
+                if (!r.stamped) {
+                    r.stamped = true;
+                    r.wall_sent = wall;
+                }
+                auto [p, len] = request_bytes(c, r);
+                size_t off = i == c.unsent ? c.send_off : 0;
+                iov[n] = {const_cast<char*>(p) + off, len - off};
+            }
+            msghdr m{};
+            m.msg_iov = iov;
+            m.msg_iovlen = n;
             ++st_.sends;
-            ssize_t w = send(c.fd, c.expect + c.sent, opt_.size - c.sent, MSG_NOSIGNAL);
-            if (w > 0) {
-                c.sent += static_cast<size_t>(w);
-            } else if (w < 0 && errno == EINTR) {
+            ssize_t w = sendmsg(c.fd, &m, MSG_NOSIGNAL);
+            if (w < 0 && errno == EINTR)
                 continue;
-            } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
                 set_out(ep_, c, true);
                 return;
-            } else {
-                std::fprintf(stderr, "netd-bench: conn #%d: send: %s\n", c.id,
-                             std::strerror(errno));
-                ++st_.conn_errors;
-                drop(c);
+            }
+            if (w < 0) {
+                connection_error(c, "send", errno);
                 return;
+            }
+            auto left = static_cast<size_t>(w);
+            c.bytes_sent += left;
+            while (left > 0) {
+                size_t rest = request_bytes(c, c.inflight[c.unsent]).second - c.send_off;
+                if (left < rest) {
+                    c.send_off += left;
+                    break;
+                }
+                left -= rest;
+                c.send_off = 0;
+                ++c.unsent;
             }
         }
         set_out(ep_, c, false);
     }
 
-    void on_readable(Conn& c) {
+    /// udp-echo: sends the unsent requests of a socket, one datagram each.
+    void send_datagrams(Conn& c) {
+        while (c.unsent < c.inflight.size()) {
+            make_datagram(c.id, c.inflight[c.unsent].seq, datagram_.data());
+            ++st_.sends;
+            ssize_t w = send(c.fd, datagram_.data(), opt_.size, 0);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                set_out(ep_, c, true);
+                return;
+            }
+            if (w < 0 && errno == ECONNREFUSED) {
+                // An ICMP port unreachable for an earlier datagram; this one was not sent. It
+                // counts as lost when its timeout passes, like any datagram nobody answered.
+                ++st_.refused;
+            } else if (w < 0) {
+                connection_error(c, "send", errno);
+                return;
+            }
+            ++c.unsent;
+        }
+        set_out(ep_, c, false);
+    }
+
+    /// Reads and checks replies; the requests they make room for go out together after.
+    void on_readable(Conn& c, Clock::time_point now) {
+        receiving_ = true;
+        if (udp_)
+            receive_datagrams(c, now);
+        else
+            receive_stream(c, now);
+        receiving_ = false;
+        if (c.alive && c.fd >= 0 && !c.connecting && c.unsent < c.inflight.size())
+            send_pending(c);
+    }
+
+    void receive_stream(Conn& c, Clock::time_point now) {
         ++st_.recvs;
         ssize_t r = recv(c.fd, scratch_.data(), scratch_.size(), 0);
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
             return;
-        if (r <= 0) {
-            if (r == 0)
-                std::fprintf(stderr,
-                             "netd-bench: conn #%d: closed by peer (%zu/%zu bytes "
-                             "of request %llu echoed)\n",
-                             c.id, c.received, opt_.size, ull(c.seq));
-            else
-                std::fprintf(stderr, "netd-bench: conn #%d: recv: %s\n", c.id,
-                             std::strerror(errno));
+        if (r < 0) {
+            connection_error(c, "recv", errno);
+            return;
+        }
+        if (r == 0) {
+            complain("conn #%d: closed by the server (%zu requests in flight)", c.id,
+                     c.inflight.size());
             ++st_.conn_errors;
-            drop(c);
+            fail(c);
             return;
         }
-        size_t n = static_cast<size_t>(r);
-        if (c.received + n > c.sent ||
-            std::memcmp(scratch_.data(), c.expect + c.received, n) != 0) {
-            size_t at = c.received;
-            if (c.received + n <= c.sent)
-                while (scratch_[at - c.received] == c.expect[at])
-                    ++at;
-            else
-                at = c.sent;
-            std::fprintf(stderr,
-                         "netd-bench: conn #%d: request %llu: wrong echo at byte %zu "
-                         "(%zu bytes sent so far)\n",
-                         c.id, ull(c.seq), at, c.sent);
-            ++st_.mismatches;
-            drop(c);
-            return;
-        }
-        c.received += n;
-        if (c.received < opt_.size)
-            return;
-        auto t = Clock::now();
-        ++st_.completed_total;
-        if (t >= win_start_ && t < win_end_) {
-            ++st_.completed;
-            st_.lat_ns.push_back(static_cast<uint64_t>(
-                std::chrono::duration_cast<std::chrono::nanoseconds>(t - c.start).count()));
-        }
-        if (opt_.mode == "connect") {
-            return reconnect(c, t);
-        }
-        start_request(c, t);
+        if (timefmt_)
+            on_reply_lines(c, scratch_.data(), static_cast<size_t>(r), now);
+        else
+            on_echo_bytes(c, scratch_.data(), static_cast<size_t>(r), now);
     }
 
-    /// --mode connect: the request is done; close and open a new connection for the next.
-    void reconnect(Conn& c, Clock::time_point now) {
-        close(c.fd);
-        c.want_out = false;
-        c.start = now;
+    /// echo, connect: bytes must continue the concatenation of the requests sent.
+    void on_echo_bytes(Conn& c, const char* p, size_t n, Clock::time_point now) {
+        if (c.bytes_received + n > c.bytes_sent) {
+            complain("conn #%d: %zu bytes received, only %llu sent but not yet echoed", c.id, n,
+                     ull(c.bytes_sent - c.bytes_received));
+            ++st_.mismatches;
+            fail(c);
+            return;
+        }
+        c.bytes_received += n;
+        while (n > 0 && c.alive) {
+            const Request& r = c.inflight.front();
+            const char* want = window(c.id, r.seq) + c.recv_off;
+            size_t take = std::min(n, opt_.size - c.recv_off);
+            if (std::memcmp(p, want, take) != 0) {
+                size_t at = 0;
+                while (p[at] == want[at])
+                    ++at;
+                complain("conn #%d: request %llu: wrong echo at byte %zu of %zu", c.id, ull(r.seq),
+                         c.recv_off + at, opt_.size);
+                ++st_.mismatches;
+                fail(c);
+                return;
+            }
+            c.recv_off += take;
+            p += take;
+            n -= take;
+            if (c.recv_off == opt_.size) {
+                c.recv_off = 0;
+                complete(c, 0, now, opt_.size, true);
+            }
+        }
+    }
+
+    /// timefmt: each reply line must be the formatted time of a second of its request's life.
+    void on_reply_lines(Conn& c, const char* p, size_t n, Clock::time_point now) {
+        while (n > 0 && c.alive) {
+            const char* nl = static_cast<const char*>(std::memchr(p, '\n', n));
+            size_t take = nl ? static_cast<size_t>(nl - p) + 1 : n;
+            c.line.append(p, take);
+            p += take;
+            n -= take;
+            if (!nl) {
+                if (c.line.size() > kMaxReplyLine) {
+                    complain("conn #%d: a reply line longer than %zu bytes", c.id, kMaxReplyLine);
+                    ++st_.mismatches;
+                    fail(c);
+                }
+                return;
+            }
+            if (c.unsent == 0) {
+                complain("conn #%d: a reply line before its request was sent: \"%s\"", c.id,
+                         printable(c.line).c_str());
+                ++st_.mismatches;
+                fail(c);
+                return;
+            }
+            std::string_view text(c.line.data(), c.line.size() - 1);
+            bool ok = is_time_of(text, c.inflight.front().wall_sent, wall_now(false));
+            if (!ok) {
+                complain("conn #%d: request %llu: \"%s\" is not \"%s\" of now", c.id,
+                         ull(c.inflight.front().seq), printable(c.line).c_str(),
+                         opt_.format.c_str());
+                ++st_.mismatches;
+            }
+            size_t bytes = c.line.size();
+            c.line.clear();
+            complete(c, 0, now, bytes, ok);
+        }
+    }
+
+    /// udp-echo: reads what arrived, matching each reply to the request it echoes.
+    void receive_datagrams(Conn& c, Clock::time_point now) {
+        for (int i = 0; i < kDatagramsPerWakeup && c.alive; ++i) {
+            ++st_.recvs;
+            ssize_t r = recv(c.fd, scratch_.data(), scratch_.size(), 0);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                return;
+            if (r < 0 && errno == ECONNREFUSED) {  // unanswered datagrams time out as lost
+                ++st_.refused;
+                continue;
+            }
+            if (r < 0) {
+                connection_error(c, "recv", errno);
+                return;
+            }
+            on_datagram(c, scratch_.data(), static_cast<size_t>(r), now);
+        }
+    }
+
+    void on_datagram(Conn& c, const char* p, size_t n, Clock::time_point now) {
+        uint64_t seq = 0;
+        for (size_t k = 0; k < header_bytes_ && k < n; ++k)
+            seq |= static_cast<uint64_t>(static_cast<unsigned char>(p[k])) << (8 * k);
+        uint64_t mask = header_bytes_ == 8 ? ~0ull : (1ull << (8 * header_bytes_)) - 1;
+        bool echoes = false;
+        if (n == opt_.size) {
+            make_datagram(c.id, seq, datagram_.data());
+            echoes = std::memcmp(p, datagram_.data(), n) == 0;
+        }
+        if (echoes) {
+            for (size_t i = 0; i < c.unsent; ++i) {
+                if ((c.inflight[i].seq & mask) == seq) {
+                    complete(c, i, now, n, true);
+                    return;
+                }
+            }
+            ++st_.late;  // answers a datagram already counted as lost
+            return;
+        }
+        complain("socket #%d: a %zu-byte datagram that echoes no request sent (request %llu?)",
+                 c.id, n, ull(seq));
+        ++st_.mismatches;
+    }
+
+    /// Request i of c got its whole reply (ok) or a wrong one: it leaves the connection.
+    void complete(Conn& c, size_t i, Clock::time_point now, size_t reply_bytes, bool ok) {
+        const Request r = c.inflight[i];
+        c.inflight.erase(c.inflight.begin() + static_cast<ptrdiff_t>(i));
+        if (i < c.unsent)
+            --c.unsent;
+        --outstanding_;
+        if (ok) {
+            ++st_.completed_total;
+            if (now >= win_start_ && now < win_end_) {
+                ++st_.completed;
+                st_.reply_bytes += reply_bytes;
+                st_.lat_ns.push_back(static_cast<uint64_t>(
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(now - r.due).count()));
+            }
+        }
+        if (connect_mode_) {
+            close(c.fd);
+            c.fd = -1;
+            c.want_out = false;
+        }
+        refill(c, now);
+    }
+
+    /// --mode connect: a new non-blocking connection for the request just issued on c.
+    void start_connect(Conn& c) {
         c.fd = socket(target_.family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (c.fd < 0 ||
             (::connect(c.fd, reinterpret_cast<const sockaddr*>(&target_.addr), target_.len) < 0 &&
              errno != EINPROGRESS)) {
-            std::fprintf(stderr, "netd-bench: conn #%d: connect: %s\n", c.id, std::strerror(errno));
-            ++st_.conn_errors;
-            if (c.fd >= 0)
-                close(c.fd);
-            c.fd = -1;
-            --live_;
+            connection_error(c, "connect", errno);
             return;
         }
         int one = 1;
         setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        ++c.generation;
         c.connecting = true;
-        watch(ep_, EPOLL_CTL_ADD, c.fd, c.id, EPOLLOUT);
+        c.want_out = true;
+        c.unsent = c.send_off = c.recv_off = 0;
+        c.bytes_sent = c.bytes_received = 0;
+        watch(ep_, EPOLL_CTL_ADD, c.fd, c.tag(), EPOLLIN | EPOLLOUT);
     }
 
     /// --mode connect: the connect finished (or failed); send the request.
-    void on_connected(Conn& c, Clock::time_point now) {
+    void on_connected(Conn& c) {
         int err = 0;
         socklen_t len = sizeof err;
         if (getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0) {
-            std::fprintf(stderr, "netd-bench: conn #%d: connect: %s\n", c.id,
-                         std::strerror(err != 0 ? err : errno));
-            ++st_.conn_errors;
-            drop(c);
+            connection_error(c, "connect", err != 0 ? err : errno);
             return;
         }
         c.connecting = false;
-        c.want_out = true;  // registered for EPOLLOUT only: on_writable's set_out puts EPOLLIN back
-        const auto started = c.start;
-        start_request(c, now);
-        c.start = started;  // latency includes the connect
+        send_stream(c);
     }
 
+    /// A TCP request outstanding too long fails its connection; a datagram is lost.
+    void check_timeouts(Clock::time_point now) {
+        auto limit = to_duration(opt_.timeout);
+        for (auto& c : conns_) {
+            while (c.alive && !c.inflight.empty() && now - c.inflight.front().issued > limit) {
+                const Request& r = c.inflight.front();
+                if (!udp_) {
+                    complain("conn #%d: request %llu timed out (%zu requests in flight)", c.id,
+                             ull(r.seq), c.inflight.size());
+                    ++st_.timeouts;
+                    fail(c);
+                    break;
+                }
+                complain("socket #%d: datagram %llu lost: no reply within %.3f s", c.id, ull(r.seq),
+                         opt_.timeout);
+                ++st_.lost;
+                complete(c, 0, now, 0, false);
+            }
+        }
+    }
+
+    /// The current second: the lower bound for an answer (the coarse clock may lag the
+    /// precise one, and a server may read either), or the upper bound.
+    static time_t wall_now(bool lower) {
+        timespec t{};
+        clock_gettime(CLOCK_REALTIME, &t);
+        time_t s = t.tv_sec;
+        if (lower && clock_gettime(CLOCK_REALTIME_COARSE, &t) == 0)
+            s = std::min(s, t.tv_sec);
+        return s;
+    }
+
+    /// timefmt: is text the format's output for a second in [from, to], UTC or (unless --utc)
+    /// local time?
+    bool is_time_of(std::string_view text, time_t from, time_t to) {
+        for (time_t s = from; s <= to; ++s)
+            if (text == formatted(s, true) || (!opt_.utc && text == formatted(s, false)))
+                return true;
+        return false;
+    }
+
+    /// strftime(--format) of second s, cached: consecutive replies mostly show the same second.
+    const std::string& formatted(time_t s, bool utc) {
+        FormattedSecond& f = formatted_[(static_cast<size_t>(s) % 4) * 2 + (utc ? 1 : 0)];
+        if (!f.valid || f.second != s) {
+            std::tm tm{};
+            if (utc)
+                gmtime_r(&s, &tm);
+            else
+                localtime_r(&s, &tm);
+            char buf[2048];
+            size_t n = std::strftime(buf, sizeof buf, opt_.format.c_str(), &tm);
+            f.text.assign(buf, n);
+            f.second = s;
+            f.valid = true;
+        }
+        return f.text;
+    }
+
+    static std::string printable(const std::string& s) {
+        std::string o;
+        for (char ch : s.substr(0, 120)) {
+            if (ch == '\n')
+                o += "\\n";
+            else if (ch == '\r')
+                o += "\\r";
+            else
+                o += ch >= 0x20 && ch < 0x7f ? ch : '.';
+        }
+        return o;
+    }
+
+    struct FormattedSecond {
+        time_t second = 0;
+        bool valid = false;
+        std::string text;
+    };
+
     Options opt_;
-    std::vector<char> pattern_, scratch_;
+    const bool udp_, connect_mode_, timefmt_;
+    Progress progress_;
+    std::vector<char> pattern_, scratch_, datagram_;
+    std::string request_line_;  // timefmt: --format and LF
+    size_t header_bytes_ = 8;   // udp-echo: sequence number bytes at the front of a datagram
+    FormattedSecond formatted_[8];
     Target target_;
     std::vector<Conn> conns_;
     int ep_ = -1;
     int live_ = 0;
+    bool counted_ = false;      // --count given: the run ends after that many requests
+    bool receiving_ = false;    // in on_readable: new requests wait to be sent together
+    uint64_t issued_ = 0;       // requests handed out (--rate: their due slots)
+    uint64_t outstanding_ = 0;  // issued, neither completed nor abandoned
+    uint64_t progress_done_ = 0, complaints_ = 0;
     Stats st_;
     Clock::time_point t0_, win_start_, win_end_;
     double cpu_start_ = 0, cpu_used_ = 0, elapsed_ = 0;
@@ -649,7 +1209,7 @@ class Bench {
 // --mode logger: see the comment at the top of the file.
 class LoggerBench {
   public:
-    explicit LoggerBench(const Options& o) : opt_(o) {
+    explicit LoggerBench(const Options& o) : opt_(o), progress_(o.quiet) {
         ep_ = make_epoll();
         auto n = static_cast<uint64_t>(o.connections);
         conns_.resize(static_cast<size_t>(o.connections));
@@ -684,7 +1244,7 @@ class LoggerBench {
             return false;
         bool ok = true;
         for (auto& c : conns_) {
-            c.fd = connect_to(target, c.id, false);
+            c.fd = connect_to(target, c.id, SOCK_STREAM, false);
             if (c.fd < 0) {
                 ok = false;
                 break;
@@ -708,6 +1268,7 @@ class LoggerBench {
         cpu_start_ = cpu_seconds();
         clock_gettime(CLOCK_REALTIME, &real_first_);
         t_first_ = last_progress_ = Clock::now();
+        progress_.start(t_first_);
         sending_ = live_;
         for (auto& c : conns_)
             pump(c);
@@ -733,11 +1294,13 @@ class LoggerBench {
                 }
                 break;
             }
+            if (progress_.due(now))
+                show_progress(now);
             int ms = static_cast<int>(
                 std::chrono::ceil<std::chrono::milliseconds>(last_progress_ + timeout - now)
                     .count());
             int n = epoll_wait(ep_, events.data(), static_cast<int>(events.size()),
-                               std::clamp(ms, 0, 1000));
+                               std::clamp(ms, 0, 100));
             if (n < 0) {
                 if (errno == EINTR)
                     continue;
@@ -745,7 +1308,7 @@ class LoggerBench {
                 std::exit(1);
             }
             for (int i = 0; i < n; ++i) {
-                LConn& c = conns_[events[i].data.u32];
+                LConn& c = conns_[static_cast<uint32_t>(events[i].data.u64)];
                 if (c.fd < 0)
                     continue;
                 uint32_t e = events[i].events;
@@ -756,6 +1319,7 @@ class LoggerBench {
             }
         }
         t_closed_ = Clock::now();
+        progress_.finish();
         cpu_run_ = cpu_seconds() - cpu_start_;
         if (t_sent_ == Clock::time_point{})  // some connection never finished
             t_sent_ = t_closed_;
@@ -777,6 +1341,9 @@ class LoggerBench {
             auto now = Clock::now();
             if (done ? now - done_at >= settle : now - start >= timeout)
                 break;
+            if (progress_.due(now))
+                progress_.print("netd-bench: verifying: %llu of %llu records in %s", ull(unique_),
+                                ull(opt_.count), opt_.verify_file.c_str());
             if (fd < 0) {
                 fd = open(opt_.verify_file.c_str(), O_RDONLY | O_CLOEXEC);
                 if (fd < 0) {
@@ -842,6 +1409,7 @@ class LoggerBench {
             if (!got)
                 usleep(2000);
         }
+        progress_.finish();
         if (have > 0)
             ++partial_tail_;  // an unterminated last line
         if (fd >= 0)
@@ -940,6 +1508,16 @@ class LoggerBench {
   private:
     static constexpr size_t kChunk = 256 * 1024;  // bytes per send(), whole lines
 
+    void show_progress(Clock::time_point now) {
+        uint64_t sent = 0;
+        for (auto& c : conns_)
+            sent += c.sent_lines();
+        progress_.print("netd-bench: %5.1f s  %9llu lines/s  %llu of %llu lines sent  %d open",
+                        seconds(now - t_first_), ull(sent - progress_sent_), ull(sent),
+                        ull(opt_.count), live_);
+        progress_sent_ = sent;
+    }
+
     struct LConn {
         int fd = -1;
         int id = 0;
@@ -956,9 +1534,8 @@ class LoggerBench {
         size_t size = 0;
         // Lines handed to the kernel completely.
         uint64_t sent_lines() const { return shut ? lines : next - (len - off + size - 1) / size; }
+        uint64_t tag() const { return static_cast<uint64_t>(id); }
     };
-
-    static unsigned long long ull(uint64_t x) { return static_cast<unsigned long long>(x); }
 
     static size_t digits(uint64_t v) {
         size_t n = 1;
@@ -967,16 +1544,6 @@ class LoggerBench {
             ++n;
         }
         return n;
-    }
-
-    static std::string json_escape(const std::string& s) {
-        std::string o;
-        for (char ch : s) {
-            if (ch == '"' || ch == '\\')
-                o += '\\';
-            o += ch;
-        }
-        return o;
     }
 
     void drop(LConn& c) {
@@ -1133,9 +1700,11 @@ class LoggerBench {
     }
 
     Options opt_;
+    Progress progress_;
     std::vector<LConn> conns_;
     int ep_ = -1;
     int live_ = 0, sending_ = 0;
+    uint64_t progress_sent_ = 0;  // lines sent at the last progress line
     Clock::time_point t_first_, t_sent_, t_closed_, last_progress_;
     timespec real_first_{};
     double cpu_start_ = 0, cpu_run_ = 0;  // client CPU: start, used by send + close phases
