@@ -10,9 +10,13 @@ namespace netd {
 EventLoops::EventLoops(std::size_t count) {
     loops_.reserve(std::max<std::size_t>(count, 1));
     do {
-        // The concurrency hint 1 tells Asio that a single thread runs the loop: no locking in
-        // its scheduler.
-        loops_.push_back(std::make_unique<boost::asio::io_context>(1));
+        // One thread runs each loop, and a loop's sockets are only ever used by that thread
+        // (other threads post to it: reload, shutdown). So Asio may drop the reactor's locking
+        // per descriptor, a mutex lock and unlock on every operation started and completed.
+        // Scheduler locking stays (those posts come from other threads), and so does
+        // registration locking (pool-mode listener copies are opened from the main thread).
+        loops_.push_back(
+            std::make_unique<boost::asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO));
     } while (loops_.size() < count);
 }
 

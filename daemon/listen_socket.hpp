@@ -32,13 +32,13 @@ constexpr bool is_local_protocol = !requires(typename Protocol::endpoint e) {
 /// What a listener of this protocol is called in logs, and its config key: tcp, udp, unix,
 /// unixgram.
 template <class Protocol>
-constexpr std::string_view kind_name = "tcp";
+inline constexpr std::string_view kind_name = "tcp";
 template <>
-constexpr std::string_view kind_name<boost::asio::local::stream_protocol> = "unix";
+inline constexpr std::string_view kind_name<boost::asio::local::stream_protocol> = "unix";
 template <>
-constexpr std::string_view kind_name<boost::asio::local::datagram_protocol> = "unixgram";
+inline constexpr std::string_view kind_name<boost::asio::local::datagram_protocol> = "unixgram";
 template <>
-constexpr std::string_view kind_name<boost::asio::ip::udp> = "udp";
+inline constexpr std::string_view kind_name<boost::asio::ip::udp> = "udp";
 
 /// "tcp 127.0.0.1:7007", "unix /run/netd/echo.sock": a listener in the logs.
 template <class Protocol>

@@ -21,6 +21,8 @@ constexpr bool is_unix = is_local_protocol<Protocol>;
 
 /// How long accepting pauses after running out of descriptors or memory.
 constexpr std::chrono::milliseconds accept_retry_delay{100};
+/// While accepting fails, how often it is logged.
+constexpr std::chrono::seconds accept_warning_interval{10};
 
 }  // namespace
 
@@ -131,8 +133,18 @@ void StreamListener<Protocol>::on_accept(boost::system::error_code ec,
     if (ec) {
         if (ec == asio::error::no_descriptors || ec == asio::error::no_memory ||
             ec == asio::error::no_buffer_space || ec.value() == ENFILE) {
-            BOOST_LOG_TRIVIAL(warning) << log_prefix(*service_) << "cannot accept on "
-                                       << description_ << ": " << ec.message();
+            // Clients wait in the backlog meanwhile; retrying every accept_retry_delay costs
+            // next to nothing, and the log gets one line per accept_warning_interval.
+            ++accept_failures_;
+            const auto now = std::chrono::steady_clock::now();
+            if (now - last_accept_warning_ >= accept_warning_interval) {
+                BOOST_LOG_TRIVIAL(warning)
+                    << log_prefix(*service_) << "cannot accept on " << description_ << ": "
+                    << ec.message() << " (" << accept_failures_
+                    << " tries since the last report); clients wait in the backlog";
+                accept_failures_ = 0;
+                last_accept_warning_ = now;
+            }
             return pause_accepting();
         }
         BOOST_LOG_TRIVIAL(debug) << log_prefix(*service_) << "accept on " << description_ << ": "

@@ -6,6 +6,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
 #include <memory>
 
 #include "daemon/listener.hpp"
@@ -63,6 +65,10 @@ class StreamListener final : public Listener,
     std::shared_ptr<Service> service_;
     ListenerOptions options_;
     boost::asio::steady_timer retry_timer_;
+    /// Out of descriptors (or memory): failed accepts since the last warning, and its time; the
+    /// warning is repeated at most every accept_warning_interval while it lasts.
+    std::uint64_t accept_failures_ = 0;
+    std::chrono::steady_clock::time_point last_accept_warning_{};
     std::string description_;
     ino_t unix_inode_ = 0;  ///< the socket file we created, removed again on stop
     bool announce_ = true;  ///< the original logs its address, its pool-mode copies do not

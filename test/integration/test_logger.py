@@ -738,8 +738,9 @@ class NothingLost(LoggerTestCase):
             self.assertEqual(seen, CONNS * PER_CONN,
                              "records in the file 30 s after the clients finished (no shutdown)")
             peak = rss_kib(n.pid, "VmHWM")
-            self.assertLess(peak, 64 * 1024, "netd's peak RSS was %d KiB while 100 MB of lines arrived: "
-                                             "the record buffer must be bounded (back-pressure)" % peak)
+            if not SANITIZER:  # a sanitizer's shadow memory is not netd's
+                self.assertLess(peak, 64 * 1024, "netd's peak RSS was %d KiB while 100 MB of lines "
+                                "arrived: the record buffer must be bounded (back-pressure)" % peak)
             time.sleep(0.5)     # nothing more may come
             self.verify(path, peers)
             print("\n  1e6 lines: sent in %.1f s, all in the file %.1f s later"

@@ -1,0 +1,74 @@
+// LineFramer: whatever the bytes and however they are split, the same lines come out; no line is
+// longer than max_line; a line's text holds no line end; and when nothing was truncated the lines
+// with their endings are exactly the input.
+
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "fuzz/fuzz_input.hpp"
+#include "handlers/line_framer.hpp"
+
+namespace {
+
+using Lines = std::vector<std::tuple<std::string, std::string, bool>>;
+
+Lines frame(std::size_t max_line, bool nul_ends, const std::vector<std::string_view>& chunks) {
+    netd::LineFramer framer(max_line, nul_ends);
+    Lines lines;
+    const auto on_line = [&](const netd::Line& line) {
+        lines.emplace_back(std::string(line.text), std::string(line.ending), line.truncated);
+    };
+    for (const auto chunk : chunks) {
+        framer.feed(chunk, on_line);
+        if (framer.buffered() > max_line) {
+            netd::fuzz::fail("the framer holds more than max_line bytes");
+        }
+    }
+    framer.finish(on_line);
+    return lines;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    netd::fuzz::Input in(data, size);
+    const std::size_t max_line = 1 + in.pick(64);
+    const bool nul_ends = in.pick(2) == 1;
+    const std::string_view bytes = in.rest();
+    const std::size_t split = in.pick(bytes.size() + 1);
+    const Lines whole = frame(max_line, nul_ends, {bytes});
+    if (frame(max_line, nul_ends, {bytes.substr(0, split), bytes.substr(split)}) != whole) {
+        netd::fuzz::fail("splitting the input changed the lines");
+    }
+    if (bytes.size() <= 512) {
+        std::vector<std::string_view> singles;
+        for (std::size_t i = 0; i < bytes.size(); ++i) {
+            singles.push_back(bytes.substr(i, 1));
+        }
+        if (frame(max_line, nul_ends, singles) != whole) {
+            netd::fuzz::fail("feeding one byte at a time changed the lines");
+        }
+    }
+    std::string joined;
+    bool any_truncated = false;
+    for (const auto& [text, ending, truncated] : whole) {
+        if (text.size() > max_line || (truncated && text.size() != max_line)) {
+            netd::fuzz::fail("a line's length breaks max_line");
+        }
+        if (text.find('\n') != std::string::npos ||
+            (nul_ends && text.find('\0') != std::string::npos)) {
+            netd::fuzz::fail("a line holds a line end");
+        }
+        if (ending != "\n" && ending != "\r\n" && ending != std::string(1, '\0') &&
+            !ending.empty()) {
+            netd::fuzz::fail("an unknown line ending");
+        }
+        any_truncated = any_truncated || truncated;
+        joined += text + ending;
+    }
+    if (!any_truncated && joined != bytes) {
+        netd::fuzz::fail("the lines do not add up to the input");
+    }
+    return 0;
+}
