@@ -12,6 +12,27 @@ namespace po = boost::program_options;
 
 namespace {
 
+/// text for a one-line message: control and non-ASCII bytes as \xHH, at most 60 bytes of it.
+std::string printable(std::string_view text) {
+    constexpr std::size_t longest = 60;
+    std::string out;
+    for (const char c : text.substr(0, longest)) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte < 0x20 || byte >= 0x7f) {
+            constexpr char hex[] = "0123456789abcdef";
+            out += "\\x";
+            out += hex[byte >> 4];
+            out += hex[byte & 0xf];
+        } else {
+            out += c;
+        }
+    }
+    if (text.size() > longest) {
+        out += "...";
+    }
+    return out;
+}
+
 constexpr std::string_view command_line_origin = "command line";
 
 po::options_description generic_options() {
@@ -51,10 +72,20 @@ RawConfig read_config_file(const std::string& path) {
     raw.file = path;
     // Program_options reports keys, not sections: find the headers first so an empty section
     // is still a section (a service without listeners, which validation rejects by name).
+    // Lines that are none of blank, comment, [section] or key = value are reported here, by
+    // number: Program_options would put the line into its message through a token replacement
+    // that never ends when the line itself holds such a token ("%invalid_line%").
     std::string line;
-    while (std::getline(text, line)) {
+    for (std::size_t number = 1; std::getline(text, line); ++number) {
         const auto stripped = trim(std::string_view(line).substr(0, line.find('#')));
-        if (stripped.size() >= 2 && stripped.front() == '[' && stripped.back() == ']') {
+        const bool header =
+            stripped.size() >= 2 && stripped.front() == '[' && stripped.back() == ']';
+        if (!stripped.empty() && !header && stripped.find('=') == std::string_view::npos) {
+            throw ConfigError(path + ":" + std::to_string(number) +
+                              ": not a [section], a key = value or a # comment: '" +
+                              printable(stripped) + "'");
+        }
+        if (header) {
             const std::string name(trim(stripped.substr(1, stripped.size() - 2)));
             if (!raw.sections.contains(name)) {
                 raw.section_order.push_back(name);

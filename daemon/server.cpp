@@ -175,9 +175,7 @@ std::vector<Server::BoundListener> Server::open_listeners(
     } catch (...) {
         for (std::size_t i = 0; i < opened.size(); ++i) {
             if (is_new[i]) {
-                for (const auto& copy : opened[i].copies) {
-                    copy->stop();
-                }
+                stop_on_every_loop(opened[i]);
             }
         }
         throw;
@@ -229,6 +227,12 @@ void Server::on_every_loop(const BoundListener& listener,
     }
 }
 
+void Server::stop_on_every_loop(const BoundListener& listener) {
+    // On each copy's own loop: a loop's sockets are only ever touched by its thread (the loops
+    // run without Asio's per-descriptor locking, see EventLoops).
+    on_every_loop(listener, [](std::size_t, Listener& copy) { copy.stop(); });
+}
+
 void Server::reload() {
     std::shared_ptr<const config::Config> config;
     std::vector<std::shared_ptr<Service>> services;
@@ -258,9 +262,7 @@ void Server::reload() {
         } catch (...) {
             for (const auto& listener : listeners) {
                 if (!already_open(listener)) {
-                    for (const auto& copy : listener.copies) {
-                        copy->stop();
-                    }
+                    stop_on_every_loop(listener);
                 }
             }
             throw;
@@ -275,7 +277,7 @@ void Server::reload() {
     // handler, verifiers) they started with, alive through their shared_ptr.
     for (std::size_t i = 0; i < listeners_.size(); ++i) {
         if (!kept[i]) {
-            on_every_loop(listeners_[i], [](std::size_t, Listener& listener) { listener.stop(); });
+            stop_on_every_loop(listeners_[i]);
         }
     }
     for (const auto& listener : listeners) {

@@ -64,6 +64,8 @@ class Server {
     /// Runs f(loop index, listener) for every copy of listener, each on its own loop.
     void on_every_loop(const BoundListener& listener,
                        const std::function<void(std::size_t, Listener&)>& f);
+    /// Stops every copy of listener, each on its own loop.
+    void stop_on_every_loop(const BoundListener& listener);
     /// Whether listener is one of listeners_ (kept by a reload) rather than newly bound.
     bool already_open(const BoundListener& listener) const;
     void await_signal();

@@ -113,7 +113,13 @@ std::size_t LineFramer::feed_line(std::string_view bytes, OnLine&& on_line) {
 template <class OnLine>
 void LineFramer::finish(OnLine&& on_line) {
     if (!partial_.empty()) {
-        on_line(Line{partial_, {}, false});
+        // One byte over max_line is held while it may be the CR of a CRLF; at the end of input
+        // it is not, and the line is too long.
+        const bool too_long = partial_.size() > max_line_;
+        if (too_long) {
+            partial_.resize(max_line_);
+        }
+        on_line(Line{partial_, {}, too_long});
         reset();
     }
     skipping_ = false;

@@ -119,9 +119,12 @@ void OctetCountFramer::feed(std::string_view bytes, OnMessage&& on_message) {
 template <class OnMessage>
 void OctetCountFramer::finish(OnMessage&& on_message) {
     switch (state_) {
-        case State::count:
-            on_message(std::string_view(count_text_), false);
+        case State::count: {
+            // Digits with nothing after them: a message of its own, cut at max_message.
+            const std::string_view digits(count_text_);
+            on_message(digits.substr(0, max_message_), digits.size() > max_message_);
             break;
+        }
         case State::body:
             on_message(std::string_view(body_), true);
             break;

@@ -74,6 +74,13 @@ BOOST_AUTO_TEST_CASE(exactly_max_line_fits_with_either_ending) {
                boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(a_cr_past_max_line_at_the_end_of_input_is_a_long_line) {
+    // Found by fuzz/line_framer_fuzz.cpp: the CR held as a possible CRLF made a last line one
+    // byte longer than max_line.
+    BOOST_TEST(frame({"abcd\r"}, 4) == (Lines{"abcd|!"}), boost::test_tools::per_element());
+    BOOST_TEST(frame({"abc\r"}, 4) == (Lines{"abc\r|"}), boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(long_lines_are_cut_once_and_the_rest_skipped) {
     BOOST_TEST(frame({"abcdef\nok\n"}, 4) == (Lines{"abcd|!", "ok|LF"}),
                boost::test_tools::per_element());

@@ -69,6 +69,12 @@ BOOST_AUTO_TEST_CASE(empty_lines_are_not_messages_but_a_zero_count_is) {
     BOOST_TEST(frame({"\n\r\n\0a\n0 "s}) == (Messages{"a", ""}), boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(digits_at_the_end_of_input_are_cut_at_max_message) {
+    // Found by fuzz/octet_framer_fuzz.cpp: a count that never got its space came out whole.
+    BOOST_TEST(frame({"12345678"}, 4) == (Messages{"1234!"}), boost::test_tools::per_element());
+    BOOST_TEST(frame({"1234"}, 4) == (Messages{"1234"}), boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(long_messages_are_cut_and_the_rest_skipped) {
     BOOST_TEST(frame({"10 0123456789next\n"}, 4) == (Messages{"0123!", "next"}),
                boost::test_tools::per_element());
@@ -182,6 +188,18 @@ BOOST_AUTO_TEST_CASE(json_is_valid_for_any_bytes) {
         "{\"received\":\"T\",\"peer\":\"p\",\"service\":\"s\",\"facility\":\"user\",\"severity\":"
         "\"notice\",\"host\":\"h\",\"app\":\"a\",\"message\":\"caf\xC3\xA9 \\\\xff\\\\xc0\\\\x80 "
         "\\\"q\\\" \\\\\\\\ \\u0001\",\"truncated\":false}\n");
+}
+
+BOOST_AUTO_TEST_CASE(json_escapes_del_too) {
+    // Found by fuzz/record_fuzz.cpp: JSON allows a raw DEL, a record here never has one.
+    std::string out;
+    append_record(out, RecordFormat::json,
+                  RecordContext{.received = "T", .peer = "p", .service = "s"},
+                  parse_syslog("a\x7f"
+                               "b"),
+                  false);
+    BOOST_TEST(out.find('\x7f') == std::string::npos);
+    BOOST_TEST(out.find("\"message\":\"a\\u007fb\"") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(received_clock_is_rfc3339_with_microseconds) {
