@@ -20,7 +20,7 @@ RUN apt-get update \
 COPY --from=build /src/build/netd /usr/bin/netd
 COPY config/netd.container.ini /etc/netd/netd.ini
 USER netd
-EXPOSE 7007/tcp 7007/udp 7013/tcp 7013/udp 7014/tcp 7014/udp 7037/tcp 7037/udp 7514/tcp 7514/udp
+EXPOSE 7007/tcp 7007/udp 7013/tcp 7013/udp 7014/tcp 7014/udp 7037/tcp 7037/udp 7514/tcp 7514/udp 7090/tcp
 VOLUME ["/var/log/netd"]
 # Healthy when the daytime service answers (bash's /dev/tcp: no client to install).
 HEALTHCHECK --interval=30s --timeout=3s --start-period=5s --retries=3 \
