@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "config/reader.hpp"
+#include "daemon/event_loops.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/privileges.hpp"
 #include "daemon/server.hpp"
@@ -59,6 +60,8 @@ namespace netd {
 int daemon_main(int argc, char* argv[]) {
     // A peer that vanishes mid-write must cost one connection, never the daemon.
     std::signal(SIGPIPE, SIG_IGN);
+    // Before any thread starts: only the thread of loop 0 takes signals (see EventLoops::run).
+    block_async_signals();
     try {
         const auto command_line = netd::config::read_command_line(argc, argv);
         if (command_line.help) {

@@ -1,5 +1,8 @@
 #include "daemon/event_loops.hpp"
 
+#include <pthread.h>
+
+#include <csignal>
 #include <thread>
 
 #include "daemon/logging.hpp"
@@ -26,10 +29,35 @@ void EventLoops::run() {
     for (std::size_t i = 1; i < loops_.size(); ++i) {
         workers.emplace_back([loop = loops_[i].get(), i] {
             metrics::set_shard(static_cast<unsigned>(i));
+            block_async_signals();
             run_logging_errors(*loop);
         });
     }
+    unblock_async_signals();  // this thread runs loop 0, which holds the signal sets
     run_logging_errors(main());
+}
+
+namespace {
+
+sigset_t async_signals() {
+    sigset_t signals;
+    ::sigfillset(&signals);
+    for (const int fault : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS}) {
+        ::sigdelset(&signals, fault);
+    }
+    return signals;
+}
+
+}  // namespace
+
+void block_async_signals() {
+    const sigset_t signals = async_signals();
+    ::pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+}
+
+void unblock_async_signals() {
+    const sigset_t signals = async_signals();
+    ::pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
 }
 
 void run_logging_errors(boost::asio::io_context& loop) {
