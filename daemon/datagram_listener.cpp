@@ -88,7 +88,14 @@ void DatagramListener<Protocol>::start() {
         BOOST_LOG_TRIVIAL(info) << log_prefix(*service_) << "listening on " << description_;
     }
     service_->metrics.listening(transport);
+    traffic_ = &service_->metrics.traffic(transport);
     do_receive();
+}
+
+template <class Protocol>
+void DatagramListener<Protocol>::serve_for(std::shared_ptr<Service> service) {
+    service_ = std::move(service);
+    traffic_ = &service_->metrics.traffic(transport);
 }
 
 template <class Protocol>
@@ -137,24 +144,22 @@ typename DatagramListener<Protocol>::Received DatagramListener<Protocol>::receiv
         BOOST_LOG_TRIVIAL(debug) << log_prefix(*service_) << description_ << ": " << ec.message();
         return Received::datagram;
     }
-    auto& traffic = service_->metrics.traffic(transport);
-    traffic.add(metrics::datagrams_in);
-    traffic.add(metrics::bytes_in, std::min(n, buffers.in.size()));
+    traffic_->add(metrics::datagrams_in);
+    traffic_->add(metrics::bytes_in, std::min(n, buffers.in.size()));
     if (n > buffers.in.size()) {
-        traffic.add(metrics::datagrams_dropped);
+        traffic_->add(metrics::datagrams_dropped);
         BOOST_LOG_TRIVIAL(debug) << log_prefix(*service_) << "dropped a " << n
                                  << "-byte datagram from " << endpoint_text(sender)
                                  << ": larger than " << buffers.in.size() << " bytes";
         return Received::datagram;
     }
-    serve(std::string_view(buffers.in.data(), n), sender, traffic);
+    serve(std::string_view(buffers.in.data(), n), sender);
     return Received::datagram;
 }
 
 template <class Protocol>
 void DatagramListener<Protocol>::serve(std::string_view datagram,
-                                       const typename Protocol::endpoint& sender,
-                                       metrics::Row& traffic) {
+                                       const typename Protocol::endpoint& sender) {
     auto& reply = io_buffers().out;
     reply.clear();
     Output out(reply);
@@ -165,7 +170,7 @@ void DatagramListener<Protocol>::serve(std::string_view datagram,
     try {
         service_->handler->datagram(datagram, peer, out);
     } catch (const std::exception& e) {
-        traffic.add(metrics::handler_errors);
+        traffic_->add(metrics::handler_errors);
         BOOST_LOG_TRIVIAL(error) << log_prefix(*service_) << "handler failed for "
                                  << peer.to_string() << ": " << e.what();
         return;
@@ -175,17 +180,17 @@ void DatagramListener<Protocol>::serve(std::string_view datagram,
     }
     if constexpr (transport == Transport::unix_datagram) {
         if (sender.path().empty()) {
-            traffic.add(metrics::datagrams_dropped);
+            traffic_->add(metrics::datagrams_dropped);
             return;  // an unnamed Unix socket cannot be answered
         }
     }
     boost::system::error_code ec;
     const std::size_t sent = socket_.send_to(asio::buffer(out.pending()), sender, 0, ec);
     if (!ec) {
-        traffic.add(metrics::datagrams_out);
-        traffic.add(metrics::bytes_out, sent);
+        traffic_->add(metrics::datagrams_out);
+        traffic_->add(metrics::bytes_out, sent);
     } else {
-        traffic.add(metrics::datagrams_dropped);
+        traffic_->add(metrics::datagrams_dropped);
         BOOST_LOG_TRIVIAL(debug) << log_prefix(*service_) << "reply to " << peer.to_string()
                                  << " dropped: " << ec.message();
     }

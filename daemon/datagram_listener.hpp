@@ -31,7 +31,7 @@ class DatagramListener final : public Listener,
     void drain() override;
     void stop() override;
     void abandon() override;
-    void serve_for(std::shared_ptr<Service> service) override { service_ = std::move(service); }
+    void serve_for(std::shared_ptr<Service> service) override;
     std::shared_ptr<Listener> copy_for(boost::asio::io_context& io) override;
 
   private:
@@ -47,14 +47,15 @@ class DatagramListener final : public Listener,
     void do_receive();
     /// Receives and serves one datagram if there is one.
     Received receive_one();
-    void serve(std::string_view datagram, const typename Protocol::endpoint& sender,
-               metrics::Row& traffic);
+    void serve(std::string_view datagram, const typename Protocol::endpoint& sender);
 
     static constexpr Transport transport =
         std::is_same_v<Protocol, boost::asio::ip::udp> ? Transport::udp : Transport::unix_datagram;
 
     typename Protocol::socket socket_;
     std::shared_ptr<Service> service_;
+    /// service_'s traffic row for this copy's loop; found on that loop by start() and serve_for().
+    metrics::Row* traffic_ = nullptr;
     std::string description_;
     ino_t unix_inode_ = 0;  ///< the socket file we created, removed again on stop
     bool announce_ = true;  ///< the original logs its address, its pool-mode copies do not

@@ -23,8 +23,16 @@ boost::asio::ip::address plain_address(const boost::asio::ip::address& address) 
     return address;
 }
 
+bool has_address(Transport transport) {
+    return transport == Transport::tcp || transport == Transport::udp;
+}
+
 bool has_address(const Peer& peer) {
-    return peer.transport == Transport::tcp || peer.transport == Transport::udp;
+    return has_address(peer.transport);
+}
+
+bool is_stream(Transport transport) {
+    return transport == Transport::tcp || transport == Transport::unix_stream;
 }
 
 /// acl: deny wins; with an allow list, only what it names gets in. Unix peers have no address
@@ -48,6 +56,8 @@ class AclVerifier final : public Verifier {
         return Verdict::accept;
     }
 
+    bool can_reject(Transport transport) const override { return has_address(transport); }
+
   private:
     std::vector<config::Cidr> allow_;
     std::vector<config::Cidr> deny_;
@@ -67,6 +77,8 @@ class UdpGuard final : public Verifier {
         return Verdict::refuse;
     }
 
+    bool can_reject(Transport transport) const override { return transport == Transport::udp; }
+
   private:
     std::uint16_t min_port_;
 };
@@ -84,6 +96,8 @@ class RateVerifier final : public Verifier {
         }
         return Verdict::busy;
     }
+
+    bool can_reject(Transport transport) const override { return has_address(transport); }
 
   private:
     TokenBucketTable table_;
@@ -119,6 +133,8 @@ class SourceLimit final : public Verifier {
         }
     }
 
+    bool can_reject(Transport transport) const override { return transport == Transport::tcp; }
+
   private:
     std::uint64_t max_;
     std::mutex mutex_;
@@ -151,6 +167,8 @@ class ConnectionLimit final : public Verifier {
         live_.fetch_sub(1);
     }
 
+    bool can_reject(Transport transport) const override { return is_stream(transport); }
+
   private:
     std::uint64_t max_;
     GlobalLimit& global_;
@@ -160,26 +178,6 @@ class ConnectionLimit final : public Verifier {
 std::vector<VerifierSpec>& custom_table() {
     static std::vector<VerifierSpec> specs;
     return specs;
-}
-
-/// Whether the verifier of that name ever rejects on transport, i.e. whether its rejections there
-/// are worth a metrics row (custom verifiers: anywhere).
-bool can_reject(std::string_view verifier, Transport transport) {
-    const bool ip = transport == Transport::tcp || transport == Transport::udp;
-    const bool stream = transport == Transport::tcp || transport == Transport::unix_stream;
-    if (verifier == "acl" || verifier == "rate") {
-        return ip;
-    }
-    if (verifier == "udp_guard") {
-        return transport == Transport::udp;
-    }
-    if (verifier == "max_per_source") {
-        return transport == Transport::tcp;
-    }
-    if (verifier == "max_connections") {
-        return stream;
-    }
-    return true;
 }
 
 /// Rejections are logged at most this often per service and verifier.
@@ -217,7 +215,7 @@ VerifyChain::VerifyChain(const config::ServiceConfig& service, GlobalLimit& glob
         auto link = std::make_unique<Link>();
         for (const auto transport :
              {Transport::tcp, Transport::udp, Transport::unix_stream, Transport::unix_datagram}) {
-            if (can_reject(name, transport)) {
+            if (verifier->can_reject(transport)) {
                 link->counted[static_cast<std::size_t>(transport)] =
                     &metrics_.rejections(transport, name);
             }
@@ -319,18 +317,15 @@ Admission& Admission::operator=(Admission&& other) noexcept {
         peer_ = std::move(other.peer_);
         admitted_ = other.admitted_;
         traffic_ = other.traffic_;
-        active_ = std::exchange(other.active_, false);
     }
     return *this;
 }
 
 void Admission::release() {
-    if (std::exchange(active_, false)) {
-        traffic_->subtract(metrics::active);
-    }
     if (chain_) {
         const auto chain = std::move(chain_);
         chain_.reset();
+        traffic_->subtract(metrics::active);
         chain->release(peer_, admitted_);
     }
 }

@@ -43,6 +43,9 @@ class Verifier {
 
     /// A stream connection this verifier accepted has ended.
     virtual void release(const Peer& /*peer*/) {}
+
+    /// Whether verify can ever reject on transport: its rejections there get a metrics row.
+    virtual bool can_reject(Transport /*transport*/) const { return true; }
 };
 
 /// A custom verifier's entry in the table: `verify = NAME` builds it for a service.
@@ -86,8 +89,7 @@ class Admission {
         : chain_(std::move(chain)),
           peer_(std::move(peer)),
           traffic_(&traffic),
-          admitted_(static_cast<std::uint32_t>(admitted)),
-          active_(true) {
+          admitted_(static_cast<std::uint32_t>(admitted)) {
         traffic.add(metrics::accepted);
         traffic.add(metrics::active);
     }
@@ -98,10 +100,7 @@ class Admission {
     ~Admission() { release(); }
 
     /// fork mode, in the child: the parent releases, not this copy.
-    void forget() {
-        chain_ = nullptr;
-        active_ = false;
-    }
+    void forget() { chain_ = nullptr; }
 
     const Peer& peer() const { return peer_; }
 
@@ -111,11 +110,12 @@ class Admission {
   private:
     void release();
 
+    /// Set while this admission counts: in the verifiers that accepted it and in traffic_'s
+    /// active connections.
     std::shared_ptr<VerifyChain> chain_;
     Peer peer_;
     metrics::Row* traffic_ = nullptr;
     std::uint32_t admitted_ = 0;  ///< how many verifiers of the chain accepted (and may count it)
-    bool active_ = false;         ///< counted in traffic_'s active connections
 };
 
 /// A service's verifiers in order, with the rejection counters. Lives as long as the service.

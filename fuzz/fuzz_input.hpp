@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
 
@@ -31,6 +32,20 @@ class Input {
   private:
     std::string_view rest_;
 };
+
+/// Other ways a stream could have delivered bytes, for targets whose output must not depend on
+/// it: in two pieces cut at split, and (for inputs up to 512 bytes) one byte at a time.
+inline std::vector<std::vector<std::string_view>> other_splits(std::string_view bytes,
+                                                               std::size_t split) {
+    std::vector<std::vector<std::string_view>> ways{{bytes.substr(0, split), bytes.substr(split)}};
+    if (bytes.size() <= 512) {
+        auto& singles = ways.emplace_back();
+        for (std::size_t i = 0; i < bytes.size(); ++i) {
+            singles.push_back(bytes.substr(i, 1));
+        }
+    }
+    return ways;
+}
 
 /// A failed invariant: abort, so that libFuzzer (and the replay driver) report the input.
 [[noreturn]] void fail(const char* what);

@@ -39,16 +39,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view bytes = in.rest();
     const std::size_t split = in.pick(bytes.size() + 1);
     const Lines whole = frame(max_line, nul_ends, {bytes});
-    if (frame(max_line, nul_ends, {bytes.substr(0, split), bytes.substr(split)}) != whole) {
-        netd::fuzz::fail("splitting the input changed the lines");
-    }
-    if (bytes.size() <= 512) {
-        std::vector<std::string_view> singles;
-        for (std::size_t i = 0; i < bytes.size(); ++i) {
-            singles.push_back(bytes.substr(i, 1));
-        }
-        if (frame(max_line, nul_ends, singles) != whole) {
-            netd::fuzz::fail("feeding one byte at a time changed the lines");
+    for (const auto& chunks : netd::fuzz::other_splits(bytes, split)) {
+        if (frame(max_line, nul_ends, chunks) != whole) {
+            netd::fuzz::fail("the way the input was split changed the lines");
         }
     }
     std::string joined;

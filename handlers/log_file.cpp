@@ -74,9 +74,7 @@ std::shared_ptr<LogFile> LogFile::for_path(const LogFileOptions& options) {
 }
 
 LogFile::LogFile(LogFileOptions options)
-    : options_(std::move(options)),
-      linger_(std::min(options_.flush_interval, max_linger)),
-      counters_(metrics::row(metrics::Family::log_file, metrics::label("file", options_.path))) {}
+    : options_(std::move(options)), linger_(std::min(options_.flush_interval, max_linger)) {}
 
 LogFile::~LogFile() {
     stop();
@@ -102,6 +100,7 @@ std::string LogFile::start() {
     if (auto why = open_file(); !why.empty()) {
         return why;
     }
+    count_in_metrics();
     started_ = true;
     writer_ = std::thread([this] { run(); });
     return {};
@@ -251,11 +250,11 @@ bool LogFile::write_counted(int fd, std::string_view& bytes) {
     const std::string_view all = bytes;
     const bool ok = write_all(fd, bytes);
     const std::string_view done = all.substr(0, all.size() - bytes.size());
-    counters_.add(metrics::records_written,
-                  static_cast<std::uint64_t>(std::count(done.begin(), done.end(), '\n')));
-    counters_.add(metrics::bytes_written, done.size());
+    counters_->add(metrics::records_written,
+                   static_cast<std::uint64_t>(std::count(done.begin(), done.end(), '\n')));
+    counters_->add(metrics::bytes_written, done.size());
     if (!ok) {
-        counters_.add(metrics::write_errors);
+        counters_->add(metrics::write_errors);
     }
     return ok;
 }
@@ -273,7 +272,14 @@ bool LogFile::synced(int fd) const {
 }
 
 void LogFile::enter_child() {
+    count_in_metrics();  // a child of a started file has its row already
     child_ = true;
+}
+
+void LogFile::count_in_metrics() {
+    if (counters_ == nullptr) {
+        counters_ = &metrics::row(metrics::Family::log_file, metrics::label("file", options_.path));
+    }
 }
 
 void LogFile::close_child_file() {

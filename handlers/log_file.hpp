@@ -82,6 +82,8 @@ class LogFile {
     void run();
     /// Writes back_ from written_; false when the disk refused (back_ keeps the rest).
     bool write_batch();
+    /// Finds counters_ (once).
+    void count_in_metrics();
     /// write_all, counting the records and bytes written and the failure in counters_.
     bool write_counted(int fd, std::string_view& bytes);
     /// With the fsync option, flushes fd to the disk; false when that failed.
@@ -112,7 +114,9 @@ class LogFile {
     std::string child_waiting_;  ///< records the disk refused, retried by backlogged()
     std::chrono::steady_clock::time_point child_last_try_;
     int fd_ = -1;
-    metrics::Row& counters_;  ///< this file's metrics row
+    /// This file's metrics row, from start() (or enter_child()): not when the file is only made,
+    /// as validation (--check-config) does.
+    metrics::Row* counters_ = nullptr;
     std::thread writer_;
 };
 

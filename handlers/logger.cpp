@@ -95,15 +95,15 @@ class LoggerSession final : public StreamSession {
 class LoggerHandler final : public Handler {
   public:
     explicit LoggerHandler(LoggerOptions options)
-        : options_(std::move(options)),
-          file_(LogFile::for_path(options_.file)),
-          counters_(
-              metrics::row(metrics::Family::logger, metrics::label("service", options_.service))) {}
+        : options_(std::move(options)), file_(LogFile::for_path(options_.file)) {}
 
     void start() override {
         if (auto why = file_->start(); !why.empty()) {
             throw KeyError("file", why);
         }
+        // Here, not in the constructor: validation (--check-config) builds handlers too.
+        counters_ =
+            &metrics::row(metrics::Family::logger, metrics::label("service", options_.service));
     }
     void reopen() override { file_->reopen(); }
     void stop() override { file_->stop(); }
@@ -119,7 +119,7 @@ class LoggerHandler final : public Handler {
         const std::string sender = peer.to_string();
         format(buffer.records, sender, strip_datagram_framing(bytes), false);
         if (file_->try_append(buffer.records)) {
-            counters_.add(metrics::records);
+            counters_->add(metrics::records);
         } else {
             note_dropped();
         }
@@ -139,7 +139,7 @@ class LoggerHandler final : public Handler {
 
     LogFile& file() const { return *file_; }
     /// count records of a stream session went to the file.
-    void counted(std::uint64_t count) const { counters_.add(metrics::records, count); }
+    void counted(std::uint64_t count) const { counters_->add(metrics::records, count); }
     std::size_t max_line() const { return options_.max_line; }
 
   private:
@@ -163,7 +163,7 @@ class LoggerHandler final : public Handler {
 
     /// Counts a datagram the writer had no room for; logs the count at most once a second.
     void note_dropped() {
-        counters_.add(metrics::records_dropped);
+        counters_->add(metrics::records_dropped);
         const auto dropped = ++dropped_;
         const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
         auto last = last_drop_log_.load();
@@ -176,7 +176,7 @@ class LoggerHandler final : public Handler {
 
     LoggerOptions options_;
     std::shared_ptr<LogFile> file_;
-    metrics::Row& counters_;
+    metrics::Row* counters_ = nullptr;  ///< from start()
     std::atomic<std::uint64_t> dropped_ = 0;
     /// steady_clock ticks of the last drop warning (atomic: datagrams may come from several
     /// threads).

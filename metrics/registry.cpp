@@ -94,10 +94,6 @@ bool matches(const Slot& slot, Family family, std::string_view labels, unsigned 
 
 }  // namespace
 
-void init() {
-    table();
-}
-
 int daemon_pid() {
     return table().header->owner;
 }

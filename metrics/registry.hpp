@@ -99,12 +99,8 @@ unsigned shard();
 /// Called by each event loop's thread before it runs.
 void set_shard(unsigned shard);
 
-/// Makes the shared table now (the server calls it before it could fork); later calls and row()
-/// use the same table. Records the calling process as the daemon whose process figures a scrape
-/// reports.
-void init();
-
-/// The process init() ran in.
+/// The process that made the table (its first row()): the daemon, whose process figures a scrape
+/// reports. The server makes its own row first, before it could fork.
 int daemon_pid();
 
 /// One (family, labels) with its values summed over every shard.

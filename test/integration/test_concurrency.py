@@ -6,13 +6,14 @@ The `faulty` handler (netd_test_server, test/support) echoes lines, answers "pid
 the serving process and thread, throws on "throw", aborts on "crash" and blocks on "hang".
 """
 
+import os
 import signal
 import socket
 import time
 import unittest
 
-from netd_harness import (MODE, Netd, child_pids, pid_alive, recv_exact, tcp_connect,
-                          test_server_bin, udp_socket, unix_connect)
+from netd_harness import (Netd, child_pids, only_in, pid_alive, recv_exact, tcp_connect,
+                          test_server_bin, udp_socket, unix_connect, wait_until)
 
 FAULTY = """\
 [server]
@@ -26,9 +27,6 @@ unix = {tmp}/faulty.sock
 """
 
 
-def only_in(mode):
-    """Runs a mode-specific test once: in that mode's pass of the suite (or when no pass is set)."""
-    return unittest.skipUnless(MODE in ("", mode), "tested in the %s pass of the suite" % mode)
 
 
 def ask(sock, line):
@@ -54,13 +52,6 @@ def closed_by_peer(sock, timeout=5):
         return False
 
 
-def wait_until(predicate, timeout=5.0, step=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 def live_children(pid):
@@ -108,6 +99,23 @@ class PoolMode(unittest.TestCase):
             # landing on one thread would happen about once in 3^39 runs.
             self.assertGreater(len(threads), 1, "every connection was served by one thread")
             self.assertLessEqual(len(threads), 3)
+
+    def test_only_the_first_loops_thread_takes_signals(self):
+        """SIGTERM/SIGHUP go to the thread holding the signal sets, never to an idle worker."""
+        def blocked(pid, tid):
+            with open("/proc/%d/task/%d/status" % (pid, tid)) as f:
+                mask = int(next(line.split()[1] for line in f if line.startswith("SigBlk:")), 16)
+            return {sig for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGCHLD)
+                    if mask & (1 << (sig - 1))}
+        with Netd(self.config(), binary=test_server_bin()) as n:
+            def tids():  # "ready" is logged before the workers start
+                return [int(t) for t in os.listdir("/proc/%d/task" % n.pid)]
+            self.assertTrue(wait_until(lambda: len(tids()) >= 3), "the pool's threads")
+            self.assertEqual(blocked(n.pid, n.pid), set(), "the main thread must take signals")
+            for tid in tids():
+                if tid != n.pid:
+                    self.assertEqual(blocked(n.pid, tid), {signal.SIGTERM, signal.SIGHUP,
+                                                           signal.SIGINT, signal.SIGCHLD}, tid)
 
     def test_a_connection_stays_on_its_thread(self):
         with Netd(self.config(), binary=test_server_bin()) as n:

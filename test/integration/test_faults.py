@@ -15,7 +15,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
 from netd_harness import (  # noqa: E402
-    IO_TIMEOUT, MODE, SANITIZER, Netd, child_pids, pid_alive, recv_exact, tcp_connect,
+    IO_TIMEOUT, MODE, SANITIZER, Netd, child_pids, only_in, pid_alive, recv_exact, tcp_connect,
 )
 
 ECHO = """\
@@ -45,8 +45,6 @@ def answered(sock, line, timeout):
         return False
 
 
-def only_in(mode):
-    return unittest.skipUnless(MODE in ("", mode), "tested in the %s pass of the suite" % mode)
 
 
 def raise_nofile(wanted):

@@ -16,7 +16,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
 from netd_harness import (  # noqa: E402
-    IO_TIMEOUT, SANITIZER, Netd, child_pids, recv_exact, recv_until_eof, stream_connect, udp_socket,
+    IO_TIMEOUT, SANITIZER, Netd, recv_exact, recv_until_eof, rss_kib, stream_connect, udp_socket,
     unixgram_socket,
 )
 
@@ -90,18 +90,6 @@ DATAGRAMS = [(s, k) for s, kinds in (("echo", ("udp", "unixgram")), ("timefmt", 
              for k in kinds]
 
 
-def memory_kib(pid):
-    """VmRSS of netd and of its children (fork mode), KiB."""
-    total = 0
-    for p in [pid] + child_pids(pid):
-        try:
-            with open("/proc/%d/status" % p) as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
 
 
 def read_some(sock, seconds):
@@ -136,7 +124,7 @@ class Hostile(unittest.TestCase):
     def setUpClass(cls):
         cls.netd = Netd(CONFIG)
         cls.netd.__enter__()
-        cls.start_kib = memory_kib(cls.netd.pid)
+        cls.start_kib = rss_kib(cls.netd.pid, children=True)
         cls.marks = 0
 
     @classmethod
@@ -245,7 +233,7 @@ class Hostile(unittest.TestCase):
                 self.assertLess(sent, 64 << 20, "netd kept reading from a client that never reads")
             for service, kind in STREAMS:
                 self.assertServes(service, kind)
-            grown = memory_kib(n.pid) - self.start_kib
+            grown = rss_kib(n.pid, children=True) - self.start_kib
             if not SANITIZER:  # ASan's quarantine keeps freed memory on purpose
                 self.assertLess(grown, 64 * 1024, "memory grew by %d KiB" % grown)
         finally:

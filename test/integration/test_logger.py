@@ -27,8 +27,8 @@ from collections import namedtuple
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
 from netd_harness import (  # noqa: E402
-    LOG_LINE_RE, SANITIZER, Netd, error_lines, ipv6_available, pid_alive, run_netd, stream_roundtrip, tcp_connect,
-    udp_socket, unix_connect, unixgram_socket,
+    LOG_LINE_RE, SANITIZER, Netd, error_lines, ipv6_available, pid_alive, rss_kib, run_netd,
+    stream_roundtrip, tcp_connect, udp_socket, unix_connect, unixgram_socket,
 )
 
 HAVE_IPV6 = ipv6_available()
@@ -172,13 +172,6 @@ def tcp_send(addr, *chunks, delay=0.0):
         return peer_of(s)
 
 
-def rss_kib(pid, field="VmRSS"):
-    """Resident memory (or VmHWM: its peak) of pid, KiB."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise AssertionError("no %s for pid %d" % (field, pid))
 
 
 class LoggerTestCase(unittest.TestCase):

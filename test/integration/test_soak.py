@@ -16,8 +16,8 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
 from netd_harness import (  # noqa: E402
-    IO_TIMEOUT, MODE, SANITIZER, Netd, child_pids, recv_exact, recv_until_eof, tcp_connect, udp_socket,
-    unix_connect,
+    IO_TIMEOUT, SANITIZER, Netd, only_in, recv_exact, recv_until_eof, rss_kib, tcp_connect,
+    udp_socket, unix_connect,
 )
 
 SECONDS = float(os.environ.get("NETD_SOAK_SECONDS", "60"))
@@ -55,20 +55,11 @@ request_wait = 100
 """
 
 
-def memory_kib(pid):
-    total = 0
-    for p in [pid] + child_pids(pid):
-        try:
-            with open("/proc/%d/status" % p) as f:
-                total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
-        except (OSError, StopIteration):
-            pass
-    return total
 
 
 class Soak(unittest.TestCase):
 
-    @unittest.skipUnless(MODE in ("", "pool"), "soaked in the pool pass of the suite")
+    @only_in("pool")
     def test_mixed_load_keeps_memory_flat_and_answers_right(self):
         with Netd(CONFIG, stop_timeout=30) as n:
             stop = threading.Event()
@@ -147,7 +138,7 @@ class Soak(unittest.TestCase):
                 t.start()
             try:
                 while time.monotonic() - started < SECONDS and not errors:
-                    samples.append(memory_kib(n.pid))
+                    samples.append(rss_kib(n.pid, children=True))
                     time.sleep(1)
             finally:
                 stop.set()

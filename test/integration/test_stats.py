@@ -16,7 +16,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
 from netd_harness import (  # noqa: E402
-    IO_TIMEOUT, MODE, Netd, recv_exact, recv_until_eof, tcp_connect, test_server_bin, udp_socket,
+    IO_TIMEOUT, Netd, only_in, recv_exact, recv_until_eof, tcp_connect, test_server_bin, udp_socket,
     unix_connect,
 )
 
@@ -291,7 +291,7 @@ class HandlerErrors(unittest.TestCase):
                          lambda s: s[("netd_handler_errors_total", labels("faulty", "tcp"))] == 1)
             self.assertEqual(s[("netd_handler_errors_total", labels("faulty", "tcp"))], 1)
 
-    @unittest.skipUnless(MODE in ("", "fork"), "fork mode only")
+    @only_in("fork")
     def test_fork_children_and_a_crashed_child(self):
         with Netd(FAULTY, binary=test_server_bin()) as n:
             scrape = lambda: scrape_plain(n.addr("stats", "tcp"))  # noqa: E731

@@ -15,8 +15,8 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
 from netd_harness import (  # noqa: E402
-    IO_TIMEOUT, MODE, Netd, ipv6_available, recv_exact, run_netd, tcp_connect, test_server_bin,
-    udp_socket,
+    IO_TIMEOUT, MODE, Netd, ipv6_available, recv_exact, rss_kib, run_netd, tcp_connect,
+    test_server_bin, udp_socket, wait_until,
 )
 
 BUSY = b"error: too many connections, try later\n"
@@ -60,23 +60,8 @@ def udp_answered(source, addr, payload=b"ping"):
             return False
 
 
-def retry(predicate, timeout=5.0):
-    """predicate() until it is true (fork mode frees a limit when the child is reaped)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def echo_config(extra="", server=""):
@@ -158,7 +143,7 @@ class Limits(unittest.TestCase):
                     with connect_from("127.0.0.1", addr) as again:
                         again.sendall(b"x\n")
                         return again.recv(100) == b"x\n"
-                self.assertTrue(retry(admitted_again), "the limit was not freed when a connection closed")
+                self.assertTrue(wait_until(admitted_again), "the limit was not freed when a connection closed")
             finally:
                 first.close()
                 second.close()

@@ -29,6 +29,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import unittest
 import time
 
 DEFAULT_BIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "netd")
@@ -221,6 +222,36 @@ def child_pids(pid):
         if int(fields[1]) == pid:
             kids.append(int(entry))
     return kids
+
+
+def rss_kib(pid, field="VmRSS", children=False):
+    """Resident memory (or VmHWM: its peak) of pid, KiB; with children, plus that of its direct
+    children (fork mode's connections). A process that is gone counts 0."""
+    total = 0
+    for p in [pid] + (child_pids(pid) if children else []):
+        try:
+            with open("/proc/%d/status" % p) as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+        except (OSError, StopIteration):
+            if p == pid:
+                raise AssertionError("no %s for pid %d" % (field, pid))
+    return total
+
+
+def wait_until(predicate, timeout=5.0, step=0.02):
+    """predicate() until it is true or timeout passes; its last answer (fork mode frees a limit
+    only when the child is reaped, a writer thread writes a moment later)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+def only_in(mode):
+    """Runs a mode-specific test once: in that mode's pass of the suite (or when no pass is set)."""
+    return unittest.skipUnless(MODE in ("", mode), "tested in the %s pass of the suite" % mode)
 
 
 class NetdProcess:

@@ -63,7 +63,6 @@ BOOST_AUTO_TEST_CASE(rows_are_found_again_and_summed_over_shards) {
 }
 
 BOOST_AUTO_TEST_CASE(a_forked_child_counts_into_the_parents_table) {
-    metrics::init();
     auto& row = metrics::row(metrics::Family::log_file, metrics::label("file", "/unit/fork"));
     const pid_t pid = ::fork();
     if (pid == 0) {
