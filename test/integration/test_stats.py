@@ -174,23 +174,25 @@ class Counters(unittest.TestCase):
                     self.assertEqual(u.recvfrom(100)[0], b"ping")
             tcp, udp, unix = labels("echo", "tcp"), labels("echo", "udp"), labels("echo", "unix")
 
-            def moved(s):
-                return (s[("netd_connections_accepted_total", tcp)] -
-                        before[("netd_connections_accepted_total", tcp)] == 3 and
-                        s[("netd_connections_active", tcp)] == 0 and
-                        s[("netd_received_bytes_total", tcp)] -
-                        before[("netd_received_bytes_total", tcp)] == 3 * len(payload))
-            after = wait_for(scrape, moved)
-            delta = lambda name, which: after[(name, which)] - before[(name, which)]  # noqa: E731
-            self.assertEqual(delta("netd_connections_accepted_total", tcp), 3, after)
+            # What each counter must have moved by. (A fork child counts its reply's bytes just
+            # after sending them: wait for all of them, not only the first.)
+            expected = {
+                ("netd_connections_accepted_total", tcp): 3,
+                ("netd_received_bytes_total", tcp): 3 * len(payload),
+                ("netd_sent_bytes_total", tcp): 3 * len(payload),
+                ("netd_connections_accepted_total", unix): 1,
+                ("netd_sent_bytes_total", unix): 5,
+                ("netd_datagrams_received_total", udp): 4,
+                ("netd_datagrams_sent_total", udp): 4,
+                ("netd_received_bytes_total", udp): 16,
+            }
+
+            def deltas(s):
+                return {key: s[key] - before[key] for key in expected}
+            after = wait_for(scrape, lambda s: deltas(s) == expected and
+                             s[("netd_connections_active", tcp)] == 0)
+            self.assertEqual(deltas(after), expected)
             self.assertEqual(after[("netd_connections_active", tcp)], 0)
-            self.assertEqual(delta("netd_received_bytes_total", tcp), 3 * len(payload))
-            self.assertEqual(delta("netd_sent_bytes_total", tcp), 3 * len(payload))
-            self.assertEqual(delta("netd_connections_accepted_total", unix), 1)
-            self.assertEqual(delta("netd_sent_bytes_total", unix), 5)
-            self.assertEqual(delta("netd_datagrams_received_total", udp), 4)
-            self.assertEqual(delta("netd_datagrams_sent_total", udp), 4)
-            self.assertEqual(delta("netd_received_bytes_total", udp), 16)
             self.assertEqual(after[("netd_datagrams_dropped_total", udp)], 0)
             # Stream-only and datagram-only metrics stay on their own transports.
             self.assertNotIn(("netd_datagrams_received_total", tcp), after)
@@ -237,7 +239,9 @@ class Counters(unittest.TestCase):
             log = 'service="log"'
             file_labels = 'file="%s"' % path
             s = wait_for(lambda: scrape_plain(n.addr("stats", "tcp")),
-                         lambda s: s.get(("netd_log_file_records_written_total", file_labels)) == 4)
+                         lambda s: s.get(("netd_log_file_records_written_total", file_labels)) == 4
+                         and s[("netd_log_file_written_bytes_total", file_labels)] ==
+                         os.path.getsize(path))
             self.assertEqual(s[("netd_logger_records_total", log)], 4, s)
             self.assertEqual(s[("netd_logger_records_dropped_total", log)], 0)
             self.assertEqual(s[("netd_log_file_records_written_total", file_labels)], 4)
