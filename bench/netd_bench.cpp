@@ -165,14 +165,20 @@ struct Options {
     std::exit(status);
 }
 
+/// "netd-bench: " and the message on a line of its own on stderr.
+void print_problem(const char* fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+void print_problem(const char* fmt, va_list ap) {
+    std::fputs("netd-bench: ", stderr);
+    std::vfprintf(stderr, fmt, ap);
+    std::fputc('\n', stderr);
+}
+
 [[noreturn]] void bad_usage(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 [[noreturn]] void bad_usage(const char* fmt, ...) {
-    std::fputs("netd-bench: ", stderr);
     va_list ap;
     va_start(ap, fmt);
-    std::vfprintf(stderr, fmt, ap);
+    print_problem(fmt, ap);
     va_end(ap);
-    std::fputc('\n', stderr);
     usage(2);
 }
 
@@ -706,12 +712,10 @@ class Bench {
         if (++complaints_ > kMaxComplaints)
             return;
         progress_.finish();
-        std::fputs("netd-bench: ", stderr);
         va_list ap;
         va_start(ap, fmt);
-        std::vfprintf(stderr, fmt, ap);
+        print_problem(fmt, ap);
         va_end(ap);
-        std::fputc('\n', stderr);
     }
 
     void show_progress(Clock::time_point now) {
