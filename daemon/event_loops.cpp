@@ -33,7 +33,6 @@ void EventLoops::run() {
             run_logging_errors(*loop);
         });
     }
-    unblock_async_signals();  // this thread runs loop 0, which holds the signal sets
     run_logging_errors(main());
 }
 

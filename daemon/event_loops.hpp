@@ -32,11 +32,12 @@ class EventLoops {
 };
 
 /// Blocks the signals a process is sent (SIGTERM, SIGHUP, SIGCHLD, ...; not faults) in the calling
-/// thread, and so in every thread it starts from now on. The daemon does this first thing, and
-/// EventLoops::run unblocks them in the thread that runs loop 0: signals then always reach that
-/// thread, whose loop holds the signal sets. (Any thread would do for Asio, whose handler only
-/// writes to a pipe; but a sanitizer runtime may hold a signal for a thread sleeping in
-/// epoll_wait until that thread wakes, which an idle worker or writer thread may never do.)
+/// thread, and so in every thread it starts from now on. The daemon does this first thing, every
+/// pool worker does it when it starts, and the server unblocks them in the thread that runs loop
+/// 0 once its signal sets are armed: signals then always reach that thread. (Any thread would do
+/// for Asio, whose handler only writes to a pipe; but a sanitizer runtime may hold a signal for a
+/// thread sleeping in epoll_wait until that thread wakes, which an idle worker or writer thread
+/// may never do.)
 void block_async_signals();
 void unblock_async_signals();
 

@@ -313,6 +313,10 @@ int Server::run() {
             copy->start();
         }
     }
+    // The signal sets are armed: this thread, which runs loop 0, takes signals from now on (the
+    // daemon blocked them before any thread started; pool workers block them themselves), and
+    // before clients are told we are ready, so a signal sent on "ready" finds a thread to take it.
+    unblock_async_signals();
     BOOST_LOG_TRIVIAL(info) << "ready: " << summary();
     manager_.ready(summary());
     loops_.run();
