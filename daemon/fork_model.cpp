@@ -122,9 +122,13 @@ void ForkModel::reap() {
             counters_.set(metrics::fork_children, children_.size());
         }
         const std::string& peer = child.peer;
+        // The connection is over before its error is counted: a scrape that sees the error never
+        // sees the connection still active.
+        metrics::Row* const traffic = child.admission.traffic();
+        child.admission = Admission{};
         if (WIFSIGNALED(status) && !shutting_down_) {
             // A handler crashed (or someone killed the child): that one connection is lost.
-            if (auto* traffic = child.admission.traffic()) {
+            if (traffic != nullptr) {
                 traffic->add(metrics::handler_errors);
             }
             BOOST_LOG_TRIVIAL(warning)

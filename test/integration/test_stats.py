@@ -308,8 +308,11 @@ class HandlerErrors(unittest.TestCase):
                 self.assertEqual(s[("netd_fork_children", "")], 3)
                 a.sendall(b"crash\n")
                 recv_until_eof(a)
-                s = wait_for(scrape, lambda s: s[("netd_handler_errors_total",
-                                                  labels("faulty", "tcp"))] == 1)
+                # The parent counts both when it reaps the child; the scrape (another process)
+                # may read the table between the two.
+                s = wait_for(scrape, lambda s: (
+                    s[("netd_handler_errors_total", labels("faulty", "tcp"))] == 1
+                    and s[("netd_connections_active", labels("faulty", "tcp"))] == 1))
                 self.assertEqual(s[("netd_handler_errors_total", labels("faulty", "tcp"))], 1)
                 self.assertEqual(s[("netd_connections_active", labels("faulty", "tcp"))], 1)
             s = wait_for(scrape, lambda s: s[("netd_fork_children", "")] == 1)
