@@ -18,8 +18,6 @@ namespace netd::config {
 
 namespace {
 
-constexpr std::string_view command_line_origin = "command line";
-
 /// One row of a key table: the key's documentation and how its text lands in the typed struct.
 template <class Target>
 struct KeyRow {

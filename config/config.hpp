@@ -26,10 +26,13 @@ struct KeySpec {
     std::string_view help;
 };
 
+/// The origin named in errors about settings given as --section.key flags.
+inline constexpr std::string_view command_line_origin = "command line";
+
 /// A value as read, with where it came from so that an error can name the place.
 struct Setting {
     std::string value;
-    std::string origin;  ///< the config file's path, or "command line"
+    std::string origin;  ///< the config file's path, or command_line_origin
 };
 
 /// Section name -> key -> setting, in the order sections first appeared.

@@ -33,8 +33,6 @@ std::string printable(std::string_view text) {
     return out;
 }
 
-constexpr std::string_view command_line_origin = "command line";
-
 po::options_description generic_options() {
     po::options_description generic("Options");
     generic.add_options()("help,h",

@@ -19,9 +19,6 @@ namespace {
 /// Datagrams handled in one go before yielding to other sockets.
 constexpr int datagrams_per_turn = 64;
 
-template <class Protocol>
-constexpr bool is_unix = is_local_protocol<Protocol>;
-
 }  // namespace
 
 template <class Protocol>
@@ -33,7 +30,7 @@ DatagramListener<Protocol>::DatagramListener(asio::io_context& io, std::shared_p
     finish_open(open_and_bind(socket_, endpoint, options.shared_port));
     const auto bound = socket_.local_endpoint();
     description_ = describe<Protocol>(endpoint_text(bound));
-    if constexpr (is_unix<Protocol>) {
+    if constexpr (is_local_protocol<Protocol>) {
         unix_inode_ = inode_of(bound.path());
     }
 }
@@ -199,7 +196,7 @@ void DatagramListener<Protocol>::serve(std::string_view datagram,
 template <class Protocol>
 void DatagramListener<Protocol>::stop() {
     boost::system::error_code ignored;
-    if constexpr (is_unix<Protocol>) {
+    if constexpr (is_local_protocol<Protocol>) {
         if (socket_.is_open() && unix_inode_ != 0) {
             remove_unix_path(socket_.local_endpoint(ignored).path(), unix_inode_);
         }

@@ -5,6 +5,7 @@
 // and not one io_context run by every thread.
 
 #include <boost/asio/io_context.hpp>
+#include <csignal>
 #include <memory>
 #include <vector>
 
@@ -32,14 +33,28 @@ class EventLoops {
 };
 
 /// Blocks the signals a process is sent (SIGTERM, SIGHUP, SIGCHLD, ...; not faults) in the calling
-/// thread, and so in every thread it starts from now on. The daemon does this first thing, every
-/// pool worker does it when it starts, and the server unblocks them in the thread that runs loop
-/// 0 once its signal sets are armed: signals then always reach that thread. (Any thread would do
-/// for Asio, whose handler only writes to a pipe; but a sanitizer runtime may hold a signal for a
-/// thread sleeping in epoll_wait until that thread wakes, which an idle worker or writer thread
-/// may never do.)
+/// thread, and so in every thread it starts from now on. The daemon does this first thing, and the
+/// server unblocks them in the thread that runs loop 0 once its signal sets are armed; every other
+/// thread (pool workers, a logger's writer) is started while they are blocked (see
+/// AsyncSignalsBlocked), so signals always reach loop 0's thread. (Any thread would do for Asio,
+/// whose handler only writes to a pipe; but ThreadSanitizer's runtime holds a signal that reaches
+/// a thread outside a blocking call until that thread next enters one, and lost SIGTERMs sent to a
+/// pool worker in its first moments, before it had blocked them itself.)
 void block_async_signals();
 void unblock_async_signals();
+
+/// Blocks async signals in this thread for the guard's lifetime, then restores the mask it found:
+/// threads started meanwhile inherit the blocked mask from their first instruction.
+class AsyncSignalsBlocked {
+  public:
+    AsyncSignalsBlocked();
+    ~AsyncSignalsBlocked();
+    AsyncSignalsBlocked(const AsyncSignalsBlocked&) = delete;
+    AsyncSignalsBlocked& operator=(const AsyncSignalsBlocked&) = delete;
+
+  private:
+    sigset_t previous_;
+};
 
 /// Runs one loop until it runs out of work or is stopped, logging what its handlers throw.
 void run_logging_errors(boost::asio::io_context& loop);

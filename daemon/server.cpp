@@ -184,6 +184,7 @@ std::vector<Server::BoundListener> Server::open_listeners(
 }
 
 void Server::start_handlers(const std::vector<std::shared_ptr<Service>>& services) {
+    const AsyncSignalsBlocked quiet;  // a thread a handler starts (on reload too) takes no signals
     for (std::size_t started = 0; started < services.size(); ++started) {
         try {
             services[started]->handler->start();

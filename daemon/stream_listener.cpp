@@ -16,9 +16,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-template <class Protocol>
-constexpr bool is_unix = is_local_protocol<Protocol>;
-
 /// How long accepting pauses after running out of descriptors or memory.
 constexpr std::chrono::milliseconds accept_retry_delay{100};
 /// While accepting fails, how often it is logged.
@@ -35,7 +32,7 @@ StreamListener<Protocol>::StreamListener(asio::io_context& io, std::shared_ptr<S
     listen(open_and_bind(acceptor_, endpoint, options_.shared_port));
     const auto bound = acceptor_.local_endpoint();
     description_ = describe<Protocol>(endpoint_text(bound));
-    if constexpr (is_unix<Protocol>) {
+    if constexpr (is_local_protocol<Protocol>) {
         unix_inode_ = inode_of(bound.path());
     }
 }
@@ -97,7 +94,8 @@ void StreamListener<Protocol>::start() {
     if (announce_) {
         BOOST_LOG_TRIVIAL(info) << log_prefix(*service_) << "listening on " << description_;
     }
-    service_->metrics.listening(is_unix<Protocol> ? Transport::unix_stream : Transport::tcp);
+    service_->metrics.listening(is_local_protocol<Protocol> ? Transport::unix_stream
+                                                            : Transport::tcp);
     do_accept();
 }
 
@@ -170,7 +168,7 @@ bool StreamListener<Protocol>::admit(typename Protocol::socket& socket, Admissio
         return false;  // reset before we got to it
     }
     const Peer peer =
-        make_peer(is_unix<Protocol> ? Transport::unix_stream : Transport::tcp, remote);
+        make_peer(is_local_protocol<Protocol> ? Transport::unix_stream : Transport::tcp, remote);
     const Verdict verdict = service_->verify->verify_stream(peer, admission);
     if (verdict == Verdict::accept) {
         return true;
@@ -254,7 +252,7 @@ void StreamListener<Protocol>::pause_accepting() {
 template <class Protocol>
 void StreamListener<Protocol>::stop() {
     boost::system::error_code ignored;
-    if constexpr (is_unix<Protocol>) {
+    if constexpr (is_local_protocol<Protocol>) {
         if (acceptor_.is_open() && unix_inode_ != 0) {
             remove_unix_path(acceptor_.local_endpoint(ignored).path(), unix_inode_);
         }

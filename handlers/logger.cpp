@@ -29,7 +29,7 @@ struct LoggerOptions {
     LogFileOptions file;
 };
 
-LoggerOptions parse_options(const config::ServiceConfig& service) {
+LoggerOptions parse_logger_options(const config::ServiceConfig& service) {
     LoggerOptions options;
     options.service = service.name;
     options.max_line = service.max_line;
@@ -223,7 +223,7 @@ HandlerSpec logger_handler_spec() {
         .datagram = true,
         .keys = logger_keys,
         .make = [](const config::ServiceConfig& service) -> std::unique_ptr<Handler> {
-            return std::make_unique<LoggerHandler>(parse_options(service));
+            return std::make_unique<LoggerHandler>(parse_logger_options(service));
         },
     };
 }

@@ -22,7 +22,7 @@ struct TimefmtOptions {
     std::size_t max_line = 0;
 };
 
-TimefmtOptions parse_options(const config::ServiceConfig& service) {
+TimefmtOptions parse_timefmt_options(const config::ServiceConfig& service) {
     return TimefmtOptions{
         .default_format = parse_time_format(service, "default_format"),
         .banner =
@@ -123,7 +123,7 @@ HandlerSpec timefmt_handler_spec() {
         .datagram = true,
         .keys = timefmt_keys,
         .make = [](const config::ServiceConfig& service) -> std::unique_ptr<Handler> {
-            return std::make_unique<TimefmtHandler>(parse_options(service));
+            return std::make_unique<TimefmtHandler>(parse_timefmt_options(service));
         },
     };
 }

@@ -12,8 +12,9 @@ import socket
 import time
 import unittest
 
-from netd_harness import (Netd, child_pids, only_in, pid_alive, recv_exact, tcp_connect,
-                          test_server_bin, udp_socket, unix_connect, wait_until)
+from netd_harness import (ASYNC_SIGNALS, Netd, blocked_signals, child_pids, only_in, pid_alive,
+                          recv_exact, tcp_connect, test_server_bin, thread_ids, udp_socket,
+                          unix_connect, wait_until)
 
 FAULTY = """\
 [server]
@@ -102,20 +103,20 @@ class PoolMode(unittest.TestCase):
 
     def test_only_the_first_loops_thread_takes_signals(self):
         """SIGTERM/SIGHUP go to the thread holding the signal sets, never to an idle worker."""
-        def blocked(pid, tid):
-            with open("/proc/%d/task/%d/status" % (pid, tid)) as f:
-                mask = int(next(line.split()[1] for line in f if line.startswith("SigBlk:")), 16)
-            return {sig for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGCHLD)
-                    if mask & (1 << (sig - 1))}
         with Netd(self.config(), binary=test_server_bin()) as n:
-            def tids():  # "ready" is logged before the workers start
-                return [int(t) for t in os.listdir("/proc/%d/task" % n.pid)]
-            self.assertTrue(wait_until(lambda: len(tids()) >= 3), "the pool's threads")
-            self.assertEqual(blocked(n.pid, n.pid), set(), "the main thread must take signals")
-            for tid in tids():
-                if tid != n.pid:
-                    self.assertEqual(blocked(n.pid, tid), {signal.SIGTERM, signal.SIGHUP,
-                                                           signal.SIGINT, signal.SIGCHLD}, tid)
+            def masks():
+                return {tid: blocked_signals(n.pid, tid) for tid in thread_ids(n.pid)}
+            expected = None
+            def settled():
+                # "ready" is logged before the workers start, and the main thread blocks every
+                # signal while it starts them: wait for all three to settle.
+                nonlocal expected
+                now = masks()
+                expected = {tid: set() if tid == n.pid else ASYNC_SIGNALS for tid in now}
+                return len(now) == 3 and now == expected
+            wait_until(settled)
+            self.assertEqual(masks(), expected,
+                             "the main thread must take signals, the workers none")
 
     def test_a_connection_stays_on_its_thread(self):
         with Netd(self.config(), binary=test_server_bin()) as n:

@@ -1060,7 +1060,7 @@ flush_interval = 50
             def send():
                 try:
                     with tcp_connect(n.addr("logger", "tcp")) as s:
-                        s.settimeout(8)
+                        s.settimeout(2)  # blocked that long: netd has stopped reading
                         for _ in range(self.STREAM_BYTES // (len(line) * 1024)):
                             s.sendall(line * 1024)
                         done.set()

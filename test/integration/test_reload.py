@@ -12,7 +12,8 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from netd_harness import Netd, free_port_holder, recv_exact, tcp_connect  # noqa: E402
+from netd_harness import (ASYNC_SIGNALS, Netd, blocked_signals, free_port_holder,  # noqa: E402
+                          recv_exact, tcp_connect, thread_ids)
 
 
 def ports(count):
@@ -138,6 +139,20 @@ class Reload(unittest.TestCase):
             self.assertIn("[server] max_children: changes only with a restart", line)
             with tcp_connect(("127.0.0.1", self.daytime_port)) as d:
                 self.assertTrue(d.recv(100), "a refused reload changed the listeners")
+
+    def test_a_thread_a_reload_starts_takes_no_signals(self):
+        """A logger added by a reload starts its writer thread from the thread that takes
+        signals; the writer must not take them too (only loop 0's thread does)."""
+        with Netd(self.config()) as n:
+            before = set(thread_ids(n.pid))
+            self.rewrite(n, self.config() + "\n[logger]\ntcp = 127.0.0.1:0\nfile = %s\n"
+                         % n.path("messages.log"))
+            self.reload(n, r"\[logger\] listening on tcp ")
+            started = set(thread_ids(n.pid)) - before
+            self.assertTrue(started, "the reload started no thread")
+            for tid in started:
+                self.assertEqual(blocked_signals(n.pid, tid), ASYNC_SIGNALS, tid)
+            self.assertEqual(blocked_signals(n.pid, n.pid), set())
 
 
 if __name__ == "__main__":

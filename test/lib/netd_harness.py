@@ -155,6 +155,20 @@ except (OSError, AttributeError):  # pragma: no cover - non-Linux
     _prctl = None
 
 
+ASYNC_SIGNALS = frozenset({signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGCHLD})
+
+
+def blocked_signals(pid, tid):
+    """Which of the signals netd handles (ASYNC_SIGNALS) thread tid of process pid blocks."""
+    with open("/proc/%d/task/%d/status" % (pid, tid)) as f:
+        mask = int(next(line.split()[1] for line in f if line.startswith("SigBlk:")), 16)
+    return {sig for sig in ASYNC_SIGNALS if mask & (1 << (sig - 1))}
+
+
+def thread_ids(pid):
+    return sorted(int(t) for t in os.listdir("/proc/%d/task" % pid))
+
+
 def _child_setup():
     # Make the kernel kill netd if the test process dies without cleaning up.
     if _prctl is not None:
@@ -429,6 +443,23 @@ class NetdProcess:
     def path(self, *parts):
         return os.path.join(self.tmpdir, *parts)
 
+    def threads(self):
+        """Where each thread of a live netd is and which signals it blocks, has pending and
+        catches (/proc/PID/task/TID/status, wchan): what a stuck shutdown leaves to read."""
+        lines = ["--- threads ---"]
+        with contextlib.suppress(OSError, TypeError):
+            for tid in sorted(os.listdir("/proc/%d/task" % self.proc.pid), key=int):
+                task = "/proc/%d/task/%s/" % (self.proc.pid, tid)
+                with contextlib.suppress(OSError):
+                    with open(task + "status") as f:
+                        fields = dict(line.split(":", 1) for line in f if ":" in line)
+                    with open(task + "wchan") as f:
+                        wchan = f.read()
+                    lines.append("%s %s: state %s wchan %s SigPnd %s ShdPnd %s SigBlk %s SigCgt %s" % (
+                        tid, fields["Name"].strip(), fields["State"].strip(), wchan or "-",
+                        *(fields[k].strip() for k in ("SigPnd", "ShdPnd", "SigBlk", "SigCgt"))))
+        return "\n".join(lines)
+
     def describe(self):
         rc = self.proc.poll() if self.proc else None
         return "argv=%r rc=%r\n--- stderr ---\n%s\n--- stdout ---\n%s" % (
@@ -483,8 +514,8 @@ class Netd(NetdProcess):
                 rc = self.wait_exit(5)
             if self.check_exit and exc_type is None:
                 if rc is None:
-                    raise AssertionError("netd did not exit within %.0f s of SIGTERM\n%s"
-                                         % (self.stop_timeout, self.describe()))
+                    raise AssertionError("netd did not exit within %.0f s of SIGTERM\n%s\n%s"
+                                         % (self.stop_timeout, self.threads(), self.describe()))
                 if rc != 0:
                     raise AssertionError("netd exited with status %r after SIGTERM, expected 0\n%s"
                                          % (rc, self.describe()))

@@ -71,7 +71,7 @@ const std::string echo_ini = "[echo]\ntcp = 127.0.0.1:7007\n";
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(config)
+BOOST_AUTO_TEST_SUITE(config_reading)
 
 BOOST_AUTO_TEST_CASE(a_line_that_is_not_ini_is_named_by_number) {
     // Found by fuzz/config_fuzz.cpp: Program_options never finished formatting its message for

@@ -24,6 +24,10 @@ const metrics::Series* find(const std::vector<metrics::Series>& all, metrics::Fa
     return nullptr;
 }
 
+/// The answer points into the collection: it must outlive the call.
+const metrics::Series* find(std::vector<metrics::Series>&& all, metrics::Family family,
+                            const std::string& labels) = delete;
+
 /// A stats session fed chunks; then wake (if asked) or finish. Returns what it wrote and whether
 /// it asked to close.
 std::pair<std::string, bool> ask_stats(const std::vector<std::string>& chunks, bool wake,
@@ -56,7 +60,8 @@ BOOST_AUTO_TEST_CASE(rows_are_found_again_and_summed_over_shards) {
     shard0.add(metrics::records, 3);
     shard1.add(metrics::records, 4);
     shard1.add(metrics::records_dropped);
-    const auto* sum = find(metrics::collect(), metrics::Family::logger, labels);
+    const auto all = metrics::collect();
+    const auto* sum = find(all, metrics::Family::logger, labels);
     BOOST_TEST_REQUIRE(sum != nullptr);
     BOOST_TEST(sum->values[metrics::records] == 7U);
     BOOST_TEST(sum->values[metrics::records_dropped] == 1U);

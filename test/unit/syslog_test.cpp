@@ -16,7 +16,7 @@ using Messages = std::vector<std::string>;
 
 /// Feeds the chunks, ends the input; returns the messages, a truncated one marked with a trailing
 /// "!".
-Messages frame(const std::vector<std::string>& chunks, std::size_t max_message = 64) {
+Messages frame_messages(const std::vector<std::string>& chunks, std::size_t max_message = 64) {
     OctetCountFramer framer(max_message);
     Messages messages;
     const auto collect = [&](std::string_view text, bool truncated) {
@@ -44,43 +44,46 @@ std::string text_record(std::string_view message, bool truncated = false) {
 BOOST_AUTO_TEST_SUITE(octet_framer)
 
 BOOST_AUTO_TEST_CASE(counted_and_line_frames_mix_per_frame) {
-    BOOST_TEST(frame({"5 hello3 a\nbplain\n2 ok"}) == (Messages{"hello", "a\nb", "plain", "ok"}),
-               boost::test_tools::per_element());
+    BOOST_TEST(
+        frame_messages({"5 hello3 a\nbplain\n2 ok"}) == (Messages{"hello", "a\nb", "plain", "ok"}),
+        boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(any_split_gives_the_same_messages) {
     const std::string input = "11 hello world<13>line one\r\n0 6 x\0y\nz!tail\0"s;
     const Messages expected{"hello world", "<13>line one", "", "x\0y\nz!"s, "tail"};
     for (std::size_t cut = 0; cut <= input.size(); ++cut) {
-        BOOST_TEST(frame({input.substr(0, cut), input.substr(cut)}) == expected,
+        BOOST_TEST(frame_messages({input.substr(0, cut), input.substr(cut)}) == expected,
                    boost::test_tools::per_element());
     }
 }
 
 BOOST_AUTO_TEST_CASE(digits_without_a_space_are_a_line) {
-    BOOST_TEST(frame({"123abc\n42\n"}) == (Messages{"123abc", "42"}),
+    BOOST_TEST(frame_messages({"123abc\n42\n"}) == (Messages{"123abc", "42"}),
                boost::test_tools::per_element());
-    BOOST_TEST(frame({"99999999999999999999 twenty digits\n"}) ==
+    BOOST_TEST(frame_messages({"99999999999999999999 twenty digits\n"}) ==
                    (Messages{"99999999999999999999 twenty digits"}),
                boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(empty_lines_are_not_messages_but_a_zero_count_is) {
-    BOOST_TEST(frame({"\n\r\n\0a\n0 "s}) == (Messages{"a", ""}), boost::test_tools::per_element());
+    BOOST_TEST(frame_messages({"\n\r\n\0a\n0 "s}) == (Messages{"a", ""}),
+               boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(digits_at_the_end_of_input_are_cut_at_max_message) {
     // Found by fuzz/octet_framer_fuzz.cpp: a count that never got its space came out whole.
-    BOOST_TEST(frame({"12345678"}, 4) == (Messages{"1234!"}), boost::test_tools::per_element());
-    BOOST_TEST(frame({"1234"}, 4) == (Messages{"1234"}), boost::test_tools::per_element());
+    BOOST_TEST(frame_messages({"12345678"}, 4) == (Messages{"1234!"}),
+               boost::test_tools::per_element());
+    BOOST_TEST(frame_messages({"1234"}, 4) == (Messages{"1234"}), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(long_messages_are_cut_and_the_rest_skipped) {
-    BOOST_TEST(frame({"10 0123456789next\n"}, 4) == (Messages{"0123!", "next"}),
+    BOOST_TEST(frame_messages({"10 0123456789next\n"}, 4) == (Messages{"0123!", "next"}),
                boost::test_tools::per_element());
-    BOOST_TEST(frame({"10 01", "23456", "789", "x\n"}, 4) == (Messages{"0123!", "x"}),
+    BOOST_TEST(frame_messages({"10 01", "23456", "789", "x\n"}, 4) == (Messages{"0123!", "x"}),
                boost::test_tools::per_element());
-    BOOST_TEST(frame({"0123456789\nnext\n"}, 4) == (Messages{"0123!", "next"}),
+    BOOST_TEST(frame_messages({"0123456789\nnext\n"}, 4) == (Messages{"0123!", "next"}),
                boost::test_tools::per_element());
 }
 
@@ -100,8 +103,9 @@ BOOST_AUTO_TEST_CASE(a_count_that_lies_is_bounded_and_recorded_at_the_end) {
     BOOST_TEST(messages == 0);
     framer.finish(count);
     BOOST_TEST(messages == 1);
-    BOOST_TEST(frame({"20 short"}) == (Messages{"short!"}), boost::test_tools::per_element());
-    BOOST_TEST(frame({"123"}) == (Messages{"123"}), boost::test_tools::per_element());
+    BOOST_TEST(frame_messages({"20 short"}) == (Messages{"short!"}),
+               boost::test_tools::per_element());
+    BOOST_TEST(frame_messages({"123"}) == (Messages{"123"}), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
