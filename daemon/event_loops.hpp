@@ -38,8 +38,8 @@ class EventLoops {
 /// thread (pool workers, a logger's writer) is started while they are blocked (see
 /// AsyncSignalsBlocked), so signals always reach loop 0's thread. (Any thread would do for Asio,
 /// whose handler only writes to a pipe; but ThreadSanitizer's runtime holds a signal that reaches
-/// a thread outside a blocking call until that thread next enters one, and lost SIGTERMs sent to a
-/// pool worker in its first moments, before it had blocked them itself.)
+/// a thread outside a blocking call until that thread next enters one, so signals go where a loop
+/// waits for them. unblock_async_signals also works around a TSan bug that lost signals.)
 void block_async_signals();
 void unblock_async_signals();
 
