@@ -37,16 +37,15 @@ bool ForkModel::admit(std::function<void()> resume) {
 }
 
 bool ForkModel::fork_child(const std::string& peer, Admission admission) {
-    io_.notify_fork(asio::execution_context::fork_prepare);
     // Until the child has its own signal pipe (notify_fork below), a signal it handled would be
     // written into the pipe it still shares with the parent, and taken by the parent: a SIGHUP
     // passed on to a child that had just been forked made the parent reload twice. Signals wait
-    // (pending, not lost) until each side is ready.
-    block_async_signals();
+    // (pending, not lost) until each side is ready, and this function returns.
+    const AsyncSignalsBlocked quiet;
+    io_.notify_fork(asio::execution_context::fork_prepare);
     const pid_t pid = ::fork();
     if (pid == 0) {
         io_.notify_fork(asio::execution_context::fork_child);
-        unblock_async_signals();
         in_child_ = true;
         // The parent counts this connection and the other children; this process's copies of
         // the verifiers' counters are not the ones that matter.
@@ -68,7 +67,6 @@ bool ForkModel::fork_child(const std::string& peer, Admission admission) {
         return true;
     }
     io_.notify_fork(asio::execution_context::fork_parent);
-    unblock_async_signals();
     if (pid < 0) {
         BOOST_LOG_TRIVIAL(warning)
             << peer << ": cannot fork: " << std::strerror(errno) << "; connection closed";

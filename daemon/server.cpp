@@ -315,8 +315,9 @@ int Server::run() {
         }
     }
     // The signal sets are armed: this thread, which runs loop 0, takes signals from now on (the
-    // daemon blocked them before any thread started; pool workers block them themselves), and
-    // before clients are told we are ready, so a signal sent on "ready" finds a thread to take it.
+    // daemon blocked them before any thread started; every other thread is started with them
+    // blocked), and before clients are told we are ready, so a signal sent on "ready" finds a
+    // thread to take it.
     unblock_async_signals();
     BOOST_LOG_TRIVIAL(info) << "ready: " << summary();
     manager_.ready(summary());

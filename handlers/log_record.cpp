@@ -134,13 +134,15 @@ void append_record(std::string& out, RecordFormat format, const RecordContext& c
         // JSON leaves DEL (0x7f) as it is; like the text format, no record carries a raw control
         // byte (found by fuzz/record_fuzz.cpp). It can only be inside a string, so \u007f is
         // the same JSON.
-        for (const char c : boost::json::serialize(record)) {
-            if (c == '\x7f') {
-                out += "\\u007f";
-            } else {
-                out += c;
-            }
+        const std::string json = boost::json::serialize(record);
+        std::size_t from = 0;
+        for (auto del = json.find('\x7f'); del != std::string::npos;
+             del = json.find('\x7f', from)) {
+            out.append(json, from, del - from);
+            out += "\\u007f";
+            from = del + 1;
         }
+        out.append(json, from);
         out += '\n';
         return;
     }

@@ -55,8 +55,6 @@ request_wait = 100
 """
 
 
-
-
 class Soak(unittest.TestCase):
 
     @only_in("pool")
