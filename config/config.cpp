@@ -3,11 +3,9 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sys/un.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <cstdlib>
 #include <ostream>
 #include <set>
 
@@ -117,25 +115,6 @@ std::vector<Cidr> parse_cidrs(std::string_view text) {
         blocks.push_back(parse_cidr(item));
     }
     return blocks;
-}
-
-/// The services socket activation passes sockets to: the names in LISTEN_FDNAMES (before a
-/// `.tcp`-style suffix), when LISTEN_PID says the sockets are this process's.
-std::set<std::string, std::less<>> activated_services() {
-    std::set<std::string, std::less<>> names;
-    const char* pid = std::getenv("LISTEN_PID");
-    const char* fdnames = std::getenv("LISTEN_FDNAMES");
-    if (pid == nullptr || fdnames == nullptr || std::to_string(::getpid()) != pid) {
-        return names;
-    }
-    std::string_view rest = fdnames;
-    while (!rest.empty()) {
-        const auto colon = rest.find(':');
-        const auto name = rest.substr(0, colon);
-        names.emplace(name.substr(0, name.find('.')));
-        rest = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
-    }
-    return names;
 }
 
 std::vector<std::string> parse_verifier_names(std::string_view text) {
@@ -310,7 +289,7 @@ ConfigError ServiceConfig::error(std::string_view key, std::string_view reason) 
     return {found == origins.end() ? std::string_view("config") : found->second, name, key, reason};
 }
 
-std::shared_ptr<const Config> build_config(const RawConfig& raw) {
+std::shared_ptr<const Config> build_config(const RawConfig& raw, const PassedServices& passed) {
     auto config = std::make_shared<Config>();
     config->file = raw.file;
     const std::string_view fallback = raw.file.empty() ? command_line_origin : raw.file;
@@ -323,7 +302,6 @@ std::shared_ptr<const Config> build_config(const RawConfig& raw) {
     server.reject_unknown("");
 
     std::set<std::string> seen_paths;
-    const auto activated = activated_services();
     for (const auto& name : raw.section_order) {
         if (name == "server") {
             continue;
@@ -363,7 +341,7 @@ std::shared_ptr<const Config> build_config(const RawConfig& raw) {
         }
 
         if (service.tcp.empty() && service.udp.empty() && service.unix_stream.empty() &&
-            service.unix_datagram.empty() && !activated.contains(name)) {
+            service.unix_datagram.empty() && !passed.contains(name)) {
             throw ConfigError(fallback, name, "",
                               "no listener: set at least one of tcp, udp, unix, unixgram "
                               "(or pass one by socket activation)");

@@ -9,6 +9,7 @@
 #include <iosfwd>
 #include <map>
 #include <memory>
+#include <set>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -109,8 +110,12 @@ struct Config {
     std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> effective;
 };
 
+/// The services the service manager passes listening sockets to (socket activation): they need
+/// no listener of their own.
+using PassedServices = std::set<std::string, std::less<>>;
+
 /// Validates raw settings into a Config; throws ConfigError naming the first problem.
-std::shared_ptr<const Config> build_config(const RawConfig& raw);
+std::shared_ptr<const Config> build_config(const RawConfig& raw, const PassedServices& passed = {});
 
 /// The effective configuration as an INI file that netd would read back unchanged.
 void print_effective(std::ostream& out, const Config& config);

@@ -10,6 +10,7 @@
 #include "daemon/logging.hpp"
 #include "daemon/privileges.hpp"
 #include "daemon/server.hpp"
+#include "daemon/socket_activation.hpp"
 
 namespace {
 
@@ -36,7 +37,10 @@ void raise_descriptor_limit(const netd::config::ServerConfig& server) {
 }
 
 int run(const netd::config::CommandLine& command_line, int argc, char* argv[]) {
-    const auto config = netd::config::build_config(command_line.raw);
+    // Read (and unset, so that fork-mode children never see them) once: a
+    // service they name needs no listener of its own, at start and on every reload.
+    auto passed = netd::take_passed_sockets();
+    const auto config = netd::config::build_config(command_line.raw, netd::passed_services(passed));
     if (command_line.check_config) {
         netd::config::print_effective(std::cout, *config);
         return 0;
@@ -45,9 +49,11 @@ int run(const netd::config::CommandLine& command_line, int argc, char* argv[]) {
     raise_descriptor_limit(config->server);
 
     // SIGHUP reads the same file and command line again.
-    netd::Server server(config, [argc, argv] {
-        return netd::config::build_config(netd::config::read_command_line(argc, argv).raw);
-    });
+    netd::Server server(config, std::move(passed),
+                        [argc, argv](const netd::config::PassedServices& services) {
+                            return netd::config::build_config(
+                                netd::config::read_command_line(argc, argv).raw, services);
+                        });
     server.bind();
     netd::drop_privileges(config->server, config->file);
     return server.run();

@@ -15,12 +15,10 @@ namespace netd {
 
 namespace asio = boost::asio;
 
-ForkModel::ForkModel(asio::io_context& io, unsigned max_children,
-                     std::chrono::seconds shutdown_timeout, metrics::Row& counters)
+ForkModel::ForkModel(asio::io_context& io, unsigned max_children, metrics::Row& counters)
     : io_(io),
       counters_(counters),
       max_children_(max_children),
-      shutdown_timeout_(shutdown_timeout),
       sigchld_(io, SIGCHLD),
       deadline_(io) {
     await_sigchld();
@@ -147,7 +145,7 @@ void ForkModel::reap() {
     }
 }
 
-void ForkModel::shutdown() {
+void ForkModel::shutdown(std::chrono::seconds shutdown_timeout) {
     shutting_down_ = true;
     waiting_.clear();
     if (children_.empty()) {
@@ -159,11 +157,11 @@ void ForkModel::shutdown() {
     // the session finishes, the connection closes. One that cannot finish in time (a client
     // that does not read, a disk that does not take the records) is killed.
     BOOST_LOG_TRIVIAL(info) << "stopping " << children_.size() << " children (up to "
-                            << shutdown_timeout_.count() << " s)";
+                            << shutdown_timeout.count() << " s)";
     signal_children(SIGTERM);
     // Children abort what they still send at shutdown_timeout themselves; a moment later, one
     // that is stuck (in a handler, say) is killed.
-    deadline_.expires_after(shutdown_timeout_ + std::chrono::seconds(1));
+    deadline_.expires_after(shutdown_timeout + std::chrono::seconds(1));
     deadline_.async_wait([this](const boost::system::error_code& ec) {
         if (ec) {
             return;

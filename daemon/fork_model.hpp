@@ -24,10 +24,9 @@ namespace netd {
 
 class ForkModel {
   public:
-    /// Children are forked on io; max_children and shutdown_timeout as in [server]; the live
-    /// children are counted in counters (the server's metrics row).
-    ForkModel(boost::asio::io_context& io, unsigned max_children,
-              std::chrono::seconds shutdown_timeout, metrics::Row& counters);
+    /// Children are forked on io; max_children as in [server]; the live children are counted in
+    /// counters (the server's metrics row).
+    ForkModel(boost::asio::io_context& io, unsigned max_children, metrics::Row& counters);
     ForkModel(const ForkModel&) = delete;
     ForkModel& operator=(const ForkModel&) = delete;
 
@@ -53,9 +52,10 @@ class ForkModel {
     /// Passes signal on to every child (SIGHUP: reopen log files).
     void signal_children(int signal);
 
-    /// Parent shutdown: no more children; those alive get SIGTERM, and SIGKILL after
-    /// shutdown_timeout. The loop runs out of work when the last one is reaped.
-    void shutdown();
+    /// Parent shutdown: no more children; those alive get SIGTERM, and SIGKILL a second after
+    /// shutdown_timeout (the running config's). The loop runs out of work when the last one is
+    /// reaped.
+    void shutdown(std::chrono::seconds shutdown_timeout);
 
     std::size_t children() const { return children_.size(); }
 
@@ -67,7 +67,6 @@ class ForkModel {
     boost::asio::io_context& io_;
     metrics::Row& counters_;
     unsigned max_children_;
-    std::chrono::seconds shutdown_timeout_;
     boost::asio::signal_set sigchld_;
     boost::asio::steady_timer deadline_;
     struct Child {

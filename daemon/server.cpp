@@ -34,17 +34,18 @@ std::size_t loop_count(const config::ServerConfig& server) {
 
 }  // namespace
 
-Server::Server(std::shared_ptr<const config::Config> config, ConfigSource reread)
+Server::Server(std::shared_ptr<const config::Config> config, std::vector<PassedSocket> passed,
+               ConfigSource reread)
     : config_(std::move(config)),
       reread_(std::move(reread)),
       counters_(metrics::row(metrics::Family::server, "")),
       loops_(loop_count(config_->server)),
       signals_(loops_.main(), SIGINT, SIGTERM, SIGHUP),
-      manager_(loops_.main()) {
+      manager_(loops_.main()),
+      passed_(std::move(passed)) {
     connection_limit_.max = config_->server.max_connections;
     if (config_->server.mode == config::Mode::fork) {
-        fork_ = std::make_unique<ForkModel>(loops_.main(), config_->server.max_children,
-                                            config_->server.shutdown_timeout, counters_);
+        fork_ = std::make_unique<ForkModel>(loops_.main(), config_->server.max_children, counters_);
         fork_->on_child([this] { enter_child(); });
     }
 }
@@ -58,7 +59,11 @@ std::vector<std::shared_ptr<Service>> Server::make_services(
     std::vector<std::shared_ptr<Service>> services;
     for (const auto& settings : config->services) {
         ServiceMetrics metrics(settings.name, static_cast<unsigned>(loops_.size()));
-        auto verify = std::make_shared<VerifyChain>(settings, connection_limit_, metrics);
+        auto& load = loads_[settings.name];
+        if (!load) {
+            load = std::make_shared<ServiceLoad>();
+        }
+        auto verify = std::make_shared<VerifyChain>(settings, connection_limit_, load, metrics);
         services.push_back(std::make_shared<Service>(
             Service{.config = config,
                     .settings = settings,
@@ -87,11 +92,13 @@ std::vector<Server::BoundListener> Server::open_listeners(
         }
         return false;
     };
-    const auto add = [&](const Service& service, const std::string& address, auto make) {
+    const auto add = [&](const Service& service, const std::string& address, bool passed,
+                         auto make) {
         if (reuse(service.settings.name, address)) {
             return;
         }
-        BoundListener bound{.service = service.settings.name, .address = address, .copies = {}};
+        BoundListener bound{
+            .service = service.settings.name, .address = address, .passed = passed, .copies = {}};
         bound.copies.push_back(make());
         for (std::size_t loop = 1; loop < loops_.size(); ++loop) {
             bound.copies.push_back(bound.copies.front()->copy_for(loops_.at(loop)));
@@ -103,74 +110,75 @@ std::vector<Server::BoundListener> Server::open_listeners(
         for (const auto& service : services) {
             const auto& settings = service->settings;
             for (const auto& endpoint : settings.tcp) {
-                add(*service, describe<asio::ip::tcp>(endpoint_text(endpoint)), [&] {
+                add(*service, describe<asio::ip::tcp>(endpoint_text(endpoint)), false, [&] {
                     return std::make_shared<StreamListener<asio::ip::tcp>>(main, service, endpoint,
                                                                            options);
                 });
             }
             for (const auto& endpoint : settings.udp) {
-                add(*service, describe<asio::ip::udp>(endpoint_text(endpoint)), [&] {
+                add(*service, describe<asio::ip::udp>(endpoint_text(endpoint)), false, [&] {
                     return std::make_shared<DatagramListener<asio::ip::udp>>(
                         main, service, asio::ip::udp::endpoint(endpoint.address(), endpoint.port()),
                         options);
                 });
             }
             for (const auto& path : settings.unix_stream) {
-                add(*service, describe<asio::local::stream_protocol>(path), [&] {
+                add(*service, describe<asio::local::stream_protocol>(path), false, [&] {
                     return std::make_shared<StreamListener<asio::local::stream_protocol>>(
                         main, service, asio::local::stream_protocol::endpoint(path), options);
                 });
             }
             for (const auto& path : settings.unix_datagram) {
-                add(*service, describe<asio::local::datagram_protocol>(path), [&] {
+                add(*service, describe<asio::local::datagram_protocol>(path), false, [&] {
                     return std::make_shared<DatagramListener<asio::local::datagram_protocol>>(
                         main, service, asio::local::datagram_protocol::endpoint(path), options);
                 });
             }
             // Sockets socket activation passed stay with the service of their name.
             for (const auto& listener : listeners_) {
-                if (listener.address.starts_with("fd ")) {
+                if (listener.passed) {
                     reuse(settings.name, listener.address);
                 }
             }
         }
-        if (listeners_.empty()) {  // start-up: take what socket activation passes
-            for (const auto& passed : take_passed_sockets()) {
-                const auto found =
-                    std::find_if(services.begin(), services.end(),
-                                 [&](const auto& s) { return s->settings.name == passed.service; });
-                if (found == services.end()) {
-                    throw config::ConfigError("socket activation: fd " + std::to_string(passed.fd) +
-                                              " named '" + passed.name + "' matches no service");
-                }
-                const auto& service = *found;
-                const auto* spec = find_handler(service->settings.handler);
-                const bool stream = passed.kind == "tcp" || passed.kind == "unix";
-                if (stream ? !spec->stream : !spec->datagram) {
-                    throw config::ConfigError("socket activation: fd " + std::to_string(passed.fd) +
-                                              " named '" + passed.name + "': handler '" +
-                                              service->settings.handler + "' does not serve " +
-                                              (stream ? "streams" : "datagrams"));
-                }
-                const AdoptedSocket socket{.fd = passed.fd};
-                add(*service, "fd " + std::to_string(passed.fd),
-                    [&]() -> std::shared_ptr<Listener> {
-                        if (passed.kind == "tcp") {
+        // Start-up: what socket activation passed becomes listeners of the services it names.
+        for (const auto& passed : std::exchange(passed_, {})) {
+            const auto found = std::find_if(services.begin(), services.end(), [&](const auto& s) {
+                return s->settings.name == passed.service;
+            });
+            if (found == services.end()) {
+                throw config::ConfigError("socket activation: fd " + std::to_string(passed.fd) +
+                                          " named '" + passed.name + "' matches no service");
+            }
+            const auto& service = *found;
+            const auto* spec = find_handler(service->settings.handler);
+            const bool stream =
+                passed.transport == Transport::tcp || passed.transport == Transport::unix_stream;
+            if (stream ? !spec->stream : !spec->datagram) {
+                throw config::ConfigError("socket activation: fd " + std::to_string(passed.fd) +
+                                          " named '" + passed.name + "': handler '" +
+                                          service->settings.handler + "' does not serve " +
+                                          (stream ? "streams" : "datagrams"));
+            }
+            const AdoptedSocket socket{.fd = passed.fd};
+            add(*service, "fd " + std::to_string(passed.fd), true,
+                [&]() -> std::shared_ptr<Listener> {
+                    switch (passed.transport) {
+                        case Transport::tcp:
                             return std::make_shared<StreamListener<asio::ip::tcp>>(main, service,
                                                                                    socket, options);
-                        }
-                        if (passed.kind == "udp") {
+                        case Transport::udp:
                             return std::make_shared<DatagramListener<asio::ip::udp>>(
                                 main, service, socket, options);
-                        }
-                        if (passed.kind == "unix") {
+                        case Transport::unix_stream:
                             return std::make_shared<StreamListener<asio::local::stream_protocol>>(
                                 main, service, socket, options);
-                        }
-                        return std::make_shared<DatagramListener<asio::local::datagram_protocol>>(
-                            main, service, socket, options);
-                    });
-            }
+                        case Transport::unix_datagram:
+                            break;
+                    }
+                    return std::make_shared<DatagramListener<asio::local::datagram_protocol>>(
+                        main, service, socket, options);
+                });
         }
     } catch (...) {
         for (std::size_t i = 0; i < opened.size(); ++i) {
@@ -186,13 +194,22 @@ std::vector<Server::BoundListener> Server::open_listeners(
 void Server::start_handlers(const std::vector<std::shared_ptr<Service>>& services) {
     const AsyncSignalsBlocked quiet;  // a thread a handler starts (on reload too) takes no signals
     for (std::size_t started = 0; started < services.size(); ++started) {
+        const auto& service = *services[started];
         try {
-            services[started]->handler->start();
-        } catch (const KeyError& e) {
+            service.handler->start();
+        } catch (...) {
             for (std::size_t i = 0; i < started; ++i) {
                 services[i]->handler->stop();
             }
-            throw services[started]->settings.error(e.key(), e.what());
+            try {
+                throw;
+            } catch (const KeyError& e) {
+                throw service.settings.error(e.key(), e.what());
+            } catch (const std::exception& e) {
+                // Not the config's fault (no thread to be had, say), but its service's all the
+                // same.
+                throw config::ConfigError(log_prefix(service) + "cannot start: " + e.what());
+            }
         }
     }
 }
@@ -205,14 +222,25 @@ void Server::bind() {
         start_handlers(services);
     } catch (...) {
         for (const auto& listener : listeners) {
-            for (const auto& copy : listener.copies) {
-                copy->stop();
-            }
+            stop_on_every_loop(listener);
         }
         throw;
     }
+    for (const auto& service : services) {
+        service->handler->commit();
+    }
     services_ = std::move(services);
     listeners_ = std::move(listeners);
+}
+
+config::PassedServices Server::passed_services() const {
+    config::PassedServices names;
+    for (const auto& listener : listeners_) {
+        if (listener.passed) {
+            names.insert(listener.service);
+        }
+    }
+    return names;
 }
 
 bool Server::already_open(const BoundListener& listener) const {
@@ -229,9 +257,47 @@ void Server::on_every_loop(const BoundListener& listener,
 }
 
 void Server::stop_on_every_loop(const BoundListener& listener) {
+    if (!running_) {
+        for (const auto& copy : listener.copies) {
+            copy->stop();  // no loop runs yet (a failed start): this thread is the only one
+        }
+        return;
+    }
     // On each copy's own loop: a loop's sockets are only ever touched by its thread (the loops
     // run without Asio's per-descriptor locking, see EventLoops).
     on_every_loop(listener, [](std::size_t, Listener& copy) { copy.stop(); });
+}
+
+void Server::prepare_reload(std::shared_ptr<const config::Config>& config,
+                            std::vector<std::shared_ptr<Service>>& services,
+                            std::vector<BoundListener>& listeners, std::vector<bool>& kept) {
+    config = reread_(passed_services());
+    const auto& now = config_->server;
+    const auto& next = config->server;
+    for (const auto& [key, same] :
+         {std::pair{"mode", now.mode == next.mode},
+          {"threads", now.threads == next.threads},
+          {"max_children", now.max_children == next.max_children},
+          {"user", now.user == next.user},
+          {"group", now.group == next.group},
+          {"log_target", now.log_target.kind == next.log_target.kind &&
+                             now.log_target.path == next.log_target.path}}) {
+        if (!same) {
+            throw config::ConfigError(config->file, "server", key, "changes only with a restart");
+        }
+    }
+    services = make_services(config);
+    listeners = open_listeners(services, kept);
+    try {
+        start_handlers(services);
+    } catch (...) {
+        for (const auto& listener : listeners) {
+            if (!already_open(listener)) {
+                stop_on_every_loop(listener);
+            }
+        }
+        throw;
+    }
 }
 
 void Server::reload() {
@@ -240,35 +306,8 @@ void Server::reload() {
     std::vector<BoundListener> listeners;
     std::vector<bool> kept;
     try {
-        config = reread_();
-        const auto& now = config_->server;
-        const auto& next = config->server;
-        for (const auto& [key, same] :
-             {std::pair{"mode", now.mode == next.mode},
-              {"threads", now.threads == next.threads},
-              {"max_children", now.max_children == next.max_children},
-              {"user", now.user == next.user},
-              {"group", now.group == next.group},
-              {"log_target", now.log_target.kind == next.log_target.kind &&
-                                 now.log_target.path == next.log_target.path}}) {
-            if (!same) {
-                throw config::ConfigError(config->file, "server", key,
-                                          "changes only with a restart");
-            }
-        }
-        services = make_services(config);
-        listeners = open_listeners(services, kept);
-        try {
-            start_handlers(services);
-        } catch (...) {
-            for (const auto& listener : listeners) {
-                if (!already_open(listener)) {
-                    stop_on_every_loop(listener);
-                }
-            }
-            throw;
-        }
-    } catch (const config::ConfigError& e) {
+        prepare_reload(config, services, listeners, kept);
+    } catch (const std::exception& e) {
         BOOST_LOG_TRIVIAL(error) << "reload: " << e.what()
                                  << "; the running configuration stays in effect";
         counters_.add(metrics::reload_failures);
@@ -276,6 +315,9 @@ void Server::reload() {
     }
     // Committed: new connections get the new services; open ones keep the services (config,
     // handler, verifiers) they started with, alive through their shared_ptr.
+    for (const auto& service : services) {
+        service->handler->commit();
+    }
     for (std::size_t i = 0; i < listeners_.size(); ++i) {
         if (!kept[i]) {
             stop_on_every_loop(listeners_[i]);
@@ -321,6 +363,7 @@ int Server::run() {
     unblock_async_signals();
     BOOST_LOG_TRIVIAL(info) << "ready: " << summary();
     manager_.ready(summary());
+    running_ = true;
     loops_.run();
     if (fork_ && fork_->in_child()) {
         const int status = fork_->serve_child();
@@ -347,6 +390,8 @@ void Server::await_signal() {
         // A fork-mode child handles the signals its parent passes on without a word of its own.
         const bool parent = !fork_ || !fork_->in_child();
         if (signal == SIGHUP) {
+            // Armed again first: whatever the reload meets, the next signal is handled.
+            await_signal();
             manager_.reloading();
             if (parent) {
                 BOOST_LOG_TRIVIAL(info) << "SIGHUP: reloading " << config_->file;
@@ -360,7 +405,7 @@ void Server::await_signal() {
             if (fork_) {
                 fork_->signal_children(SIGHUP);
             }
-            return await_signal();
+            return;
         }
         if (parent) {
             BOOST_LOG_TRIVIAL(info) << "stopping on " << (signal == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -435,7 +480,7 @@ void Server::shutdown() {
         });
     }
     if (fork_) {
-        fork_->shutdown();
+        fork_->shutdown(config_->server.shutdown_timeout);
     }
 }
 

@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -18,15 +19,20 @@
 #include "daemon/listener.hpp"
 #include "daemon/service.hpp"
 #include "daemon/service_manager.hpp"
+#include "daemon/socket_activation.hpp"
 
 namespace netd {
 
 class Server {
   public:
-    /// Reads the configuration again (SIGHUP); throws config::ConfigError when it is invalid.
-    using ConfigSource = std::function<std::shared_ptr<const config::Config>()>;
+    /// Reads the configuration again (SIGHUP), knowing which services hold a socket the service
+    /// manager passed; throws config::ConfigError when it is invalid.
+    using ConfigSource =
+        std::function<std::shared_ptr<const config::Config>(const config::PassedServices&)>;
 
-    Server(std::shared_ptr<const config::Config> config, ConfigSource reread);
+    /// passed: the sockets socket activation passed, for the services of their names.
+    Server(std::shared_ptr<const config::Config> config, std::vector<PassedSocket> passed,
+           ConfigSource reread);
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
     ~Server();
@@ -46,6 +52,7 @@ class Server {
     struct BoundListener {
         std::string service;  ///< the service's name
         std::string address;  ///< "tcp 127.0.0.1:7007" as configured, or "fd 3" (passed)
+        bool passed = false;  ///< socket activation passed it: it stays with its service
         std::vector<std::shared_ptr<Listener>> copies;  ///< by loop index
     };
 
@@ -59,8 +66,16 @@ class Server {
                                               std::vector<bool>& kept);
     /// Starts every service's handler; throws config::ConfigError (the started ones stopped).
     static void start_handlers(const std::vector<std::shared_ptr<Service>>& services);
-    /// SIGHUP: re-reads the config and applies it to new connections, or keeps the running one.
+    /// SIGHUP: re-reads the config and applies it to new connections, or keeps the running one
+    /// (whatever went wrong: a bad file, a port in use, a handler that could not start).
     void reload();
+    /// The part of a reload that can fail: reads the config, binds and starts what it needs.
+    /// Throws, having closed and stopped again what it opened and started.
+    void prepare_reload(std::shared_ptr<const config::Config>& config,
+                        std::vector<std::shared_ptr<Service>>& services,
+                        std::vector<BoundListener>& listeners, std::vector<bool>& kept);
+    /// The services that hold a socket socket activation passed.
+    config::PassedServices passed_services() const;
     /// Runs f(loop index, listener) for every copy of listener, each on its own loop.
     void on_every_loop(const BoundListener& listener,
                        const std::function<void(std::size_t, Listener&)>& f);
@@ -102,6 +117,12 @@ class Server {
     std::atomic<bool> stopping_ = false;
     std::chrono::steady_clock::time_point drain_deadline_;
     std::vector<std::shared_ptr<Service>> services_;
+    /// What each service's limits count, by service name, across reloads.
+    std::map<std::string, std::shared_ptr<ServiceLoad>, std::less<>> loads_;
+    /// Sockets socket activation passed, until bind() makes them listeners.
+    std::vector<PassedSocket> passed_;
+    /// Whether the loops run: until then a listener is stopped on the calling thread.
+    bool running_ = false;
     /// fork mode only. Declared after the services: the admissions it holds for live children
     /// release into their services' verifiers, so it must go first.
     std::unique_ptr<ForkModel> fork_;

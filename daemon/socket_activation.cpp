@@ -32,7 +32,7 @@ std::vector<PassedSocket> take_passed_sockets() {
         PassedSocket socket{.fd = fd,
                             .name = names != nullptr && names[i] != nullptr ? names[i] : "",
                             .service = {},
-                            .kind = {}};
+                            .transport = {}};
         const auto dot = socket.name.find('.');
         socket.service = socket.name.substr(0, dot);
         int type = 0;
@@ -49,11 +49,14 @@ std::vector<PassedSocket> take_passed_sockets() {
             (type != SOCK_STREAM && type != SOCK_DGRAM)) {
             throw passed_error(fd, socket.name, "neither a TCP, UDP nor Unix socket");
         }
-        socket.kind = type == SOCK_STREAM ? (local ? "unix" : "tcp") : (local ? "unixgram" : "udp");
-        if (dot != std::string::npos && socket.name.substr(dot + 1) != socket.kind) {
+        socket.transport = type == SOCK_STREAM
+                               ? (local ? Transport::unix_stream : Transport::tcp)
+                               : (local ? Transport::unix_datagram : Transport::udp);
+        const std::string_view kind = to_string(socket.transport);
+        if (dot != std::string::npos && socket.name.substr(dot + 1) != kind) {
             throw passed_error(fd, socket.name,
                                "the name says '" + socket.name.substr(dot + 1) +
-                                   "' but the socket is " + socket.kind);
+                                   "' but the socket is " + std::string(kind));
         }
         passed.push_back(std::move(socket));
     }
@@ -64,6 +67,14 @@ std::vector<PassedSocket> take_passed_sockets() {
         std::free(names);
     }
     return passed;
+}
+
+std::set<std::string, std::less<>> passed_services(const std::vector<PassedSocket>& sockets) {
+    std::set<std::string, std::less<>> names;
+    for (const auto& socket : sockets) {
+        names.insert(socket.service);
+    }
+    return names;
 }
 
 }  // namespace netd

@@ -228,27 +228,30 @@ void StreamConnection<Protocol>::abort() {
 template <class Protocol>
 void StreamConnection<Protocol>::finish_drain() {
     // Read what the client already sent, unless a reply is still waiting for the client to take
-    // it (reading on would need unbounded buffering).
+    // it (reading on would need unbounded buffering: do_write comes back here once it is sent).
     auto& buffers = io_buffers();
-    while (socket_.is_open() && pending_.empty()) {
+    while (socket_.is_open() && pending_.empty() && !close_after_write_) {
         boost::system::error_code ec;
         const std::size_t n = socket_.read_some(boost::asio::buffer(buffers.in), ec);
         if (ec || !consume(std::string_view(buffers.in.data(), n))) {
             break;  // dry (would_block), the client's end of input, an error, or a reply waits
         }
     }
-    if (!socket_.is_open()) {
-        return;
+    if (!socket_.is_open() || !pending_.empty() || close_after_write_) {
+        return;  // closed, a reply on its way (then here again), or the session asked to close
     }
-    // The session finishes; its last words and any reply still waiting are sent (do_write
-    // carries on in the background) and then the connection closes. The server aborts
-    // connections still sending at shutdown_timeout.
+    // The session finishes; its last words are sent (do_write carries on in the background) and
+    // then the connection closes. The server aborts connections still sending at
+    // shutdown_timeout.
+    finish_session();
+}
+
+template <class Protocol>
+void StreamConnection<Protocol>::finish_session() {
     close_after_write_ = true;
-    if (!pending_.empty()) {
-        return;
-    }
-    buffers.out.clear();
-    Output out(buffers.out);
+    auto& reply = io_buffers().out;
+    reply.clear();
+    Output out(reply);
     if (run_session([&] { session_->finish(out); })) {
         out.close();
         deliver(out);
@@ -271,15 +274,8 @@ void StreamConnection<Protocol>::end_of_input(const boost::system::error_code& e
         return fail(ec, "read");
     }
     // The client is done sending: the session may still answer, then we close.
-    close_after_write_ = true;
     input_ended_ = true;
-    auto& reply = io_buffers().out;
-    reply.clear();
-    Output out(reply);
-    if (run_session([&] { session_->finish(out); })) {
-        out.close();
-        deliver(out);
-    }
+    finish_session();
 }
 
 template <class Protocol>
@@ -332,10 +328,13 @@ void StreamConnection<Protocol>::do_write() {
         admission_.traffic()->add(metrics::bytes_out, n);
         pending_sent_ += n;
     }
-    // Drained: give the memory back and resume reading.
+    // Drained: give the memory back and resume reading (or draining).
     std::string().swap(pending_);
     if (close_after_write_) {
         return linger();
+    }
+    if (draining_) {
+        return finish_drain();
     }
     do_read();
 }

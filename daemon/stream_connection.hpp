@@ -41,8 +41,11 @@ class StreamConnection final : public Connection,
     void wait_readable();
     /// Asks the session again after a short while (back-pressure).
     void pause();
-    /// Reads what the socket holds now, lets the session finish, closes.
+    /// Reads what the socket holds now, lets the session finish, closes; while a reply is on its
+    /// way, do_write calls it again once the reply is sent.
     void finish_drain();
+    /// No more input will be handled: the session's finish, its last reply, then the close.
+    void finish_session();
     /// The queued read completed.
     void on_first_read(boost::system::error_code ec, std::size_t n);
     /// Hands bytes to the session and sends its reply; false when reading must pause or stop.

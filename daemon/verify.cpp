@@ -87,11 +87,11 @@ class UdpGuard final : public Verifier {
 /// token bucket in a bounded table (see TokenBucketTable).
 class RateVerifier final : public Verifier {
   public:
-    explicit RateVerifier(std::uint64_t rate) : table_(static_cast<double>(rate)) {}
+    explicit RateVerifier(std::shared_ptr<TokenBucketTable> table) : table_(std::move(table)) {}
 
     Verdict verify(const Peer& peer, bool /*stream*/) override {
         if (!has_address(peer) ||
-            table_.take(plain_address(peer.address), std::chrono::steady_clock::now())) {
+            table_->take(plain_address(peer.address), std::chrono::steady_clock::now())) {
             return Verdict::accept;
         }
         return Verdict::busy;
@@ -100,36 +100,24 @@ class RateVerifier final : public Verifier {
     bool can_reject(Transport transport) const override { return has_address(transport); }
 
   private:
-    TokenBucketTable table_;
+    std::shared_ptr<TokenBucketTable> table_;  ///< the service's, shared across reloads
 };
 
-/// max_per_source: live stream connections from one address. The table holds only addresses
-/// with a live connection, so it is bounded by max_connections.
+/// max_per_source: live stream connections from one address, counted in the service's load.
 class SourceLimit final : public Verifier {
   public:
-    explicit SourceLimit(std::uint64_t max) : max_(max) {}
+    SourceLimit(std::uint64_t max, ServiceLoad& load) : max_(max), load_(load) {}
 
     Verdict verify(const Peer& peer, bool stream) override {
-        if (!stream || !has_address(peer)) {
+        if (!stream || !has_address(peer) || load_.take_source(plain_address(peer.address), max_)) {
             return Verdict::accept;
         }
-        const std::lock_guard lock(mutex_);
-        auto& live = live_[plain_address(peer.address)];  // max_ >= 1: never left at 0
-        if (live >= max_) {
-            return Verdict::busy;
-        }
-        ++live;
-        return Verdict::accept;
+        return Verdict::busy;
     }
 
     void release(const Peer& peer) override {
-        if (!has_address(peer)) {
-            return;
-        }
-        const std::lock_guard lock(mutex_);
-        const auto found = live_.find(plain_address(peer.address));
-        if (found != live_.end() && --found->second == 0) {
-            live_.erase(found);
+        if (has_address(peer)) {
+            load_.release_source(plain_address(peer.address));
         }
     }
 
@@ -137,14 +125,15 @@ class SourceLimit final : public Verifier {
 
   private:
     std::uint64_t max_;
-    std::mutex mutex_;
-    std::unordered_map<boost::asio::ip::address, std::uint64_t> live_;
+    ServiceLoad& load_;  ///< kept alive by the chain
 };
 
-/// max_connections: live stream connections of the service, and of all services together.
+/// max_connections: live stream connections of the service (counted in its load), and of all
+/// services together.
 class ConnectionLimit final : public Verifier {
   public:
-    ConnectionLimit(std::uint64_t max, GlobalLimit& global) : max_(max), global_(global) {}
+    ConnectionLimit(std::uint64_t max, GlobalLimit& global, ServiceLoad& load)
+        : max_(max), global_(global), live_(load.connections) {}
 
     Verdict verify(const Peer& /*peer*/, bool stream) override {
         if (!stream) {
@@ -172,7 +161,7 @@ class ConnectionLimit final : public Verifier {
   private:
     std::uint64_t max_;
     GlobalLimit& global_;
-    std::atomic<std::uint64_t> live_ = 0;
+    std::atomic<std::uint64_t>& live_;  ///< the service's load: kept alive by the chain
 };
 
 std::vector<VerifierSpec>& custom_table() {
@@ -208,9 +197,39 @@ struct VerifyChain::Link {
     std::array<metrics::Row*, 4> counted{};
 };
 
+ServiceLoad::ServiceLoad() = default;
+ServiceLoad::~ServiceLoad() = default;
+
+bool ServiceLoad::take_source(const boost::asio::ip::address& source, std::uint64_t max) {
+    const std::lock_guard lock(mutex_);
+    auto& live = sources_[source];  // max >= 1: never left at 0
+    if (live >= max) {
+        return false;
+    }
+    ++live;
+    return true;
+}
+
+void ServiceLoad::release_source(const boost::asio::ip::address& source) {
+    const std::lock_guard lock(mutex_);
+    const auto found = sources_.find(source);
+    if (found != sources_.end() && --found->second == 0) {
+        sources_.erase(found);
+    }
+}
+
+std::shared_ptr<TokenBucketTable> ServiceLoad::rate_table(std::uint64_t rate) {
+    const std::lock_guard lock(mutex_);
+    if (!rate_table_ || rate_ != rate) {
+        rate_table_ = std::make_shared<TokenBucketTable>(static_cast<double>(rate));
+        rate_ = rate;
+    }
+    return rate_table_;
+}
+
 VerifyChain::VerifyChain(const config::ServiceConfig& service, GlobalLimit& global,
-                         ServiceMetrics metrics)
-    : service_(service.name), metrics_(std::move(metrics)) {
+                         std::shared_ptr<ServiceLoad> load, ServiceMetrics metrics)
+    : service_(service.name), load_(std::move(load)), metrics_(std::move(metrics)) {
     const auto add = [&](std::string name, std::unique_ptr<Verifier> verifier) {
         auto link = std::make_unique<Link>();
         for (const auto transport :
@@ -234,12 +253,13 @@ VerifyChain::VerifyChain(const config::ServiceConfig& service, GlobalLimit& glob
         add(name, find_verifier(name)->make(service));
     }
     if (service.rate > 0) {
-        add("rate", std::make_unique<RateVerifier>(service.rate));
+        add("rate", std::make_unique<RateVerifier>(load_->rate_table(service.rate)));
     }
     if (service.max_per_source > 0) {
-        add("max_per_source", std::make_unique<SourceLimit>(service.max_per_source));
+        add("max_per_source", std::make_unique<SourceLimit>(service.max_per_source, *load_));
     }
-    add("max_connections", std::make_unique<ConnectionLimit>(service.max_connections, global));
+    add("max_connections",
+        std::make_unique<ConnectionLimit>(service.max_connections, global, *load_));
 }
 
 VerifyChain::~VerifyChain() = default;

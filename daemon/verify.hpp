@@ -8,11 +8,14 @@
 // the chain hands out an Admission that releases them when it is destroyed.
 
 #include <atomic>
+#include <boost/asio/ip/address.hpp>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "config/config.hpp"
@@ -71,6 +74,39 @@ struct GlobalLimit {
     std::atomic<std::uint64_t> live = 0;
 };
 
+class TokenBucketTable;
+
+/// What a service's limits count, kept by the service's name for as long as the daemon runs: a
+/// reload builds new verifier chains, and the connections they admit count together with those
+/// the chains before them admitted, so a reload never lets more in than the limits say. Shared by
+/// the chains of one service (pool mode: from several threads).
+class ServiceLoad {
+  public:
+    ServiceLoad();
+    ServiceLoad(const ServiceLoad&) = delete;
+    ServiceLoad& operator=(const ServiceLoad&) = delete;
+    ~ServiceLoad();
+
+    /// Live stream connections of the service (max_connections).
+    std::atomic<std::uint64_t> connections = 0;
+
+    /// Counts a connection from source unless it has max already (max_per_source).
+    bool take_source(const boost::asio::ip::address& source, std::uint64_t max);
+    /// A connection take_source counted has ended.
+    void release_source(const boost::asio::ip::address& source);
+
+    /// The token buckets for rate: the same table while the rate stays the same (a bucket filled
+    /// at another rate means nothing).
+    std::shared_ptr<TokenBucketTable> rate_table(std::uint64_t rate);
+
+  private:
+    std::mutex mutex_;
+    /// Sources with a live connection, and how many; bounded by max_connections.
+    std::unordered_map<boost::asio::ip::address, std::uint64_t> sources_;
+    std::shared_ptr<TokenBucketTable> rate_table_;
+    std::uint64_t rate_ = 0;  ///< what rate_table_ was made for
+};
+
 class VerifyChain;
 
 /// A stream connection's admission: who was admitted, and what the verifiers counted for it,
@@ -122,9 +158,10 @@ class Admission {
 class VerifyChain : public std::enable_shared_from_this<VerifyChain> {
   public:
     /// Builds the chain the service's keys ask for: acl, udp_guard, the custom verifiers listed
-    /// in `verify`, rate, max_per_source, max_connections (the service's and the server's).
-    /// Admissions and rejections are counted in metrics.
-    VerifyChain(const config::ServiceConfig& service, GlobalLimit& global, ServiceMetrics metrics);
+    /// in `verify`, rate, max_per_source, max_connections (the service's, counted in load, and
+    /// the server's). Admissions and rejections are counted in metrics.
+    VerifyChain(const config::ServiceConfig& service, GlobalLimit& global,
+                std::shared_ptr<ServiceLoad> load, ServiceMetrics metrics);
     VerifyChain(const VerifyChain&) = delete;
     VerifyChain& operator=(const VerifyChain&) = delete;
     ~VerifyChain();
@@ -150,6 +187,7 @@ class VerifyChain : public std::enable_shared_from_this<VerifyChain> {
     void release(const Peer& peer, std::size_t admitted);
 
     std::string service_;
+    std::shared_ptr<ServiceLoad> load_;
     ServiceMetrics metrics_;
     std::vector<std::unique_ptr<Link>> links_;
 };

@@ -1,7 +1,9 @@
 // LineFramer: whatever the bytes and however they are split, the same lines come out; no line is
 // longer than max_line; a line's text holds no line end; and when nothing was truncated the lines
-// with their endings are exactly the input.
+// with their endings are exactly the input. Fed through a reused read buffer, as the daemon
+// feeds it, so that a view the framer hands out for longer than a call shows.
 
+#include <algorithm>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -13,20 +15,34 @@ namespace {
 
 using Lines = std::vector<std::tuple<std::string, std::string, bool>>;
 
+/// Frames chunks as the daemon feeds a session: each copied into one read buffer that holds
+/// other clients' bytes once the call returns. A line's text is copied during the call (it is
+/// valid only then); its ending is kept as the view the framer gave, which must stay valid.
 Lines frame(std::size_t max_line, bool nul_ends, const std::vector<std::string_view>& chunks) {
     netd::LineFramer framer(max_line, nul_ends);
-    Lines lines;
+    std::size_t longest = 0;
+    for (const auto chunk : chunks) {
+        longest = std::max(longest, chunk.size());
+    }
+    std::string scratch(longest, '\xff');
+    std::vector<std::tuple<std::string, std::string_view, bool>> seen;
     const auto on_line = [&](const netd::Line& line) {
-        lines.emplace_back(std::string(line.text), std::string(line.ending), line.truncated);
+        seen.emplace_back(std::string(line.text), line.ending, line.truncated);
     };
     for (const auto chunk : chunks) {
-        framer.feed(chunk, on_line);
+        std::copy(chunk.begin(), chunk.end(), scratch.begin());
+        framer.feed(std::string_view(scratch.data(), chunk.size()), on_line);
+        std::fill(scratch.begin(), scratch.end(), '\xff');
         // One byte more while it may be the CR of a CRLF.
         if (framer.buffered() > max_line + 1) {
             netd::fuzz::fail("the framer holds more than max_line + 1 bytes");
         }
     }
     framer.finish(on_line);
+    Lines lines;
+    for (const auto& [text, ending, truncated] : seen) {
+        lines.emplace_back(text, std::string(ending), truncated);
+    }
     return lines;
 }
 

@@ -84,7 +84,10 @@ class StreamSession {
     /// The connection was accepted: a banner, or an answer that needs no request (daytime, time).
     virtual void setup(Output& /*out*/) {}
 
-    /// Bytes arrived, in order; they may split or join the client's writes anywhere.
+    /// Bytes arrived, in order; they may split or join the client's writes anywhere. bytes are
+    /// valid during the call only: the daemon reads every connection of a thread into one
+    /// buffer, which holds other clients' bytes by the next call. Keep a copy of what must last
+    /// (out.write_input's borrowed reply is sent before the buffer is reused).
     virtual void handle(std::string_view bytes, Output& out) = 0;
 
     /// The client closed its sending side; last chance to answer before the connection closes.
@@ -114,13 +117,21 @@ class Handler {
     virtual ~Handler() = default;
 
     /// Called once before the service serves: open files, start threads. Throws KeyError (the
-    /// key at fault and why) when it cannot.
+    /// key at fault and why) when it cannot. A handler that started is stopped exactly once,
+    /// also when its configuration is not taken (a reload that fails elsewhere): what it shares
+    /// with the running configuration's handlers must not change before commit().
     virtual void start() {}
+
+    /// The configuration this handler belongs to is now the running one: at start-up once every
+    /// handler started, on SIGHUP once the reload can no longer fail. Apply here what changes
+    /// things shared with the handlers of the configuration before (a log file's settings).
+    virtual void commit() {}
 
     /// SIGHUP: reopen files (after logrotate renamed them).
     virtual void reopen() {}
 
-    /// After the last connection and datagram were handled: flush, stop threads.
+    /// After the last connection and datagram were handled, or when the configuration was not
+    /// taken: flush, stop threads.
     virtual void stop() {}
 
     /// fork mode: this process is a new child that serves one connection. The parent's threads

@@ -10,11 +10,22 @@
 
 namespace netd {
 
+/// One line, as on_line sees it. text is a view into the bytes being fed or into the framer's
+/// own buffer: valid only during the on_line call (the daemon reads every connection into one
+/// scratch buffer per thread, so by the next read it holds another client's bytes). ending is a
+/// view of a static literal: it may be kept for as long as the program runs.
 struct Line {
     std::string_view text;    ///< without its ending; at most max_line bytes
     std::string_view ending;  ///< "\n", "\r\n", "\0", or "" (cut short, or the end of input)
     bool truncated = false;   ///< the line was longer than max_line; text is its first part
 };
+
+/// The line endings a Line may carry, as static literals.
+namespace line_end {
+inline constexpr std::string_view lf = "\n";
+inline constexpr std::string_view crlf = "\r\n";
+inline constexpr std::string_view nul{"\0", 1};
+}  // namespace line_end
 
 class LineFramer {
   public:
@@ -100,10 +111,10 @@ std::size_t LineFramer::feed_line(std::string_view bytes, OnLine&& on_line) {
         partial_.append(before);
         text = partial_;
     }
-    std::string_view ending = bytes.substr(end, 1);
-    if (ending == "\n" && text.ends_with('\r')) {
+    std::string_view ending = bytes[end] == '\n' ? line_end::lf : line_end::nul;
+    if (ending == line_end::lf && text.ends_with('\r')) {
         text.remove_suffix(1);
-        ending = "\r\n";
+        ending = line_end::crlf;
     }
     on_line(Line{text, ending, false});
     reset();

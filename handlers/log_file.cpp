@@ -77,7 +77,7 @@ LogFile::LogFile(LogFileOptions options)
     : options_(std::move(options)), linger_(std::min(options_.flush_interval, max_linger)) {}
 
 LogFile::~LogFile() {
-    stop();
+    shutdown();
 }
 
 std::string LogFile::open_file() {
@@ -95,6 +95,7 @@ std::string LogFile::open_file() {
 std::string LogFile::start() {
     const std::lock_guard lock(mutex_);
     if (started_) {
+        ++users_;
         return {};
     }
     if (auto why = open_file(); !why.empty()) {
@@ -102,8 +103,48 @@ std::string LogFile::start() {
     }
     count_in_metrics();
     started_ = true;
+    users_ = 1;
     writer_ = std::thread([this] { run(); });
     return {};
+}
+
+std::string_view LogFile::stage(const LogFileOptions& options) {
+    const std::lock_guard lock(mutex_);
+    if (staging_ > 0) {
+        for (const auto& [key, same] :
+             {std::pair{"flush_interval", staged_.flush_interval == options.flush_interval},
+              {"fsync", staged_.fsync == options.fsync},
+              {"rotate_size", staged_.rotate_size == options.rotate_size},
+              {"max_files", staged_.max_files == options.max_files}}) {
+            if (!same) {
+                return key;
+            }
+        }
+    }
+    staged_ = options;
+    ++staging_;
+    return {};
+}
+
+void LogFile::commit() {
+    const std::lock_guard lock(mutex_);
+    if (staging_ == 0) {
+        return;  // another handler of the configuration committed it already
+    }
+    staging_ = 0;
+    options_.flush_interval = staged_.flush_interval;  // the path is the same, and never written
+    options_.fsync = staged_.fsync;
+    options_.rotate_size = staged_.rotate_size;
+    options_.max_files = staged_.max_files;
+    linger_ = std::min(options_.flush_interval, max_linger);
+    wake_.notify_one();  // a writer lingering over a batch takes the new linger now
+}
+
+void LogFile::unstage() {
+    const std::lock_guard lock(mutex_);
+    if (staging_ > 0) {
+        --staging_;
+    }
 }
 
 void LogFile::append(std::string_view records) {
@@ -159,6 +200,16 @@ void LogFile::reopen() {
 }
 
 void LogFile::stop() {
+    if (!child_) {
+        const std::lock_guard lock(mutex_);
+        if (users_ == 0 || --users_ > 0) {
+            return;  // another handler still writes here
+        }
+    }
+    shutdown();
+}
+
+void LogFile::shutdown() {
     if (child_) {
         if (!child_waiting_.empty()) {
             write_through({});
@@ -219,9 +270,13 @@ void LogFile::run() {
             }
             continue;
         }
+        // A reload's commit may change the settings meanwhile: this batch goes by these.
+        const bool fsync = options_.fsync;
+        const std::uint64_t rotate_size = options_.rotate_size;
+        const unsigned max_files = options_.max_files;
         lock.unlock();
         const std::size_t before = written_;
-        const bool ok = write_batch();
+        const bool ok = write_batch(fsync);
         if (!ok &&
             (!failing || std::chrono::steady_clock::now() - last_error_log > error_log_interval)) {
             BOOST_LOG_TRIVIAL(error)
@@ -233,8 +288,8 @@ void LogFile::run() {
         }
         failing = !ok;
         // The real size: in fork mode children append to the file too.
-        if (ok && options_.rotate_size > 0 && size_of_fd(fd_) >= options_.rotate_size) {
-            rotate();
+        if (ok && rotate_size > 0 && size_of_fd(fd_) >= rotate_size) {
+            rotate(max_files);
         }
         lock.lock();
         waiting_ -= written_ - before;
@@ -259,16 +314,16 @@ bool LogFile::write_counted(int fd, std::string_view& bytes) {
     return ok;
 }
 
-bool LogFile::write_batch() {
+bool LogFile::write_batch(bool fsync) {
     std::string_view rest = std::string_view(back_).substr(written_);
     const bool ok = write_counted(fd_, rest);
     written_ = back_.size() - rest.size();
     // The data is written; a failed sync is reported, and the next batch syncs again.
-    return ok && synced(fd_);
+    return ok && synced(fd_, fsync);
 }
 
-bool LogFile::synced(int fd) const {
-    return !options_.fsync || ::fdatasync(fd) == 0 || errno == EINVAL;
+bool LogFile::synced(int fd, bool fsync) {
+    return !fsync || ::fdatasync(fd) == 0 || errno == EINVAL;
 }
 
 void LogFile::enter_child() {
@@ -300,7 +355,8 @@ void LogFile::write_through(std::string_view records) {
         child_fd_ = ::open(options_.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     }
     std::string_view rest = records;
-    const bool ok = child_fd_ >= 0 && write_counted(child_fd_, rest) && synced(child_fd_);
+    const bool ok =
+        child_fd_ >= 0 && write_counted(child_fd_, rest) && synced(child_fd_, options_.fsync);
     const bool was_failing = !child_waiting_.empty();
     if (!ok) {
         if (!was_failing) {
@@ -316,19 +372,19 @@ void LogFile::write_through(std::string_view records) {
         std::string().swap(child_waiting_);
     }
     if (options_.rotate_size > 0 && size_of_fd(child_fd_) >= options_.rotate_size) {
-        rotate_file(child_fd_);  // or another child or the parent did it
+        rotate_file(child_fd_, options_.max_files);  // or another child or the parent did it
         close_child_file();
     }
 }
 
-void LogFile::rotate() {
-    rotate_file(fd_);
+void LogFile::rotate(unsigned max_files) {
+    rotate_file(fd_, max_files);
     if (auto why = open_file(); !why.empty()) {
         BOOST_LOG_TRIVIAL(error) << "logger: " << why << "; still writing to the rotated file";
     }
 }
 
-void LogFile::rotate_file(int fd) {
+void LogFile::rotate_file(int fd, unsigned max_files) {
     // fork-mode children and the parent may all find the file full at once: the one that holds
     // the lock and still finds the full file under its name rotates, the others just reopen.
     ::flock(fd, LOCK_EX);
@@ -337,8 +393,8 @@ void LogFile::rotate_file(int fd) {
         const auto numbered = [this](unsigned n) {
             return options_.path + "." + std::to_string(n);
         };
-        ::unlink(numbered(options_.max_files).c_str());
-        for (unsigned n = options_.max_files; n > 1; --n) {
+        ::unlink(numbered(max_files).c_str());
+        for (unsigned n = max_files; n > 1; --n) {
             ::rename(numbered(n - 1).c_str(), numbered(n).c_str());
         }
         if (::rename(options_.path.c_str(), numbered(1).c_str()) != 0) {

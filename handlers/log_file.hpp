@@ -5,6 +5,11 @@
 // shorter) before writing: under load batches grow while the disk is busy, and when input stops
 // the last records are written within those 10 ms. A failing disk is retried, the records kept
 // in a bounded buffer; when the buffer is past its high mark, stream readers are asked to pause.
+//
+// Several handlers may use one file: the services of one configuration that name it, and those of
+// the configuration before a reload while their connections finish. The writer runs while any of
+// them does. Settings change in two steps, as a reload does: the handlers of a new configuration
+// stage theirs when they start (and must agree), and they apply once it commits.
 
 #include <chrono>
 #include <condition_variable>
@@ -35,8 +40,9 @@ class LogFile {
     /// A batch this large wakes the writer before flush_interval.
     static constexpr std::size_t batch_size = std::size_t{1024} * 1024;
 
-    /// The shared writer for options.path: services naming the same file share one writer
-    /// (the first one's options apply). Nothing is opened until start().
+    /// The shared writer for options.path: services naming the same file share one writer, made
+    /// with the options of the first to ask (see stage() for the others'). Nothing is opened
+    /// until start().
     static std::shared_ptr<LogFile> for_path(const LogFileOptions& options);
 
     explicit LogFile(LogFileOptions options);
@@ -44,8 +50,19 @@ class LogFile {
     LogFile& operator=(const LogFile&) = delete;
     ~LogFile();
 
-    /// Opens the file and starts the writer; returns why it could not ("" on success). Idempotent.
+    /// A user (a handler) begins writing: the first opens the file and starts the writer. Returns
+    /// why it could not ("" on success). Each successful start() is matched by one stop().
     std::string start();
+
+    /// A handler of a configuration being started asks for options' settings; returns "" or the
+    /// first key whose value differs from what another handler of that configuration asked for
+    /// (one file has one writer, so its services must agree). Each stage() is matched by one
+    /// commit() or unstage().
+    std::string_view stage(const LogFileOptions& options);
+    /// The configuration is now the running one: the staged settings apply from the next batch.
+    void commit();
+    /// The configuration was not taken (a reload that failed): forget what its handler staged.
+    void unstage();
 
     /// Queues whole records (already read from a client, so never refused).
     void append(std::string_view records);
@@ -61,7 +78,7 @@ class LogFile {
     /// Closes and reopens the file at the next batch (after logrotate renamed it).
     void reopen();
 
-    /// Writes everything queued, then stops the writer. Idempotent.
+    /// A user is done: the last one writes everything queued, then stops the writer.
     void stop();
 
     /// fork mode, in a new child: the writer thread is the parent's, so from now on every
@@ -75,30 +92,36 @@ class LogFile {
     const std::string& path() const { return options_.path; }
 
   private:
+    /// Writes everything queued, then stops the writer. Idempotent.
+    void shutdown();
     /// A child's append: writes what is waiting, then records.
     void write_through(std::string_view records);
     void close_child_file();
 
     void run();
-    /// Writes back_ from written_; false when the disk refused (back_ keeps the rest).
-    bool write_batch();
+    /// Writes back_ from written_ (and syncs, with fsync); false when the disk refused (back_
+    /// keeps the rest).
+    bool write_batch(bool fsync);
     /// Finds counters_ (once).
     void count_in_metrics();
     /// write_all, counting the records and bytes written and the failure in counters_.
     bool write_counted(int fd, std::string_view& bytes);
-    /// With the fsync option, flushes fd to the disk; false when that failed.
-    bool synced(int fd) const;
+    /// With fsync, flushes fd to the disk; false when that failed.
+    static bool synced(int fd, bool fsync);
     /// Rotates the file and opens a new path.
-    void rotate();
+    void rotate(unsigned max_files);
     /// Renames path -> path.1 -> ... -> path.max_files, unless another process did already
     /// (path no longer names the file open as fd).
-    void rotate_file(int fd);
+    void rotate_file(int fd, unsigned max_files);
     /// Opens options_.path for appending; "" or why not.
     std::string open_file();
 
-    LogFileOptions options_;
+    LogFileOptions options_;            ///< (under mutex_ once the writer runs)
     std::chrono::milliseconds linger_;  ///< how long a batch may fill before it is written
     mutable std::mutex mutex_;
+    unsigned users_ = 0;     ///< started and not stopped (under mutex_)
+    LogFileOptions staged_;  ///< asked for by the configuration being started
+    unsigned staging_ = 0;   ///< handlers that staged and neither committed nor unstaged
     std::condition_variable wake_;
     std::string front_;        ///< where sessions append (under mutex_)
     std::string back_;         ///< the batch being written (writer thread only)

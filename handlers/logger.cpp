@@ -4,6 +4,7 @@
 #include <atomic>
 #include <boost/log/trivial.hpp>
 #include <chrono>
+#include <utility>
 
 #include "handlers/log_file.hpp"
 #include "handlers/log_record.hpp"
@@ -96,17 +97,42 @@ class LoggerHandler final : public Handler {
   public:
     explicit LoggerHandler(LoggerOptions options)
         : options_(std::move(options)), file_(LogFile::for_path(options_.file)) {}
+    LoggerHandler(const LoggerHandler&) = delete;
+    LoggerHandler& operator=(const LoggerHandler&) = delete;
+    /// A handler a reload replaced goes when its last connection does; the file's writer goes
+    /// when its last handler does.
+    ~LoggerHandler() override { stop(); }
 
     void start() override {
+        if (const auto key = file_->stage(options_.file); !key.empty()) {
+            throw KeyError(key, "differs from the " + std::string(key) + " of another service " +
+                                    "writing " + options_.file.path +
+                                    " (one file, one writer: they must agree)");
+        }
+        staged_ = true;
         if (auto why = file_->start(); !why.empty()) {
+            stop();
             throw KeyError("file", why);
         }
+        started_ = true;
         // Here, not in the constructor: validation (--check-config) builds handlers too.
         counters_ =
             &metrics::row(metrics::Family::logger, metrics::label("service", options_.service));
     }
+    void commit() override {
+        if (std::exchange(staged_, false)) {
+            file_->commit();
+        }
+    }
     void reopen() override { file_->reopen(); }
-    void stop() override { file_->stop(); }
+    void stop() override {
+        if (std::exchange(staged_, false)) {
+            file_->unstage();
+        }
+        if (std::exchange(started_, false)) {
+            file_->stop();
+        }
+    }
     void enter_child() override { file_->enter_child(); }
 
     std::unique_ptr<StreamSession> open_session(const Peer& peer) override {
@@ -176,6 +202,8 @@ class LoggerHandler final : public Handler {
 
     LoggerOptions options_;
     std::shared_ptr<LogFile> file_;
+    bool staged_ = false;   ///< options_.file waits in file_ for this configuration's commit
+    bool started_ = false;  ///< a user of file_ until stopped
     metrics::Row* counters_ = nullptr;  ///< from start()
     std::atomic<std::uint64_t> dropped_ = 0;
     /// steady_clock ticks of the last drop warning (atomic: datagrams may come from several

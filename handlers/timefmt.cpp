@@ -89,8 +89,9 @@ class TimefmtSession final : public StreamSession {
 
     const TimefmtOptions& options_;
     LineFramer framer_;
-    /// The line end of the latest request, for answers to lines that have none of their own.
-    std::string_view ending_ = "\n";
+    /// The line end of the latest request, for answers to lines that have none of their own (a
+    /// static literal, as Line::ending is: it outlives the read it came in).
+    std::string_view ending_ = line_end::lf;
 };
 
 class TimefmtHandler final : public Handler {

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import shutil
 import time
 import unittest
@@ -44,11 +45,18 @@ class SocketActivation(unittest.TestCase):
             "-l", "127.0.0.1:%d" % port, "--fdname=" + fdname, netd_bin(), "--config", path]
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, env=clean_env(), cwd=self.dir)
+        proc.config_path = path
+        proc.lines = []
+        reader = threading.Thread(target=lambda: proc.lines.extend(
+            line.decode(errors="replace") for line in proc.stderr), daemon=True)
+        reader.start()
+        proc.reader = reader
 
         def stop():
             if proc.poll() is None:
                 proc.kill()
             proc.wait(5)
+            reader.join(5)
             proc.stderr.close()
         self.addCleanup(stop)
         # systemd-socket-activate needs a moment to bind before the first client.
@@ -64,7 +72,16 @@ class SocketActivation(unittest.TestCase):
     def stop_cleanly(self, proc):
         proc.send_signal(signal.SIGTERM)   # netd has replaced systemd-socket-activate by now
         self.assertEqual(proc.wait(10), 0)
-        return proc.stderr.read().decode(errors="replace")
+        proc.reader.join(5)
+        return "".join(proc.lines)
+
+    def wait_for_lines(self, proc, text, count):
+        """Until the log holds count lines containing text (bounded)."""
+        deadline = time.monotonic() + 5
+        while sum(text in line for line in proc.lines) < count:
+            if time.monotonic() > deadline:
+                self.fail("fewer than %d %r lines in the log:\n%s" % (count, text, "".join(proc.lines)))
+            time.sleep(0.02)
 
     def test_tcp_socket_named_service_dot_tcp(self):
         port = free_port(socket.SOCK_STREAM)
@@ -89,13 +106,36 @@ class SocketActivation(unittest.TestCase):
         log = self.stop_cleanly(proc)
         self.assertIn("[echo] listening on udp 127.0.0.1:%d (socket activation)" % port, log)
 
+    def test_a_reload_keeps_the_passed_socket_with_its_service(self):
+        """A service whose only listener socket activation passed still has it after SIGHUP: the
+        reload is taken (not refused for want of a listener) and the socket serves on."""
+        port = free_port(socket.SOCK_STREAM)
+        proc = self.activate(ACTIVATED, port, "echo")
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+            c.sendall(b"before\n")
+            self.assertEqual(recv_exact(c, 7), b"before\n")
+        self.wait_for_lines(proc, "ready:", 1)
+        with open(proc.config_path, "a") as f:
+            f.write("max_connections = 1\n")
+        proc.send_signal(signal.SIGHUP)
+        self.wait_for_lines(proc, "ready:", 2)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+            c.sendall(b"after\n")
+            self.assertEqual(recv_exact(c, 6), b"after\n")
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as busy:
+                self.assertEqual(busy.recv(100), b"error: too many connections, try later\n",
+                                 "the reloaded config is not the one serving the passed socket")
+        log = self.stop_cleanly(proc)
+        self.assertNotIn("reload:", log)
+
     def expect_startup_error(self, config, fdname, message):
         port = free_port(socket.SOCK_STREAM)
         proc = self.activate(config, port, fdname)
         with socket.create_connection(("127.0.0.1", port), timeout=5):
             pass  # the first client makes systemd-socket-activate start netd
         self.assertEqual(proc.wait(10), 1)
-        self.assertIn(message, proc.stderr.read().decode(errors="replace"))
+        proc.reader.join(5)
+        self.assertIn(message, "".join(proc.lines))
 
     def test_a_passed_socket_no_service_claims_is_a_startup_error(self):
         self.expect_startup_error(UNCLAIMED, "nosuch",

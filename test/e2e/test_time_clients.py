@@ -1,9 +1,9 @@
-"""End-to-end tests: the time services driven by real clients (rdate, nc, socat).
+"""End-to-end tests: the time services driven by real clients (rdate, nc, socat, telnet).
 
 Run: NETD_BIN=build/netd python3 test/e2e/test_time_clients.py -v   (or through ctest)
 
-Needs rdate (RFC 868 client; -p only prints, it never sets the clock), netcat-openbsd (`nc`, for -N)
-and socat; a missing client skips its tests. netd and the clients run with TZ=UTC and LC_ALL=C, and
+Needs rdate (RFC 868 client; -p only prints, it never sets the clock), netcat-openbsd (`nc`, for -N),
+socat and telnet; a missing client skips its tests. netd and the clients run with TZ=UTC and LC_ALL=C, and
 answers are checked against this process's clock (time.strftime / time.time()).
 """
 
@@ -15,13 +15,15 @@ import signal
 import struct
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from clients import CLIENT_TIMEOUT, NC, NEED_NC, NEED_RDATE, NEED_SOCAT, RDATE, SOCAT  # noqa: E402
-from netd_harness import clean_env, shared_netd  # noqa: E402
+from clients import (CLIENT_TIMEOUT, NC, NEED_NC, NEED_RDATE, NEED_SOCAT,  # noqa: E402
+                     NEED_TELNET, RDATE, SOCAT, TELNET)
+from netd_harness import Netd, clean_env, shared_netd  # noqa: E402
 
 RFC868_EPOCH_OFFSET = 2208988800
 DEFAULT_FORMAT = "%Y-%m-%d %X"
@@ -253,6 +255,62 @@ class TimeClients(unittest.TestCase):
             (None, b"error: format ends in a lone %", b"\r\n"),
         ], t0, t1)
 
+    # -- telnet against timefmt, as the README shows it ---------------------------------------
+    @NEED_TELNET
+    def test_telnet_timefmt(self):
+        """The README's `telnet 127.0.0.1 7013`, typed at: telnet sends each line with CRLF and
+        shows the answers (CRLF as a line break); when its input ends it closes its side, and netd
+        then closes the connection."""
+        config = "[timefmt]\ntcp = 127.0.0.1:0\nbanner = netd timefmt: one strftime format a line\n"
+        with Netd(config, env={"TZ": "UTC"}) as netd:
+            out, err, t0, t1 = self.telnet(*netd.addr("timefmt", "tcp"))
+        self.assertIn(b"Connection closed by foreign host", err, "netd did not close (%r)" % err)
+        # telnet's own lines, then what netd said.
+        self.assertIn(b"Connected to 127.0.0.1.", out)
+        escape = b"Escape character is '^]'.\n"
+        answers = out[out.index(escape) + len(escape):]
+        self.assertAnswers(answers, [
+            (None, b"netd timefmt: one strftime format a line", b"\n"),
+            ("%Y-%m-%d %H:%M", None, b"\n"),
+            (None, b"%literal", b"\n"),
+            (None, b"error: unsupported conversion %k", b"\n"),
+        ], t0, t1)
+
+    def telnet(self, host, port):
+        """Types three lines into telnet, each once the answer to the one before came, then ends
+        its input; returns its stdout, stderr, and the times before and after."""
+        p = subprocess.Popen([TELNET, host, str(port)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=CLIENT_ENV,
+                             start_new_session=True)
+        out = bytearray()
+
+        def read():
+            for chunk in iter(lambda: p.stdout.read1(4096), b""):
+                out.extend(chunk)
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            t0 = before()
+            for line in (b"%Y-%m-%d %H:%M\n", b"%%literal\n", b"%k\n"):
+                # One line at a time, as a person types: each answer before the next line.
+                answers = out.count(b"\n")
+                p.stdin.write(line)
+                p.stdin.flush()
+                deadline = time.monotonic() + CLIENT_TIMEOUT
+                while out.count(b"\n") == answers and time.monotonic() < deadline:
+                    time.sleep(0.01)
+            t1 = time.time()
+            p.stdin.close()
+            p.wait(CLIENT_TIMEOUT)
+        finally:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+            reader.join(5)
+        err = p.stderr.read()
+        p.stderr.close()
+        p.stdout.close()
+        return bytes(out), err, t0, t1
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -254,6 +254,23 @@ class ForkMode(unittest.TestCase):
             self.assertIsNotNone(n.wait_for_line(r"still running after shutdown_timeout; killed"),
                                  n.describe())
 
+    def test_a_reloaded_shutdown_timeout_is_the_one_that_kills(self):
+        with self.netd(check_exit=False) as n:   # shutdown_timeout = 2
+            with open(n.config_path) as f:
+                text = f.read()
+            with open(n.config_path, "w") as f:
+                f.write(text.replace("shutdown_timeout = 2", "shutdown_timeout = 0"))
+            n.send_signal(signal.SIGHUP)
+            self.assertIsNotNone(n.wait_for_line(r"SIGHUP: reloading"), n.describe())
+            with tcp_connect(n.addr("faulty", "tcp")) as stuck:
+                ask(stuck, b"pid")
+                stuck.sendall(b"hang\n")
+                time.sleep(0.2)
+                t0 = time.monotonic()
+                self.assertEqual(n.stop(signal.SIGTERM, 10), 0, n.describe())
+                self.assertLess(time.monotonic() - t0, 1.8, "the shutdown_timeout before the "
+                                "reload applied")
+
 
 if __name__ == "__main__":
     unittest.main()

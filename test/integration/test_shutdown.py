@@ -12,7 +12,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from netd_harness import Netd, tcp_connect  # noqa: E402
+from netd_harness import Netd, recv_until_eof, tcp_connect, unix_connect  # noqa: E402
 
 CONFIG = """\
 [server]
@@ -84,6 +84,23 @@ class Drain(unittest.TestCase):
             self.assertLess(took, 2 + 3)
             self.assertIsNotNone(n.wait_for_line(r"still sending after shutdown_timeout; closed"),
                                  n.describe())
+
+    def test_a_session_finishes_after_its_waiting_reply_is_sent(self):
+        """A drain that meets a reply still on its way lets the session finish once it is sent:
+        timefmt then answers the last line, which has no line end yet."""
+        config = ("[server]\nlog_level = info\n\n[timefmt]\nunix = {tmp}/timefmt.sock\n"
+                  "timezone = utc\n")
+        fmt = b"%F" * 100   # 200 bytes in, 1,000 out: the answers outgrow the socket buffers
+        lines = 600
+        with Netd(config) as n, unix_connect(n.addr("timefmt", "unix"), timeout=10) as c:
+            c.sendall(fmt + b"\n" + (fmt + b"\n") * (lines - 1) + b"%%last")
+            time.sleep(0.3)  # netd answers until the socket takes no more, then waits for a read
+            n.send_signal(signal.SIGTERM)
+            got = recv_until_eof(c, deadline=time.monotonic() + 10)
+        answers = got.split(b"\n")
+        self.assertEqual(len(answers), lines + 2, got[-200:])
+        self.assertEqual(answers[-2], b"%last", "the last line was not answered at the drain")
+        self.assertEqual(answers[-1], b"")
 
 
 if __name__ == "__main__":

@@ -151,6 +151,21 @@ class UnixSocketFiles(StartupTestCase):
         s.close()
         assert os.path.exists(path)
 
+    def test_a_failed_start_leaves_no_socket_file_behind(self):
+        """A start that fails after binding Unix sockets (a port in use; a log file that cannot be
+        opened) removes the files it made."""
+        sockets = tempfile.mkdtemp(prefix="netd-sockets-")
+        self.addCleanup(shutil.rmtree, sockets, True)
+        listeners = "[echo]\nunix = %s/echo.sock\nunixgram = %s/echo.dgram\n\n" % (sockets, sockets)
+        with free_port_holder("tcp") as holder:
+            r = run_netd(listeners + "[echo2]\nhandler = echo\ntcp = 127.0.0.1:%d\n"
+                         % holder.getsockname()[1])
+        self.assertConfigError(r, "echo2", "tcp")
+        self.assertEqual(os.listdir(sockets), [])
+        r = run_netd(listeners + "[logger]\nudp = 127.0.0.1:0\nfile = /nonexistent/netd-test/x.log\n")
+        self.assertConfigError(r, "logger", "file")
+        self.assertEqual(os.listdir(sockets), [])
+
     def test_stale_unix_stream_socket_replaced(self):
         setup = lambda tmp: self.make_stale(os.path.join(tmp, "echo.sock"), "unix")  # noqa: E731
         with Netd("[echo]\nunix = {tmp}/echo.sock\n", setup=setup) as n:

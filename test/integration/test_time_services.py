@@ -22,8 +22,8 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
 from netd_harness import (  # noqa: E402
-    IO_TIMEOUT, Netd, error_lines, pid_alive, run_netd, shared_netd, tcp_connect, udp_socket,
-    unix_connect, unixgram_socket,
+    IO_TIMEOUT, Netd, error_lines, pid_alive, recv_until_eof, run_netd, shared_netd, tcp_connect,
+    udp_socket, unix_connect, unixgram_socket,
 )
 
 RFC868_EPOCH_OFFSET = 2208988800          # seconds from 1900-01-01 to 1970-01-01 (RFC 868)
@@ -741,6 +741,20 @@ class TimefmtMaxLine(TimeTestCase):
             c.send(b"z" * 500)
             c.read_to_close()
         self.dgram_time(self.n.addr("timefmt", "udp"), b"%T\n", "%T")
+
+    def test_the_error_line_carries_no_other_clients_bytes(self):
+        """The answer to a too-long line reuses the line end of an earlier request; another
+        client's read in between (echo, on the same event loop in strand mode) must not show."""
+        config = "[timefmt]\ntcp = 127.0.0.1:0\nmax_line = 16\n\n[echo]\ntcp = 127.0.0.1:0\n"
+        with self.netd(config) as n, connect(n.addr("timefmt", "tcp")) as a:
+            self.ask(a, "ok")
+            with tcp_connect(n.addr("echo", "tcp")) as b:
+                b.sendall(b"Z" * 3000)
+                b.shutdown(socket.SHUT_WR)
+                self.assertEqual(recv_until_eof(b), b"Z" * 3000)
+            a.send(b"x" * 40 + b"\n")
+            got, how = a.read_to_close()
+        self.assertEqual(got, b"error: line too long\n", "how=%s" % how)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ CURL = shutil.which("curl")
 LOGGER = shutil.which("logger")
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 SOCKET_ACTIVATE = shutil.which("systemd-socket-activate")
+TELNET = shutil.which("telnet")
 RDATE = shutil.which("rdate") or next(
     (p for p in ("/usr/sbin/rdate", "/sbin/rdate") if os.access(p, os.X_OK)), None)
 
@@ -37,6 +38,7 @@ NEED_NC = unittest.skipUnless(
     HAVE_OPENBSD_NC, "netcat-openbsd (nc with -N and -U) is not installed"
     if not NC else "%s is not OpenBSD netcat (needs -N and -U)" % NC)
 NEED_SOCAT = unittest.skipUnless(SOCAT, "socat is not installed")
+NEED_TELNET = unittest.skipUnless(TELNET, "telnet (package telnet) is not installed")
 NEED_CURL = unittest.skipUnless(CURL, "curl is not installed")
 NEED_LOGGER = unittest.skipUnless(
     HAVE_UTIL_LINUX_LOGGER, "util-linux logger (with --octet-count, --rfc3164) is not installed")

@@ -10,11 +10,16 @@
 //   "pid"   -> the serving process's pid (tells a fork-mode child from the parent)
 //   "tid"   -> the serving thread's id (tells pool-mode threads apart)
 //   "hang"  -> the handler blocks for good (fork mode only: a child that cannot finish)
+// With `start_error = system` its start() throws std::system_error, as a handler does when no
+// thread can be had (a reload that meets it must keep the running config and its signals).
 
 #include <unistd.h>
 
+#include <array>
+#include <cerrno>
 #include <cstdlib>
 #include <stdexcept>
+#include <system_error>
 
 #include "daemon/daemon_main.hpp"
 #include "daemon/verify.hpp"
@@ -55,13 +60,28 @@ class FaultySession final : public netd::StreamSession {
 
 class FaultyHandler final : public netd::Handler {
   public:
+    explicit FaultyHandler(bool start_error) : start_error_(start_error) {}
+
+    void start() override {
+        if (start_error_) {
+            throw std::system_error(EAGAIN, std::generic_category(), "faulty handler: no thread");
+        }
+    }
+
     std::unique_ptr<netd::StreamSession> open_session(const netd::Peer& /*peer*/) override {
         return std::make_unique<FaultySession>();
     }
     void datagram(std::string_view bytes, const netd::Peer& /*peer*/, netd::Output& out) override {
         answer(bytes.substr(0, bytes.find('\n')), "", out);
     }
+
+  private:
+    bool start_error_;
 };
+
+constexpr std::array<netd::config::KeySpec, 1> faulty_keys{{
+    {"start_error", "", "system: start() throws std::system_error"},
+}};
 
 class TestBlocklist final : public netd::Verifier {
   public:
@@ -91,9 +111,17 @@ int main(int argc, char* argv[]) {
         .summary = "test only: echoes lines; 'throw' throws, 'crash' aborts, 'pid' tells the pid",
         .stream = true,
         .datagram = true,
-        .keys = {},
-        .make = [](const netd::config::ServiceConfig& /*service*/)
-            -> std::unique_ptr<netd::Handler> { return std::make_unique<FaultyHandler>(); },
+        .keys = faulty_keys,
+        .make = [](const netd::config::ServiceConfig& service) -> std::unique_ptr<netd::Handler> {
+            return std::make_unique<FaultyHandler>(
+                netd::parse_option(service, "start_error", [](const std::string& value) {
+                    if (!value.empty() && value != "system") {
+                        throw netd::config::ValueError("'" + value +
+                                                       "' is neither empty nor system");
+                    }
+                    return value == "system";
+                }));
+        },
     });
     return netd::daemon_main(argc, argv);
 }

@@ -72,7 +72,8 @@ BOOST_AUTO_TEST_CASE(acl_deny_wins_and_mapped_ipv6_is_ipv4) {
     s.allow = {config::parse_cidr("127.0.0.0/8")};
     s.deny = {config::parse_cidr("127.0.0.2")};
     GlobalLimit global{.max = 100};
-    auto owner = std::make_shared<VerifyChain>(s, global, ServiceMetrics(s.name, 1));
+    auto owner = std::make_shared<VerifyChain>(s, global, std::make_shared<ServiceLoad>(),
+                                               ServiceMetrics(s.name, 1));
     auto& chain = *owner;
     Admission admission;
     BOOST_TEST((chain.verify_stream(tcp_peer("127.0.0.1"), admission) == Verdict::accept));
@@ -90,7 +91,8 @@ BOOST_AUTO_TEST_CASE(udp_guard_drops_datagrams_from_privileged_ports) {
     s.udp = {ip::tcp::endpoint(ip::make_address("127.0.0.1"), 7)};
     s.udp_min_source_port = 1024;
     GlobalLimit global{.max = 100};
-    auto owner = std::make_shared<VerifyChain>(s, global, ServiceMetrics(s.name, 1));
+    auto owner = std::make_shared<VerifyChain>(s, global, std::make_shared<ServiceLoad>(),
+                                               ServiceMetrics(s.name, 1));
     auto& chain = *owner;
     BOOST_TEST(!chain.verify_datagram(udp_peer("127.0.0.1", 7)));
     BOOST_TEST(!chain.verify_datagram(udp_peer("127.0.0.1", 1023)));
@@ -104,7 +106,8 @@ BOOST_AUTO_TEST_CASE(limits_count_live_connections_until_their_admission_ends) {
     s.max_connections = 2;
     s.max_per_source = 1;
     GlobalLimit global{.max = 100};
-    auto owner = std::make_shared<VerifyChain>(s, global, ServiceMetrics(s.name, 1));
+    auto owner = std::make_shared<VerifyChain>(s, global, std::make_shared<ServiceLoad>(),
+                                               ServiceMetrics(s.name, 1));
     auto& chain = *owner;
     Admission a;
     Admission b;
@@ -124,14 +127,47 @@ BOOST_AUTO_TEST_CASE(limits_count_live_connections_until_their_admission_ends) {
 
 BOOST_AUTO_TEST_CASE(the_server_limit_spans_services) {
     GlobalLimit global{.max = 1};
-    auto one_owner = std::make_shared<VerifyChain>(service(), global, ServiceMetrics("svc", 1));
-    auto two_owner = std::make_shared<VerifyChain>(service(), global, ServiceMetrics("svc", 1));
+    auto one_owner = std::make_shared<VerifyChain>(
+        service(), global, std::make_shared<ServiceLoad>(), ServiceMetrics("svc", 1));
+    auto two_owner = std::make_shared<VerifyChain>(
+        service(), global, std::make_shared<ServiceLoad>(), ServiceMetrics("svc", 1));
     auto& one = *one_owner;
     auto& two = *two_owner;
     Admission a;
     Admission b;
     BOOST_TEST((one.verify_stream(tcp_peer("127.0.0.1"), a) == Verdict::accept));
     BOOST_TEST((two.verify_stream(tcp_peer("127.0.0.1"), b) == Verdict::busy));
+}
+
+BOOST_AUTO_TEST_CASE(limits_hold_across_chains_of_one_service) {
+    // A reload builds a new chain for the service; it shares the service's load with the chain
+    // before it, whose connections are still open.
+    auto s = service();
+    s.max_connections = 2;
+    s.max_per_source = 1;
+    s.rate = 1;
+    GlobalLimit global{.max = 100};
+    const auto load = std::make_shared<ServiceLoad>();
+    auto before = std::make_shared<VerifyChain>(s, global, load, ServiceMetrics(s.name, 1));
+    Admission a;
+    Admission b;
+    BOOST_TEST((before->verify_stream(tcp_peer("127.0.0.1"), a) == Verdict::accept));
+    BOOST_TEST((before->verify_stream(tcp_peer("127.0.0.2"), b) == Verdict::accept));
+    auto after = std::make_shared<VerifyChain>(s, global, load, ServiceMetrics(s.name, 1));
+    before.reset();  // replaced: its admissions keep it alive
+    Admission c;
+    BOOST_TEST((after->verify_stream(tcp_peer("127.0.0.3"), c) == Verdict::busy));
+    BOOST_TEST(after->rejected("rate") == 0U);
+    b = Admission();
+    // 127.0.0.1 still has its connection, and its token for this second is spent.
+    BOOST_TEST((after->verify_stream(tcp_peer("127.0.0.1"), c) == Verdict::busy));
+    BOOST_TEST(after->rejected("rate") == 1U);
+    BOOST_TEST((after->verify_stream(tcp_peer("127.0.0.4"), c) == Verdict::accept));
+    BOOST_TEST(global.live.load() == 2U);
+    a = Admission();
+    c = Admission();
+    BOOST_TEST(load->connections.load() == 0U);
+    BOOST_TEST(global.live.load() == 0U);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
