@@ -8,31 +8,13 @@
 #include <fstream>
 #include <thread>
 
+#include "test/unit/temp_files.hpp"
+
 using namespace netd;
+using namespace netd::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-/// A fresh directory, removed at the end of the test.
-struct TempDir {
-    TempDir() {
-        static int counter = 0;
-        path = fs::temp_directory_path() /
-               ("netd-logfile-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-    fs::path path;
-};
-
-std::vector<std::string> lines_of(const fs::path& file) {
-    std::vector<std::string> lines;
-    std::ifstream in(file);
-    for (std::string line; std::getline(in, line);) {
-        lines.push_back(line);
-    }
-    return lines;
-}
 
 /// Waits (at most 5 s) until file holds `lines` lines.
 bool wait_for_lines(const fs::path& file, std::size_t lines) {

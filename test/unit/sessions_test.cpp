@@ -2,13 +2,10 @@
 // one shared read buffer, other clients' bytes in it between calls, input cut anywhere), answers
 // the same whatever the cuts, and never with bytes that were not its own client's.
 
-#include <unistd.h>
-
 #include <boost/test/unit_test.hpp>
-#include <filesystem>
-#include <fstream>
 
 #include "test/unit/built_handler.hpp"
+#include "test/unit/temp_files.hpp"
 
 using namespace netd;
 using namespace netd::test;
@@ -30,16 +27,6 @@ std::pair<std::string, bool> same_under_every_cut(Handler& handler,
         BOOST_TEST(cut.second == whole.second);
     }
     return whole;
-}
-
-/// The lines of a file.
-std::vector<std::string> lines_of(const std::filesystem::path& file) {
-    std::vector<std::string> lines;
-    std::ifstream in(file);
-    for (std::string line; std::getline(in, line);) {
-        lines.push_back(line);
-    }
-    return lines;
 }
 
 }  // namespace
@@ -92,7 +79,6 @@ BOOST_AUTO_TEST_CASE(logger_records_the_same_messages_however_input_is_cut) {
         built.handler->stop();
     }
     const auto lines = lines_of(file);
-    std::filesystem::remove_all(dir);
     // Ten conversations (one whole, one byte by byte, eight random) of five records each.
     BOOST_REQUIRE(lines.size() == 50U);
     const auto without_time = [](const std::string& line) { return line.substr(line.find(' ')); };
