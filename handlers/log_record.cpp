@@ -125,8 +125,12 @@ void append_record(std::string& out, RecordFormat format, const RecordContext& c
         record["severity"] = message.severity < 0
                                  ? boost::json::value(nullptr)
                                  : boost::json::value(severity_name(message.severity));
+        record["timestamp"] = json_text(message.timestamp);
         record["host"] = json_text(message.host);
         record["app"] = json_text(message.app);
+        record["procid"] = json_text(message.procid);
+        record["msgid"] = json_text(message.msgid);
+        record["sd"] = json_text(message.sd);
         std::string text;
         append_escaped(text, message.text, json_escape);
         record["message"] = text;

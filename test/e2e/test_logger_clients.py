@@ -202,7 +202,7 @@ class LoggerClients(unittest.TestCase):
 
     def assertPlain(self, recs, peer_re, messages):
         self.assertEqual([(r[2], r[3], r[4], r[5], r[6]) for r in recs],
-                         [(b"logger", b"-", b"-", b"-", m) for m in messages],
+                         [(b"logger", b"user.notice", b"-", b"-", m) for m in messages],
                          "\n".join(repr(r)[:300] for r in recs))
         for r in recs:
             self.assertRegex(r[1], peer_re)

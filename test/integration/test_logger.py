@@ -219,7 +219,13 @@ class LoggerTestCase(unittest.TestCase):
 
 
 def plain(peer, msg, service=b"logger"):
-    return (peer, service, b"-", b"-", b"-", esc(msg))
+    """A message without PRI: user.notice (RFC 3164 section 4.3.3), no host, no app."""
+    return (peer, service, b"user.notice", b"-", b"-", esc(msg))
+
+
+def malformed(peer, msg):
+    """A message whose <PRI> is malformed: no facility at all."""
+    return (peer, b"logger", b"-", b"-", b"-", esc(msg))
 
 
 # ---------------------------------------------------------------------------
@@ -314,13 +320,37 @@ class TextRecordFields(LoggerTestCase):
         self.assertEqual(recs[-2].facsev, b"kern.emerg")
         self.assertEqual(recs[-1].facsev, b"local7.debug")
 
-    def test_invalid_pri_is_plain(self):
+    def test_invalid_pri_is_plain_without_facility(self):
         lines = [b"<999>x", b"<abc>x", b"<192>1 - h a - - - out of range", b"<>x", b"<13 no bracket",
                  b"<-1>x", b"< 13>x"]
         with self.netd() as n:
             peer = tcp_send(n.addr("logger", "tcp"), b"".join(l + b"\n" for l in lines))
             recs = self.collect(n, len(lines))
-        self.assertRecords(recs, [plain(peer, l) for l in lines])
+        self.assertRecords(recs, [malformed(peer, l) for l in lines])
+
+    def test_rfc3164_as_devices_send_it(self):
+        lines = [
+            (b"<167>Mar 27 19:06:53 source_server sshd(pam_unix)[12750]: session opened",
+             (b"local4.debug", b"source_server", b"sshd(pam_unix)", b"session opened")),
+            (b"<167>Mar  6 16:57:54 172.20.245.8 %PIX-7-710005: UDP request discarded",
+             (b"local4.debug", b"172.20.245.8", b"%PIX-7-710005", b"UDP request discarded")),
+            (b"<167>AUG 10 22:18:24 host tag This msg",
+             (b"local4.debug", b"host", b"tag", b"This msg")),
+            (b"<167>Mar 7 2008 19:06:53: example tag: testmessage",
+             (b"local4.debug", b"example", b"tag", b"testmessage")),
+            (b"<14> Mar 12 10:01:02 10.0.0.2 FFI: port 1",
+             (b"user.info", b"10.0.0.2", b"FFI", b"port 1")),
+            (b"<166>2024-03-12T10:01:02.123Z esxi01 Hostd: info",
+             (b"local4.info", b"esxi01", b"Hostd", b"info")),
+            (b"<14>Aug 30 23:00:05 X4711", (b"user.info", b"X4711", b"-", b"")),
+            (b"Feb 18 16:01:59 serverX -- MARK --", (b"user.notice", b"serverX", b"--", b"MARK --")),
+            (b"<13>myhost app[1]: no timestamp", (b"user.notice", b"myhost", b"app", b"no timestamp")),
+            (b"<13>{\"json\": true}", (b"user.notice", b"-", b"-", b"{\"json\": true}")),
+        ]
+        with self.netd() as n:
+            peer = tcp_send(n.addr("logger", "tcp"), b"".join(l + b"\n" for l, _ in lines))
+            recs = self.collect(n, len(lines))
+        self.assertRecords(recs, [(peer, b"logger") + exp for _, exp in lines])
 
     def test_service_is_the_section_name(self):
         config = CONFIG + "\n[audit]\nhandler = logger\ntcp = 127.0.0.1:0\nfile = {tmp}/audit.log\n" \
@@ -396,10 +426,10 @@ class StreamFraming(LoggerTestCase):
                             big + b"\nnext line\n" + exact + b"\n" + over + b"\nlast\n")
             recs = self.collect(n, 5)
         self.assertRecords(recs, [
-            (peer, b"logger", b"-", b"-", b"-", big[:100] + TRUNC),
+            (peer, b"logger", b"user.notice", b"-", b"-", big[:100] + TRUNC),
             plain(peer, b"next line"),
             plain(peer, exact),
-            (peer, b"logger", b"-", b"-", b"-", b"o" * 100 + TRUNC),
+            (peer, b"logger", b"user.notice", b"-", b"-", b"o" * 100 + TRUNC),
             plain(peer, b"last")])
 
     def test_truncation_octet_counted_and_datagram(self):
@@ -411,9 +441,9 @@ class StreamFraming(LoggerTestCase):
                 upeer = peer_of(u)
             recs = self.collect(n, 3)
         recs.sort(key=lambda r: r.peer != peer)
-        self.assertRecords(recs, [(peer, b"logger", b"-", b"-", b"-", body[:100] + TRUNC),
+        self.assertRecords(recs, [(peer, b"logger", b"user.notice", b"-", b"-", body[:100] + TRUNC),
                                   plain(peer, b"abc"),
-                                  (upeer, b"logger", b"-", b"-", b"-", body[:100] + TRUNC)])
+                                  (upeer, b"logger", b"user.notice", b"-", b"-", body[:100] + TRUNC)])
 
     def test_truncation_marker_cannot_be_forged(self):
         with self.netd() as n:
@@ -450,7 +480,7 @@ class StreamFraming(LoggerTestCase):
         self.assertEqual(len(liar), 1, "a lying count %r must give exactly one record, got %d, first: %r"
                          % (count_text, len(liar), [tuple(r[1:]) for r in liar[:3]]))
         self.assertRecords(recs, [plain(warm, b"warm up"),
-                                  (peer, b"logger", b"-", b"-", b"-", esc(chunk[:100]) + TRUNC),
+                                  (peer, b"logger", b"user.notice", b"-", b"-", esc(chunk[:100]) + TRUNC),
                                   plain(after, b"after the liar")])
 
     def test_lying_octet_count_ten_digits(self):
@@ -559,28 +589,30 @@ class Escaping(LoggerTestCase):
 
 
 class JsonFormat(LoggerTestCase):
-    KEYS = {"received", "peer", "service", "facility", "severity", "host", "app", "message", "truncated"}
+    KEYS = {"received", "peer", "service", "facility", "severity", "timestamp", "host", "app", "procid",
+            "msgid", "sd", "message", "truncated"}
 
     def test_json_records(self):
         sent = [
-            (b"plain json line", dict(facility=None, severity=None, host=None, app=None,
+            (b"plain json line", dict(facility="user", severity="notice", timestamp=None, host=None,
+                                      app=None, procid=None, msgid=None, sd=None,
                                       message="plain json line", truncated=False)),
-            (b"<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [x@1 a=\"b\"] "
-             b"\xef\xbb\xbfAn application event",
-             dict(facility="local4", severity="notice", host="mymachine.example.com", app="evntslog",
-                  message="An application event", truncated=False)),
-            (b"<13>Nov 23 00:18:20 root: hello",
-             dict(facility="user", severity="notice", host=None, app="root", message="hello",
-                  truncated=False)),
-            (b"caf\xc3\xa9 \xff\xfe back\\slash \"quoted\" end",        # invalid UTF-8, backslash
+            (b"<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog 42 ID47 "
+             b"[x@1 a=\"b\\]\"][y@2] \xef\xbb\xbfAn application event",
+             dict(facility="local4", severity="notice", timestamp="2003-10-11T22:14:15.003Z",
+                  host="mymachine.example.com", app="evntslog", procid="42", msgid="ID47",
+                  sd="[x@1 a=\"b\\\\]\"][y@2]", message="An application event", truncated=False)),
+            (b"<13>Nov 23 00:18:20 root[7]: hello",
+             dict(facility="user", severity="notice", timestamp="Nov 23 00:18:20", host=None,
+                  app="root", procid="7", msgid=None, sd=None, message="hello", truncated=False)),
+            (b"<999>caf\xc3\xa9 \xff\xfe back\\slash \"quoted\" end",  # invalid UTF-8, backslash
              dict(facility=None, severity=None, host=None, app=None,
-                  message="caf\u00e9 \\xff\\xfe back\\\\slash \"quoted\" end", truncated=False)),
+                  message="<999>caf\u00e9 \\xff\\xfe back\\\\slash \"quoted\" end", truncated=False)),
             (b"ctl \x01\x1f\x7f tab\t lf\ninside \xe2\x82\xac",       # control bytes: valid UTF-8,
-             dict(facility=None, severity=None, host=None, app=None,     # so raw (JSON-escaped)
+             dict(host=None, app=None,                                   # so raw (JSON-escaped)
                   message="ctl \x01\x1f\x7f tab\t lf\ninside \u20ac", truncated=False)),
             (b"a" * 119 + "\u00e9".encode() + b"zzz",    # cut at 120 bytes: inside the 2-byte character
-             dict(facility=None, severity=None, host=None, app=None,
-                  message="a" * 119 + "\\xc3", truncated=True)),
+             dict(host=None, app=None, message="a" * 119 + "\\xc3", truncated=True)),
         ]
         self.assertTrue(all(len(m) <= 120 for m, _ in sent[:-1]))
         with self.netd(["--logger.format=json", "--logger.max_line=120"]) as n:
@@ -620,10 +652,12 @@ class JsonFormat(LoggerTestCase):
         self.assertEqual(len(objs), 2, objs)
         self.assertEqual({k: objs[0][k] for k in self.KEYS - {"received"}},
                          dict(peer=upeer, service="logger", facility="local7", severity="debug",
-                              host="h", app="a", message="udp json \\xff", truncated=False))
+                              timestamp=None, host="h", app="a", procid=None, msgid=None, sd=None,
+                              message="udp json \\xff", truncated=False))
         self.assertEqual({k: objs[1][k] for k in self.KEYS - {"received"}},
-                         dict(peer="unix", service="logger", facility=None, severity=None,
-                              host=None, app=None, message="unix json", truncated=False))
+                         dict(peer="unix", service="logger", facility="user", severity="notice",
+                              timestamp=None, host=None, app=None, procid=None, msgid=None, sd=None,
+                              message="unix json", truncated=False))
 
 
 # ---------------------------------------------------------------------------
@@ -697,7 +731,7 @@ class NothingLost(LoggerTestCase):
                 total += 1
                 parts = line.split(b" ", 6)
                 ok = (len(parts) == 7 and line.endswith(b"\n") and parts[2] == b"logger"
-                      and parts[3] == b"-" and parts[4] == b"-" and parts[5] == b"-")
+                      and parts[3] == b"user.notice" and parts[4] == b"-" and parts[5] == b"-")
                 if ok:
                     msg = parts[6][:-1]
                     f2 = msg.split(b" ", 3)
