@@ -9,8 +9,10 @@
 // ns per message. Under valgrind --tool=callgrind, two runs with different ROUNDS give the
 // instructions per message: (total(R2) - total(R1)) / ((R2 - R1) * 9 * messages).
 //
-// It needs nothing but handlers/syslog.cpp, so the parser of any commit can be measured with the
-// same program: g++ -std=c++20 -O2 -I TREE TREE/handlers/syslog.cpp bench/syslog_parse_bench.cpp
+// It needs nothing but handlers/logger/syslog.cpp, so the parser of any commit can be measured
+// with the same program: g++ -std=c++20 -O2 -I TREE TREE/handlers/logger/syslog.cpp
+// bench/syslog_parse_bench.cpp (commits before the parser moved to handlers/logger/ have it in
+// handlers/: add -DNETD_SYSLOG_HEADER='"handlers/syslog.hpp"').
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -20,7 +22,11 @@
 #include <string_view>
 #include <vector>
 
-#include "handlers/syslog.hpp"
+#ifdef NETD_SYSLOG_HEADER
+#include NETD_SYSLOG_HEADER
+#else
+#include "handlers/logger/syslog.hpp"
+#endif
 
 namespace {
 

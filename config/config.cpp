@@ -9,9 +9,6 @@
 #include <ostream>
 #include <set>
 
-#include "daemon/verify.hpp"
-#include "handlers/registry.hpp"
-
 namespace netd::config {
 
 namespace {
@@ -117,19 +114,22 @@ std::vector<Cidr> parse_cidrs(std::string_view text) {
     return blocks;
 }
 
-std::vector<std::string> parse_verifier_names(std::string_view text) {
-    auto names = parse_list(text);
-    for (const auto& name : names) {
-        if (find_verifier(name) == nullptr) {
-            std::string known;
-            for (const auto& spec : netd::verifiers()) {
-                known += (known.empty() ? "" : ", ") + std::string(spec.name);
-            }
-            throw ValueError("unknown verifier '" + name +
-                             "' (registered: " + (known.empty() ? "none" : known) + ")");
-        }
+/// "a, b, c" of the names in a catalog's list, or "none".
+template <class Kinds>
+std::string names_of(const Kinds& kinds) {
+    std::string names;
+    for (const auto& kind : kinds) {
+        names += (names.empty() ? "" : ", ") + std::string(kind.name);
     }
-    return names;
+    return names.empty() ? "none" : names;
+}
+
+/// The catalog's entry named name, or nullptr.
+template <class Kinds>
+auto find_kind(const Kinds& kinds, std::string_view name) -> decltype(&kinds.front()) {
+    const auto found = std::find_if(kinds.begin(), kinds.end(),
+                                    [&](const auto& kind) { return kind.name == name; });
+    return found == kinds.end() ? nullptr : &*found;
 }
 
 constexpr std::uint64_t max_count = 100'000'000;
@@ -181,7 +181,7 @@ const std::array service_table{
     KeyRow<ServiceConfig>{{"idle_timeout", "60", "seconds without input before a connection is closed; 0 = never"},
         [](ServiceConfig& c, std::string_view v) { c.idle_timeout = std::chrono::seconds(parse_unsigned(v, 0, max_seconds)); }},
     KeyRow<ServiceConfig>{{"verify", "", "custom verifiers, by registered name, after acl and udp_guard"},
-        [](ServiceConfig& c, std::string_view v) { c.verify = parse_verifier_names(v); }},
+        [](ServiceConfig& c, std::string_view v) { c.verify = parse_list(v); }},
     KeyRow<ServiceConfig>{{"max_line", "8192", "line-based handlers: longest accepted line or message, bytes"},
         [](ServiceConfig& c, std::string_view v) { c.max_line = parse_unsigned(v, 16, 16ULL * 1024 * 1024); }},
     KeyRow<ServiceConfig>{{"udp_min_source_port", "1024", "UDP: drop datagrams from lower source ports; 0 = off"},
@@ -200,15 +200,6 @@ bool valid_service_name(std::string_view name) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                c == '_' || c == '-';
     });
-}
-
-std::string known_handler_names() {
-    std::string names;
-    for (const auto& spec : netd::handlers()) {
-        names += names.empty() ? "" : ", ";
-        names += spec.name;
-    }
-    return names;
 }
 
 /// Reads one section's keys through a table, then reports keys the table and `extra` do not know.
@@ -289,7 +280,8 @@ ConfigError ServiceConfig::error(std::string_view key, std::string_view reason) 
     return {found == origins.end() ? std::string_view("config") : found->second, name, key, reason};
 }
 
-std::shared_ptr<const Config> build_config(const RawConfig& raw, const PassedServices& passed) {
+std::shared_ptr<const Config> build_config(const RawConfig& raw, const Catalog& catalog,
+                                           const PassedServices& passed) {
     auto config = std::make_shared<Config>();
     config->file = raw.file;
     const std::string_view fallback = raw.file.empty() ? command_line_origin : raw.file;
@@ -315,11 +307,11 @@ std::shared_ptr<const Config> build_config(const RawConfig& raw, const PassedSer
         ServiceConfig service;
         service.name = name;
         auto [handler_name, handler_origin] = section.get("handler", name);
-        const auto* spec = find_handler(handler_name);
+        const auto* spec = find_kind(catalog.handlers, handler_name);
         if (spec == nullptr) {
-            throw ConfigError(
-                handler_origin, name, "handler",
-                "unknown handler '" + handler_name + "' (known: " + known_handler_names() + ")");
+            throw ConfigError(handler_origin, name, "handler",
+                              "unknown handler '" + handler_name +
+                                  "' (known: " + names_of(catalog.handlers) + ")");
         }
         service.handler = handler_name;
         auto& effective =
@@ -363,8 +355,14 @@ std::shared_ptr<const Config> build_config(const RawConfig& raw, const PassedSer
                 }
             }
         }
+        for (const auto& verifier : service.verify) {
+            if (find_kind(catalog.verifiers, verifier) == nullptr) {
+                throw service.error("verify", "unknown verifier '" + verifier + "' (registered: " +
+                                                  names_of(catalog.verifiers) + ")");
+            }
+        }
         try {
-            spec->make(service);
+            spec->check(service);
         } catch (const KeyError& e) {
             throw service.error(e.key(), e.what());
         }
@@ -385,7 +383,7 @@ void print_effective(std::ostream& out, const Config& config) {
     }
 }
 
-void print_key_help(std::ostream& out) {
+void print_key_help(std::ostream& out, const Catalog& catalog) {
     const auto row = [&out](const KeySpec& spec) {
         std::string left = "  " + std::string(spec.name) + " = " + std::string(spec.default_value);
         left.resize(std::max<std::size_t>(left.size() + 1, 30), ' ');
@@ -400,11 +398,17 @@ void print_key_help(std::ostream& out) {
         row(key.spec);
     }
     out << "\nHandlers (handler = NAME) and their own keys:\n";
-    for (const auto& spec : netd::handlers()) {
+    for (const auto& spec : catalog.handlers) {
         out << "  " << spec.name << ": " << spec.summary << "\n";
         for (const auto& key : spec.keys) {
             out << "  ";
             row(key);
+        }
+    }
+    if (!catalog.verifiers.empty()) {
+        out << "\nCustom verifiers (verify = NAME, ...):\n";
+        for (const auto& verifier : catalog.verifiers) {
+            out << "  " << verifier.name << ": " << verifier.summary << "\n";
         }
     }
 }

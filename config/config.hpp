@@ -6,6 +6,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <map>
 #include <memory>
@@ -53,6 +54,17 @@ class ConfigError : public std::runtime_error {
     ConfigError(std::string_view origin, std::string_view section, std::string_view key,
                 std::string_view reason);
     explicit ConfigError(const std::string& message) : std::runtime_error(message) {}
+};
+
+/// A bad value of one key of a section, found by code that knows the key but not the section
+/// (a handler's factory, a handler's start): the caller names file and section.
+class KeyError : public ValueError {
+  public:
+    KeyError(std::string_view key, const std::string& reason) : ValueError(reason), key_(key) {}
+    const std::string& key() const { return key_; }
+
+  private:
+    std::string key_;
 };
 
 enum class Mode { strand, pool, fork };
@@ -110,18 +122,44 @@ struct Config {
     std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> effective;
 };
 
+/// A handler as the configuration knows it: the handler table (handlers/registry) describes each.
+struct HandlerKind {
+    std::string_view name;
+    std::string_view summary;
+    bool stream = true;             ///< serves tcp and unix listeners
+    bool datagram = true;           ///< serves udp and unixgram listeners
+    std::span<const KeySpec> keys;  ///< its own keys, beside the common service keys
+    /// Checks the handler's own keys of a service; throws KeyError for a bad one.
+    std::function<void(const ServiceConfig&)> check;
+};
+
+/// A custom verifier as the configuration knows it (`verify = NAME`).
+struct VerifierKind {
+    std::string_view name;
+    std::string_view summary;
+};
+
+/// The names a configuration may use, from the layers above config: it knows handlers and
+/// verifiers only through this.
+struct Catalog {
+    std::vector<HandlerKind> handlers;
+    std::vector<VerifierKind> verifiers;
+};
+
 /// The services the service manager passes listening sockets to (socket activation): they need
 /// no listener of their own.
 using PassedServices = std::set<std::string, std::less<>>;
 
-/// Validates raw settings into a Config; throws ConfigError naming the first problem.
-std::shared_ptr<const Config> build_config(const RawConfig& raw, const PassedServices& passed = {});
+/// Validates raw settings into a Config, with the handlers and verifiers of catalog; throws
+/// ConfigError naming the first problem.
+std::shared_ptr<const Config> build_config(const RawConfig& raw, const Catalog& catalog,
+                                           const PassedServices& passed = {});
 
 /// The effective configuration as an INI file that netd would read back unchanged.
 void print_effective(std::ostream& out, const Config& config);
 
-/// Every key with its default and meaning, handlers' own keys included.
-void print_key_help(std::ostream& out);
+/// Every key with its default and meaning, the catalog's handlers' own keys included.
+void print_key_help(std::ostream& out, const Catalog& catalog);
 
 std::string_view to_string(Mode mode);
 std::string_view to_string(LogLevel level);

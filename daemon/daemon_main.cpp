@@ -6,11 +6,12 @@
 #include <iostream>
 
 #include "config/reader.hpp"
-#include "daemon/event_loops.hpp"
+#include "daemon/catalog.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/privileges.hpp"
 #include "daemon/server.hpp"
 #include "daemon/socket_activation.hpp"
+#include "net/event_loops.hpp"
 
 namespace {
 
@@ -40,7 +41,8 @@ int run(const netd::config::CommandLine& command_line, int argc, char* argv[]) {
     // Read (and unset, so that fork-mode children never see them) once: a
     // service they name needs no listener of its own, at start and on every reload.
     auto passed = netd::take_passed_sockets();
-    const auto config = netd::config::build_config(command_line.raw, netd::passed_services(passed));
+    const auto config = netd::config::build_config(command_line.raw, netd::catalog(),
+                                                   netd::passed_services(passed));
     if (command_line.check_config) {
         netd::config::print_effective(std::cout, *config);
         return 0;
@@ -49,12 +51,12 @@ int run(const netd::config::CommandLine& command_line, int argc, char* argv[]) {
     raise_descriptor_limit(config->server);
 
     // SIGHUP reads the same file and command line again.
-    netd::Server server(config, std::move(passed),
-                        [argc, argv](const netd::config::PassedServices& services) {
-                            return netd::config::build_config(
-                                netd::config::read_command_line(argc, argv).raw, services);
-                        });
-    server.bind();
+    netd::Server server(
+        config, std::move(passed), [argc, argv](const netd::config::PassedServices& services) {
+            return netd::config::build_config(netd::config::read_command_line(argc, argv).raw,
+                                              netd::catalog(), services);
+        });
+    server.start();
     netd::drop_privileges(config->server, config->file);
     return server.run();
 }
@@ -72,7 +74,7 @@ int daemon_main(int argc, char* argv[]) {
         const auto command_line = netd::config::read_command_line(argc, argv);
         if (command_line.help) {
             std::cout << netd::config::usage_text();
-            netd::config::print_key_help(std::cout);
+            netd::config::print_key_help(std::cout, netd::catalog());
             return 0;
         }
         if (command_line.version) {

@@ -7,9 +7,9 @@
 #include <csignal>
 #include <cstring>
 
-#include "daemon/connection.hpp"
-#include "daemon/event_loops.hpp"
 #include "daemon/logging.hpp"
+#include "net/connection.hpp"
+#include "net/event_loops.hpp"
 
 namespace netd {
 
@@ -24,7 +24,7 @@ ForkModel::ForkModel(asio::io_context& io, unsigned max_children, metrics::Row& 
     await_sigchld();
 }
 
-bool ForkModel::admit(std::function<void()> resume) {
+bool ForkModel::has_room(std::function<void()> resume) {
     if (children_.size() < max_children_) {
         return true;
     }
@@ -34,7 +34,8 @@ bool ForkModel::admit(std::function<void()> resume) {
     return false;
 }
 
-bool ForkModel::fork_child(const std::string& peer, Admission admission) {
+ChildProcesses::Forked ForkModel::fork_child(const std::string& peer, Admission admission,
+                                             std::function<void()> serve) {
     // Until the child has its own signal pipe (notify_fork below), a signal it handled would be
     // written into the pipe it still shares with the parent, and taken by the parent: a SIGHUP
     // passed on to a child that had just been forked made the parent reload twice. Signals wait
@@ -57,27 +58,27 @@ bool ForkModel::fork_child(const std::string& peer, Admission admission) {
         deadline_.cancel();
         children_.clear();
         waiting_.clear();
-        for (const auto& hook : child_hooks_) {
-            hook();
-        }
-        // Leave the parent's event loop once this handler returns; serve_child takes over.
+        child_serves_ = std::move(serve);
+        // Leave the parent's event loop once this handler returns: Server::run goes on with
+        // serve_child.
         io_.stop();
-        return true;
+        return Forked::child;
     }
     io_.notify_fork(asio::execution_context::fork_parent);
     if (pid < 0) {
         BOOST_LOG_TRIVIAL(warning)
             << peer << ": cannot fork: " << std::strerror(errno) << "; connection closed";
-        return false;
+        return Forked::failed;
     }
     children_.emplace(pid, Child{.peer = peer, .admission = std::move(admission)});
     counters_.set(metrics::fork_children, children_.size());
     BOOST_LOG_TRIVIAL(debug) << peer << ": served by child " << pid;
-    return false;
+    return Forked::parent;
 }
 
-int ForkModel::serve_child() {
+int ForkModel::run_child() {
     io_.restart();
+    std::exchange(child_serves_, {})();
     // The server's own signal handling goes on here: SIGTERM drains this process's connection.
     while (!live_connections().empty()) {
         try {

@@ -3,6 +3,11 @@
 // xinetd's `wait = no`. The parent accepts, serves datagrams and reaps; a child serves its one
 // connection and exits, so a handler that crashes costs that connection only.
 //
+// The path of a connection, top to bottom: a stream listener accepts and verifies it and calls
+// fork_child. The parent keeps the admission in its table of children and goes on accepting. The
+// child stops its event loop, so that Server::run returns from it and, in Server::serve_child,
+// closes the parent's listeners, tells the handlers, runs the connection (run_child) and exits.
+//
 // At max_children live children the parent stops accepting (the kernel's backlog holds new
 // clients) and resumes as soon as one exits. On shutdown children get SIGTERM, on which they drain
 // their connection as the parent drains its own, and shutdown_timeout to finish before SIGKILL.
@@ -18,36 +23,29 @@
 #include <string>
 #include <vector>
 
-#include "daemon/verify.hpp"
+#include "net/listener.hpp"
+#include "verify/verify.hpp"
 
 namespace netd {
 
-class ForkModel {
+class ForkModel final : public ChildProcesses {
   public:
     /// Children are forked on io; max_children as in [server]; the live children are counted in
     /// counters (the server's metrics row).
     ForkModel(boost::asio::io_context& io, unsigned max_children, metrics::Row& counters);
-    ForkModel(const ForkModel&) = delete;
-    ForkModel& operator=(const ForkModel&) = delete;
 
-    /// Registers what a new child must close or reset before serving.
-    void on_child(std::function<void()> hook) { child_hooks_.push_back(std::move(hook)); }
+    bool has_room(std::function<void()> resume) override;
 
-    /// Whether a child may start now. If not, resume runs once a child has exited.
-    bool admit(std::function<void()> resume);
-
-    /// Forks for the connection from peer, whose admission the parent holds until the child is
-    /// reaped (so limits count live children). Returns true in the child, which has run the child
-    /// hooks and must now serve that connection only (then return to the event loop, which
-    /// stops so that serve_child takes over); false in the parent, also when fork failed.
-    bool fork_child(const std::string& peer, Admission admission);
+    /// In the child (Forked::child), serve is kept for run_child, and the loop is stopped.
+    Forked fork_child(const std::string& peer, Admission admission,
+                      std::function<void()> serve) override;
 
     bool in_child() const { return in_child_; }
 
-    /// In the child, after the loop stopped: serves until the last connection closes (the
-    /// server's signal handling still runs: SIGTERM drains, SIGHUP reopens); returns the exit
-    /// status.
-    int serve_child();
+    /// In the child, once its loop stopped and the server closed what is the parent's: serves
+    /// the connection it was forked for until it closes (the server's signal handling still runs:
+    /// SIGTERM drains, SIGHUP reopens); returns the exit status.
+    int run_child();
 
     /// Passes signal on to every child (SIGHUP: reopen log files).
     void signal_children(int signal);
@@ -56,8 +54,6 @@ class ForkModel {
     /// shutdown_timeout (the running config's). The loop runs out of work when the last one is
     /// reaped.
     void shutdown(std::chrono::seconds shutdown_timeout);
-
-    std::size_t children() const { return children_.size(); }
 
   private:
     void await_sigchld();
@@ -75,7 +71,8 @@ class ForkModel {
     };
     std::map<pid_t, Child> children_;
     std::vector<std::function<void()>> waiting_;
-    std::vector<std::function<void()>> child_hooks_;
+    /// In the child: what serves its connection, for run_child.
+    std::function<void()> child_serves_;
     bool in_child_ = false;
     bool shutting_down_ = false;
 };

@@ -7,14 +7,12 @@
 #include <csignal>
 #include <iostream>
 #include <thread>
+#include <variant>
 
-#include "daemon/datagram_listener.hpp"
-#include "daemon/endpoint_text.hpp"
-#include "daemon/listen_socket.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/socket_activation.hpp"
-#include "daemon/stream_listener.hpp"
 #include "handlers/registry.hpp"
+#include "net/connection.hpp"
 
 namespace netd {
 
@@ -46,7 +44,6 @@ Server::Server(std::shared_ptr<const config::Config> config, std::vector<PassedS
     connection_limit_.max = config_->server.max_connections;
     if (config_->server.mode == config::Mode::fork) {
         fork_ = std::make_unique<ForkModel>(loops_.main(), config_->server.max_children, counters_);
-        fork_->on_child([this] { enter_child(); });
     }
 }
 
@@ -74,32 +71,55 @@ std::vector<std::shared_ptr<Service>> Server::make_services(
     return services;
 }
 
+namespace {
+
+/// What a service asks to listen on: (transport, address) for each of its listener keys.
+std::vector<std::pair<Transport, ListenAddress>> addresses_of(
+    const config::ServiceConfig& settings) {
+    std::vector<std::pair<Transport, ListenAddress>> addresses;
+    for (const auto& endpoint : settings.tcp) {
+        addresses.emplace_back(Transport::tcp, endpoint);
+    }
+    for (const auto& endpoint : settings.udp) {
+        addresses.emplace_back(Transport::udp, endpoint);
+    }
+    for (const auto& path : settings.unix_stream) {
+        addresses.emplace_back(Transport::unix_stream, path);
+    }
+    for (const auto& path : settings.unix_datagram) {
+        addresses.emplace_back(Transport::unix_datagram, path);
+    }
+    return addresses;
+}
+
+}  // namespace
+
 std::vector<Server::BoundListener> Server::open_listeners(
     const std::vector<std::shared_ptr<Service>>& services, std::vector<bool>& kept) {
-    const ListenerOptions options{.shared_port = loops_.size() > 1, .fork = fork_.get()};
-    auto& main = loops_.main();
+    const ListenerOptions options{.shared_port = loops_.size() > 1, .children = fork_.get()};
     kept.assign(listeners_.size(), false);
     std::vector<BoundListener> opened;
     std::vector<bool> is_new;
-    const auto reuse = [&](const std::string& service, const std::string& address) {
+    // An address the same service listens on already is kept as it is (a passed socket stays with
+    // the service of its name); any other is bound, with a copy on every loop.
+    const auto add = [&](const std::shared_ptr<Service>& service, Transport transport,
+                         const ListenAddress& address) {
+        const auto& name = service->settings.name;
+        const std::string text = describe(transport, address);
         for (std::size_t i = 0; i < listeners_.size(); ++i) {
-            if (!kept[i] && listeners_[i].service == service && listeners_[i].address == address) {
+            if (!kept[i] && listeners_[i].service == name && listeners_[i].text == text) {
                 kept[i] = true;
                 opened.push_back(listeners_[i]);
                 is_new.push_back(false);
-                return true;
+                return;
             }
         }
-        return false;
-    };
-    const auto add = [&](const Service& service, const std::string& address, bool passed,
-                         auto make) {
-        if (reuse(service.settings.name, address)) {
-            return;
-        }
-        BoundListener bound{
-            .service = service.settings.name, .address = address, .passed = passed, .copies = {}};
-        bound.copies.push_back(make());
+        BoundListener bound{.service = name,
+                            .transport = transport,
+                            .address = address,
+                            .text = text,
+                            .copies = {}};
+        bound.copies.push_back(open_listener(loops_.main(), service, transport, address, options));
         for (std::size_t loop = 1; loop < loops_.size(); ++loop) {
             bound.copies.push_back(bound.copies.front()->copy_for(loops_.at(loop)));
         }
@@ -108,36 +128,12 @@ std::vector<Server::BoundListener> Server::open_listeners(
     };
     try {
         for (const auto& service : services) {
-            const auto& settings = service->settings;
-            for (const auto& endpoint : settings.tcp) {
-                add(*service, describe<asio::ip::tcp>(endpoint_text(endpoint)), false, [&] {
-                    return std::make_shared<StreamListener<asio::ip::tcp>>(main, service, endpoint,
-                                                                           options);
-                });
+            for (const auto& [transport, address] : addresses_of(service->settings)) {
+                add(service, transport, address);
             }
-            for (const auto& endpoint : settings.udp) {
-                add(*service, describe<asio::ip::udp>(endpoint_text(endpoint)), false, [&] {
-                    return std::make_shared<DatagramListener<asio::ip::udp>>(
-                        main, service, asio::ip::udp::endpoint(endpoint.address(), endpoint.port()),
-                        options);
-                });
-            }
-            for (const auto& path : settings.unix_stream) {
-                add(*service, describe<asio::local::stream_protocol>(path), false, [&] {
-                    return std::make_shared<StreamListener<asio::local::stream_protocol>>(
-                        main, service, asio::local::stream_protocol::endpoint(path), options);
-                });
-            }
-            for (const auto& path : settings.unix_datagram) {
-                add(*service, describe<asio::local::datagram_protocol>(path), false, [&] {
-                    return std::make_shared<DatagramListener<asio::local::datagram_protocol>>(
-                        main, service, asio::local::datagram_protocol::endpoint(path), options);
-                });
-            }
-            // Sockets socket activation passed stay with the service of their name.
             for (const auto& listener : listeners_) {
-                if (listener.passed) {
-                    reuse(settings.name, listener.address);
+                if (listener.passed() && listener.service == service->settings.name) {
+                    add(service, listener.transport, listener.address);
                 }
             }
         }
@@ -146,39 +142,18 @@ std::vector<Server::BoundListener> Server::open_listeners(
             const auto found = std::find_if(services.begin(), services.end(), [&](const auto& s) {
                 return s->settings.name == passed.service;
             });
+            const auto where = "socket activation: fd " + std::to_string(passed.fd) + " named '" +
+                               passed.name + "'";
             if (found == services.end()) {
-                throw config::ConfigError("socket activation: fd " + std::to_string(passed.fd) +
-                                          " named '" + passed.name + "' matches no service");
+                throw config::ConfigError(where + " matches no service");
             }
-            const auto& service = *found;
-            const auto* spec = find_handler(service->settings.handler);
-            const bool stream =
-                passed.transport == Transport::tcp || passed.transport == Transport::unix_stream;
-            if (stream ? !spec->stream : !spec->datagram) {
-                throw config::ConfigError("socket activation: fd " + std::to_string(passed.fd) +
-                                          " named '" + passed.name + "': handler '" +
-                                          service->settings.handler + "' does not serve " +
-                                          (stream ? "streams" : "datagrams"));
+            const auto* spec = find_handler((*found)->settings.handler);
+            if (is_stream(passed.transport) ? !spec->stream : !spec->datagram) {
+                throw config::ConfigError(where + ": handler '" + (*found)->settings.handler +
+                                          "' does not serve " +
+                                          (is_stream(passed.transport) ? "streams" : "datagrams"));
             }
-            const AdoptedSocket socket{.fd = passed.fd};
-            add(*service, "fd " + std::to_string(passed.fd), true,
-                [&]() -> std::shared_ptr<Listener> {
-                    switch (passed.transport) {
-                        case Transport::tcp:
-                            return std::make_shared<StreamListener<asio::ip::tcp>>(main, service,
-                                                                                   socket, options);
-                        case Transport::udp:
-                            return std::make_shared<DatagramListener<asio::ip::udp>>(
-                                main, service, socket, options);
-                        case Transport::unix_stream:
-                            return std::make_shared<StreamListener<asio::local::stream_protocol>>(
-                                main, service, socket, options);
-                        case Transport::unix_datagram:
-                            break;
-                    }
-                    return std::make_shared<DatagramListener<asio::local::datagram_protocol>>(
-                        main, service, socket, options);
-                });
+            add(*found, passed.transport, AdoptedSocket{.fd = passed.fd});
         }
     } catch (...) {
         for (std::size_t i = 0; i < opened.size(); ++i) {
@@ -203,7 +178,7 @@ void Server::start_handlers(const std::vector<std::shared_ptr<Service>>& service
             }
             try {
                 throw;
-            } catch (const KeyError& e) {
+            } catch (const config::KeyError& e) {
                 throw service.settings.error(e.key(), e.what());
             } catch (const std::exception& e) {
                 // Not the config's fault (no thread to be had, say), but its service's all the
@@ -214,7 +189,7 @@ void Server::start_handlers(const std::vector<std::shared_ptr<Service>>& service
     }
 }
 
-void Server::bind() {
+void Server::start() {
     auto services = make_services(config_);
     std::vector<bool> kept;
     auto listeners = open_listeners(services, kept);
@@ -236,7 +211,7 @@ void Server::bind() {
 config::PassedServices Server::passed_services() const {
     config::PassedServices names;
     for (const auto& listener : listeners_) {
-        if (listener.passed) {
+        if (listener.passed()) {
             names.insert(listener.service);
         }
     }
@@ -330,7 +305,7 @@ void Server::reload() {
         const bool fresh = !already_open(listener);
         auto service = *found;
         on_every_loop(listener, [service, fresh](std::size_t, Listener& copy) {
-            copy.serve_for(service);
+            copy.switch_to(service);
             if (fresh) {
                 copy.start();
             }
@@ -366,14 +341,7 @@ int Server::run() {
     running_ = true;
     loops_.run();
     if (fork_ && fork_->in_child()) {
-        const int status = fork_->serve_child();
-        for (const auto& service : services_) {
-            service->handler->stop();
-        }
-        // The parent's objects stay as they are: destroying them here would join threads that
-        // only exist in the parent, and remove its Unix socket files. (The console log flushes
-        // every line already.)
-        ::_exit(status);
+        serve_child();
     }
     for (const auto& service : services_) {
         service->handler->stop();
@@ -494,10 +462,11 @@ std::string Server::summary() const {
            " listeners";
 }
 
-void Server::enter_child() {
+void Server::serve_child() {
+    // The listeners and the service manager are the parent's. signals_ stays: a child drains its
+    // connection on SIGTERM and reopens log files on SIGHUP just as the parent does, and a signal
+    // that arrived during the fork is still queued there.
     manager_.silence();
-    // signals_ stays: a child drains its connection on SIGTERM and reopens log files on SIGHUP
-    // just as the parent does, and a signal that arrived during the fork is still queued there.
     for (const auto& listener : listeners_) {
         for (const auto& copy : listener.copies) {
             copy->abandon();
@@ -507,6 +476,14 @@ void Server::enter_child() {
     for (const auto& service : services_) {
         service->handler->enter_child();
     }
+    const int status = fork_->run_child();
+    for (const auto& service : services_) {
+        service->handler->stop();
+    }
+    // The parent's objects stay as they are: destroying them here would join threads that only
+    // exist in the parent, and remove its Unix socket files. (The console log flushes every line
+    // already.)
+    ::_exit(status);
 }
 
 void Server::stop() {

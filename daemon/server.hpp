@@ -14,12 +14,12 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "daemon/event_loops.hpp"
 #include "daemon/fork_model.hpp"
-#include "daemon/listener.hpp"
-#include "daemon/service.hpp"
 #include "daemon/service_manager.hpp"
 #include "daemon/socket_activation.hpp"
+#include "net/event_loops.hpp"
+#include "net/listener.hpp"
+#include "net/service.hpp"
 
 namespace netd {
 
@@ -40,7 +40,7 @@ class Server {
     /// Builds every service's handler, binds every listener and starts the handlers (opening
     /// log files); throws config::ConfigError (naming file, section and key) and leaves nothing
     /// bound or open on failure.
-    void bind();
+    void start();
 
     /// Serves until SIGTERM/SIGINT and the drain that follows, then stops the handlers (log
     /// files written out) and returns the exit status. A fork-mode child never returns: it ends
@@ -51,9 +51,13 @@ class Server {
     /// One configured (or passed) listening address of a service, with its copy on every loop.
     struct BoundListener {
         std::string service;  ///< the service's name
-        std::string address;  ///< "tcp 127.0.0.1:7007" as configured, or "fd 3" (passed)
-        bool passed = false;  ///< socket activation passed it: it stays with its service
+        Transport transport = Transport::tcp;
+        ListenAddress address;  ///< as configured, or the socket socket activation passed
+        std::string text;       ///< describe(transport, address): what a reload compares
         std::vector<std::shared_ptr<Listener>> copies;  ///< by loop index
+
+        /// Socket activation passed it: it stays with the service of its name.
+        bool passed() const { return std::holds_alternative<AdoptedSocket>(address); }
     };
 
     /// The services config asks for (handlers built, not started).
@@ -93,9 +97,9 @@ class Server {
     /// SIGTERM: every loop stops accepting, handles the datagrams and stream bytes that already
     /// arrived, and closes its connections; the loops then run out of work.
     void shutdown();
-    /// In a new fork-mode child: close the listeners (they are the parent's) and tell the
-    /// handlers they are in a child.
-    void enter_child();
+    /// fork mode, in a child whose loop stopped after fork_child: closes what is the parent's,
+    /// tells the handlers, serves the one connection, and ends the process.
+    [[noreturn]] void serve_child();
     /// Closes every listener (removing the Unix socket files it created).
     void stop();
     /// The one-line summary for logs and the service manager's STATUS=.
@@ -119,7 +123,7 @@ class Server {
     std::vector<std::shared_ptr<Service>> services_;
     /// What each service's limits count, by service name, across reloads.
     std::map<std::string, std::shared_ptr<ServiceLoad>, std::less<>> loads_;
-    /// Sockets socket activation passed, until bind() makes them listeners.
+    /// Sockets socket activation passed, until start() makes them listeners.
     std::vector<PassedSocket> passed_;
     /// Whether the loops run: until then a listener is stopped on the calling thread.
     bool running_ = false;

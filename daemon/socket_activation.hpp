@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "handlers/handler.hpp"
+#include "core/peer.hpp"
 
 namespace netd {
 

@@ -9,6 +9,7 @@
 
 #include "config/config.hpp"
 #include "config/reader.hpp"
+#include "daemon/catalog.hpp"
 #include "fuzz/fuzz_input.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -19,7 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     const std::string path = "/proc/self/fd/" + std::to_string(fd);
     try {
-        const auto config = netd::config::build_config(netd::config::read_config_file(path));
+        const auto config =
+            netd::config::build_config(netd::config::read_config_file(path), netd::catalog());
         if (config->services.empty() && config->file.empty()) {
             return 0;
         }

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "fuzz/fuzz_input.hpp"
-#include "handlers/octet_framer.hpp"
+#include "handlers/logger/octet_framer.hpp"
 
 namespace {
 

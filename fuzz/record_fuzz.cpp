@@ -7,8 +7,8 @@
 #include <string>
 
 #include "fuzz/fuzz_input.hpp"
-#include "handlers/log_record.hpp"
-#include "handlers/syslog.hpp"
+#include "handlers/logger/log_record.hpp"
+#include "handlers/logger/syslog.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     netd::fuzz::Input in(data, size);

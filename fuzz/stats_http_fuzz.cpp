@@ -5,6 +5,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "daemon/catalog.hpp"
 #include "fuzz/fuzz_input.hpp"
 #include "handlers/registry.hpp"
 
@@ -14,7 +15,7 @@ std::unique_ptr<netd::Handler> make_stats() {
     netd::config::RawConfig raw;
     raw.set("stats", "tcp", {"127.0.0.1:0", "fuzz"});
     raw.set("stats", "max_line", {"2048", "fuzz"});
-    static const auto config = netd::config::build_config(raw);
+    static const auto config = netd::config::build_config(raw, netd::catalog());
     return netd::find_handler("stats")->make(config->services.front());
 }
 

@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "fuzz/fuzz_input.hpp"
-#include "handlers/syslog.hpp"
+#include "handlers/logger/syslog.hpp"
 
 namespace {
 

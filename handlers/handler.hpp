@@ -3,29 +3,14 @@
 // bytes and sends what they put in Output, so one handler behaves identically under every
 // concurrency model and can be unit-tested with plain strings.
 
-#include <boost/asio/ip/address.hpp>
 #include <chrono>
-#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "core/peer.hpp"
+
 namespace netd {
-
-enum class Transport : std::uint8_t { tcp, udp, unix_stream, unix_datagram };
-
-std::string_view to_string(Transport transport);
-
-/// Who is on the other end of a connection or sent a datagram.
-struct Peer {
-    Transport transport = Transport::tcp;
-    boost::asio::ip::address address;  ///< tcp and udp only
-    std::uint16_t port = 0;            ///< tcp and udp only
-    std::string path;                  ///< unix only: the peer's bound path, often empty
-
-    /// "127.0.0.1:5000", "[::1]:5000", a Unix path, or "unix" for an unnamed Unix peer.
-    std::string to_string() const;
-};
 
 /// Where a handler puts its reply, and how it asks for the connection to be closed.
 class Output {

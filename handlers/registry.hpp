@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "core/name_table.hpp"
 #include "handlers/handler.hpp"
 
 namespace netd {
@@ -18,25 +19,15 @@ struct HandlerSpec {
     bool stream = true;                     ///< serves tcp and unix listeners
     bool datagram = true;                   ///< serves udp and unixgram listeners
     std::span<const config::KeySpec> keys;  ///< keys of its own, beside the common service keys
-    /// Builds the handler from the service's options; throws KeyError for a bad value of one of its
-    /// keys, so that validation can name file, section and key. Cheap and free of side effects:
-    /// validation (and --check-config) calls it too.
+    /// Builds the handler from the service's options; throws config::KeyError for a bad value of
+    /// one of its keys, so that validation can name file, section and key. Cheap and free of side
+    /// effects: validation (and --check-config) calls it too.
     std::unique_ptr<Handler> (*make)(const config::ServiceConfig& service);
 };
 
-/// Thrown by a factory for a bad value of one of its own keys.
-class KeyError : public config::ValueError {
-  public:
-    KeyError(std::string_view key, const std::string& reason)
-        : config::ValueError(reason), key_(key) {}
-    const std::string& key() const { return key_; }
-
-  private:
-    std::string key_;
-};
-
 /// A handler's own key, parsed by parse(const std::string&), which throws config::ValueError for a
-/// bad value; that becomes a KeyError naming the key, so validation can report file, section, key.
+/// bad value; that becomes a config::KeyError naming the key, so validation can report file,
+/// section, key.
 template <class Parse>
 auto parse_option(const config::ServiceConfig& service, std::string_view key, Parse parse) {
     const auto found = service.options.find(key);
@@ -44,28 +35,7 @@ auto parse_option(const config::ServiceConfig& service, std::string_view key, Pa
     try {
         return parse(value);
     } catch (const config::ValueError& e) {
-        throw KeyError(key, e.what());
-    }
-}
-
-/// Name tables (handlers, verifiers): the entry named name, or nullptr.
-template <class Spec>
-const Spec* find_by_name(const std::vector<Spec>& table, std::string_view name) {
-    for (const auto& spec : table) {
-        if (spec.name == name) {
-            return &spec;
-        }
-    }
-    return nullptr;
-}
-
-/// Adds spec to a name table; a name already there is replaced.
-template <class Spec>
-void add_by_name(std::vector<Spec>& table, const Spec& spec) {
-    if (const auto* found = find_by_name(table, spec.name)) {
-        table[static_cast<std::size_t>(found - table.data())] = spec;
-    } else {
-        table.push_back(spec);
+        throw config::KeyError(key, e.what());
     }
 }
 

@@ -22,7 +22,7 @@ namespace netd::metrics {
 /// What a row counts; the meaning of its values depends on the family.
 enum class Family : std::uint8_t {
     traffic,     ///< one service on one transport: Traffic values
-    rejections,  ///< one service, transport and verifier: value 0 = rejections
+    rejections,  ///< one service, transport and verifier: RejectionValue values
     logger,      ///< one logger service: Logger values
     log_file,    ///< one log file: LogFileValue values
     server,      ///< the daemon: ServerValue values
@@ -39,6 +39,11 @@ enum Traffic : std::size_t {
     datagrams_dropped,  ///< received but not served: too large, or the reply could not be sent
     handler_errors,     ///< a handler threw (or, fork mode, its child died of a signal)
     listening,          ///< 1 once a listener of this transport served: the row is rendered
+};
+
+/// Values of a rejections row.
+enum RejectionValue : std::size_t {
+    rejected,  ///< connections or datagrams this verifier turned away
 };
 
 /// Values of a logger row.

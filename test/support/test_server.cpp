@@ -22,9 +22,9 @@
 #include <system_error>
 
 #include "daemon/daemon_main.hpp"
-#include "daemon/verify.hpp"
 #include "handlers/line_framer.hpp"
 #include "handlers/registry.hpp"
+#include "verify/verify.hpp"
 
 namespace {
 

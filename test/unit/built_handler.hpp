@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "daemon/catalog.hpp"
 #include "handlers/registry.hpp"
 
 namespace netd::test {
@@ -28,7 +29,7 @@ inline Built build(const std::string& handler,
         raw.set(handler, key, {value, "test"});
     }
     Built built;
-    built.config = config::build_config(raw);
+    built.config = config::build_config(raw, catalog());
     built.handler = find_handler(handler)->make(built.config->services.front());
     return built;
 }

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "config/reader.hpp"
+#include "daemon/catalog.hpp"
 #include "handlers/registry.hpp"
 
 using namespace netd::config;
@@ -45,7 +46,7 @@ CommandLine read(std::vector<std::string> args) {
 std::shared_ptr<const Config> load(const std::string& ini, std::vector<std::string> args = {}) {
     TempIni file(ini);
     args.insert(args.begin(), "--config=" + file.path());
-    return build_config(read(args).raw);
+    return build_config(read(args).raw, netd::catalog());
 }
 
 /// The ConfigError message a config produces; fails the test when it loads.
@@ -53,7 +54,7 @@ std::string error_of(const std::string& ini, std::vector<std::string> args = {})
     TempIni file(ini);
     args.insert(args.begin(), "--config=" + file.path());
     try {
-        build_config(read(args).raw);
+        build_config(read(args).raw, netd::catalog());
     } catch (const ConfigError& e) {
         std::string message = e.what();
         // Name the file generically so expectations do not depend on the temp path.
@@ -188,7 +189,8 @@ BOOST_AUTO_TEST_CASE(command_line_wins_over_the_file) {
 
 BOOST_AUTO_TEST_CASE(service_from_the_command_line_only) {
     const auto config = build_config(
-        read({"--config=/dev/null", "--mirror.handler=echo", "--mirror.udp=127.0.0.1:0"}).raw);
+        read({"--config=/dev/null", "--mirror.handler=echo", "--mirror.udp=127.0.0.1:0"}).raw,
+        netd::catalog());
     BOOST_REQUIRE(config->services.size() == 1U);
     BOOST_TEST(config->services[0].name == "mirror");
     BOOST_TEST(config->services[0].udp.size() == 1U);
@@ -263,7 +265,7 @@ BOOST_AUTO_TEST_CASE(command_line_errors) {
     const std::string config = "--config=" + file.path();
     const auto message = [&](std::vector<std::string> args) {
         try {
-            build_config(read(args).raw);
+            build_config(read(args).raw, netd::catalog());
         } catch (const ConfigError& e) {
             return std::string(e.what());
         }
@@ -326,7 +328,7 @@ BOOST_AUTO_TEST_CASE(check_config_output_reads_back_unchanged) {
 
 BOOST_AUTO_TEST_CASE(help_lists_every_key_with_its_default) {
     std::ostringstream help;
-    print_key_help(help);
+    print_key_help(help, netd::catalog());
     for (const auto* key : {"mode = strand",
                             "threads = 0",
                             "max_children = 256",

@@ -1,4 +1,4 @@
-#include "handlers/log_file.hpp"
+#include "handlers/logger/log_file.hpp"
 
 #include <unistd.h>
 

@@ -3,9 +3,10 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "daemon/service_metrics.hpp"
+#include "daemon/catalog.hpp"
 #include "metrics/exposition.hpp"
 #include "metrics/registry.hpp"
+#include "metrics/service_metrics.hpp"
 #include "test/unit/built_handler.hpp"
 
 using namespace netd;
@@ -164,7 +165,7 @@ BOOST_AUTO_TEST_CASE(stats_keys_and_transports_are_checked) {
     config::RawConfig raw;
     raw.set("stats", "udp", {"127.0.0.1:0", "test.ini"});
     try {
-        config::build_config(raw);
+        config::build_config(raw, catalog());
         BOOST_FAIL("a datagram listener for stats was accepted");
     } catch (const config::ConfigError& e) {
         BOOST_TEST(std::string(e.what()).find("does not serve datagrams") != std::string::npos);

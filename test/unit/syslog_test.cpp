@@ -1,12 +1,12 @@
-#include "handlers/syslog.hpp"
+#include "handlers/logger/syslog.hpp"
 
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <string>
 #include <vector>
 
-#include "handlers/log_record.hpp"
-#include "handlers/octet_framer.hpp"
+#include "handlers/logger/log_record.hpp"
+#include "handlers/logger/octet_framer.hpp"
 
 using namespace netd;
 using namespace std::string_literals;

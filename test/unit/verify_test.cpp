@@ -1,8 +1,8 @@
-#include "daemon/verify.hpp"
+#include "verify/verify.hpp"
 
 #include <boost/test/unit_test.hpp>
 
-#include "daemon/token_bucket.hpp"
+#include "verify/token_bucket.hpp"
 
 using namespace netd;
 namespace ip = boost::asio::ip;

@@ -1,7 +1,7 @@
 #pragma once
-// A listening stream socket (TCP or Unix) that accepts connections for one service.
-
-#include <sys/types.h>
+// A listening stream socket (TCP or Unix) that accepts connections for one service: each passes
+// the service's verifiers, then is served on this loop, or in a child process of its own (fork
+// mode).
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -10,9 +10,10 @@
 #include <cstdint>
 #include <memory>
 
-#include "daemon/listener.hpp"
-#include "daemon/service.hpp"
-#include "daemon/stream_connection.hpp"
+#include "net/listen_socket.hpp"
+#include "net/listener.hpp"
+#include "net/service.hpp"
+#include "net/stream_connection.hpp"
 
 namespace netd {
 
@@ -20,19 +21,16 @@ template <class Protocol>
 class StreamListener final : public Listener,
                              public std::enable_shared_from_this<StreamListener<Protocol>> {
   public:
-    /// Binds and listens at once; throws config::ConfigError naming the service key on failure.
+    /// Binds and listens at once (or adopts a passed socket); throws config::ConfigError naming
+    /// the service key on failure.
     StreamListener(boost::asio::io_context& io, std::shared_ptr<Service> service,
-                   const typename Protocol::endpoint& endpoint, ListenerOptions options);
-
-    /// Adopts a socket the service manager passed; throws like the other constructor.
-    StreamListener(boost::asio::io_context& io, std::shared_ptr<Service> service,
-                   AdoptedSocket socket, ListenerOptions options);
+                   const ListenAt<Protocol>& at, ListenerOptions options);
 
     void start() override;
     void drain() override;
     void stop() override;
     void abandon() override;
-    void serve_for(std::shared_ptr<Service> service) override { service_ = std::move(service); }
+    void switch_to(std::shared_ptr<Service> service) override { service_ = std::move(service); }
     std::shared_ptr<Listener> copy_for(boost::asio::io_context& io) override;
 
   private:
@@ -45,23 +43,19 @@ class StreamListener final : public Listener,
     /// Runs the service's verifiers on an accepted socket: true when it may be served (admission
     /// is then set); false when the peer is already gone or was rejected (the socket is then
     /// closed, after the busy answer for a limit).
-    bool admit(typename Protocol::socket& socket, Admission& admission);
-    /// Verifies an accepted socket and, if admitted, makes it a connection of this listener's
-    /// service (nullptr when not).
-    std::shared_ptr<StreamConnection<Protocol>> serve(typename Protocol::socket socket);
-    /// Makes an admitted socket a connection of this listener's service.
-    std::shared_ptr<StreamConnection<Protocol>> serve(typename Protocol::socket socket,
-                                                      Admission admission);
-    /// Fork mode: verifies the socket and serves it in a new child process.
-    void serve_in_child(typename Protocol::socket socket);
+    bool verify(typename Protocol::socket& socket, Admission& admission);
+    /// Makes an admitted socket a connection of this listener's service, on this loop.
+    std::shared_ptr<StreamConnection<PlainStream<Protocol>>> serve(typename Protocol::socket socket,
+                                                                   Admission admission);
+    /// fork mode: a child process serves the admitted socket. Whether this process is that
+    /// child.
+    bool serve_in_child(typename Protocol::socket socket, Admission admission);
     /// Accepting failed for lack of resources (descriptors, memory): pause instead of spinning.
     void pause_accepting();
     /// Puts the bound socket into the listening state; throws like the constructor.
     void listen(const std::string& why_not_bound);
-    /// The config error for this listener's key.
-    config::ConfigError error(const std::string& reason) const;
 
-    typename Protocol::acceptor acceptor_;
+    ListeningSocket<typename Protocol::acceptor> acceptor_;
     std::shared_ptr<Service> service_;
     ListenerOptions options_;
     boost::asio::steady_timer retry_timer_;
@@ -69,10 +63,6 @@ class StreamListener final : public Listener,
     /// warning is repeated at most every accept_warning_interval while it lasts.
     std::uint64_t accept_failures_ = 0;
     std::chrono::steady_clock::time_point last_accept_warning_{};
-    std::string description_;
-    ino_t unix_inode_ = 0;  ///< the socket file we created, removed again on stop
-    bool announce_ = true;  ///< the original logs its address, its pool-mode copies do not
-    bool adopted_ = false;  ///< passed by the service manager: copies share its descriptor
 };
 
 extern template class StreamListener<boost::asio::ip::tcp>;

@@ -1,4 +1,4 @@
-#include "handlers/log_file.hpp"
+#include "handlers/logger/log_file.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -256,13 +256,11 @@ void LogFile::run() {
                 BOOST_LOG_TRIVIAL(error) << "logger: " << why << "; still writing to the old file";
             }
         }
+        // A batch the disk refused is retried as it is (what came meanwhile waits in front_).
         if (written_ == back_.size()) {
             back_.clear();
             written_ = 0;
             back_.swap(front_);
-        } else if (!front_.empty() && !failing) {
-            back_.append(front_);  // a retried batch takes what came meanwhile along
-            front_.clear();
         }
         if (back_.empty()) {
             if (stopping_) {

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "handlers/handler.hpp"
+#include "core/peer.hpp"
 #include "metrics/registry.hpp"
 
 namespace netd {

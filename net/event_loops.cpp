@@ -1,12 +1,12 @@
-#include "daemon/event_loops.hpp"
+#include "net/event_loops.hpp"
 
 #include <pthread.h>
 
+#include <boost/log/trivial.hpp>
 #include <csignal>
 #include <ctime>
 #include <thread>
 
-#include "daemon/logging.hpp"
 #include "metrics/registry.hpp"
 
 #if defined(__SANITIZE_THREAD__)

@@ -1,4 +1,4 @@
-#include "handlers/syslog.hpp"
+#include "handlers/logger/syslog.hpp"
 
 #include <algorithm>
 #include <array>

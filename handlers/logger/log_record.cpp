@@ -1,4 +1,4 @@
-#include "handlers/log_record.hpp"
+#include "handlers/logger/log_record.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>

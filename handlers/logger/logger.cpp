@@ -1,4 +1,4 @@
-#include "handlers/logger.hpp"
+#include "handlers/logger/logger.hpp"
 
 #include <array>
 #include <atomic>
@@ -6,9 +6,10 @@
 #include <chrono>
 #include <utility>
 
-#include "handlers/log_file.hpp"
-#include "handlers/log_record.hpp"
-#include "handlers/octet_framer.hpp"
+#include "core/throttle.hpp"
+#include "handlers/logger/log_file.hpp"
+#include "handlers/logger/log_record.hpp"
+#include "handlers/logger/octet_framer.hpp"
 
 namespace netd {
 
@@ -105,14 +106,14 @@ class LoggerHandler final : public Handler {
 
     void start() override {
         if (const auto key = file_->stage(options_.file); !key.empty()) {
-            throw KeyError(key, "differs from the " + std::string(key) + " of another service " +
-                                    "writing " + options_.file.path +
-                                    " (one file, one writer: they must agree)");
+            throw config::KeyError(
+                key, "differs from the " + std::string(key) + " of another service " + "writing " +
+                         options_.file.path + " (one file, one writer: they must agree)");
         }
         staged_ = true;
         if (auto why = file_->start(); !why.empty()) {
             stop();
-            throw KeyError("file", why);
+            throw config::KeyError("file", why);
         }
         started_ = true;
         // Here, not in the constructor: validation (--check-config) builds handlers too.
@@ -191,10 +192,7 @@ class LoggerHandler final : public Handler {
     void note_dropped() {
         counters_->add(metrics::records_dropped);
         const auto dropped = ++dropped_;
-        const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-        auto last = last_drop_log_.load();
-        if (now - last >= std::chrono::nanoseconds(std::chrono::seconds(1)).count() &&
-            last_drop_log_.compare_exchange_strong(last, now)) {
+        if (drop_log_.ready()) {
             BOOST_LOG_TRIVIAL(warning) << "[" << options_.service << "] dropped " << dropped
                                        << " datagrams so far: the log writer is behind";
         }
@@ -206,9 +204,8 @@ class LoggerHandler final : public Handler {
     bool started_ = false;  ///< a user of file_ until stopped
     metrics::Row* counters_ = nullptr;  ///< from start()
     std::atomic<std::uint64_t> dropped_ = 0;
-    /// steady_clock ticks of the last drop warning (atomic: datagrams may come from several
-    /// threads).
-    std::atomic<std::chrono::steady_clock::rep> last_drop_log_ = 0;
+    /// Drop warnings, at most once a second (datagrams may come from several threads).
+    Throttle drop_log_{std::chrono::seconds(1)};
 };
 
 LoggerSession::LoggerSession(const LoggerHandler& handler, std::string peer)

@@ -1,4 +1,4 @@
-#include "daemon/unix_path.hpp"
+#include "net/unix_path.hpp"
 
 #include <sys/socket.h>
 #include <sys/stat.h>

@@ -5,7 +5,7 @@
 #include <boost/asio/local/basic_endpoint.hpp>
 #include <string>
 
-#include "handlers/handler.hpp"
+#include "core/peer.hpp"
 
 namespace netd {
 

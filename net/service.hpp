@@ -5,8 +5,8 @@
 #include <memory>
 
 #include "config/config.hpp"
-#include "daemon/verify.hpp"
 #include "handlers/handler.hpp"
+#include "verify/verify.hpp"
 
 namespace netd {
 

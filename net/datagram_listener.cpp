@@ -1,14 +1,12 @@
-#include "daemon/datagram_listener.hpp"
+#include "net/datagram_listener.hpp"
 
 #include <sys/socket.h>
 
 #include <boost/asio/post.hpp>
+#include <boost/log/trivial.hpp>
 
-#include "daemon/endpoint_text.hpp"
-#include "daemon/io_buffers.hpp"
-#include "daemon/listen_socket.hpp"
-#include "daemon/logging.hpp"
-#include "daemon/unix_path.hpp"
+#include "core/endpoint_text.hpp"
+#include "net/io_buffers.hpp"
 
 namespace netd {
 
@@ -23,38 +21,15 @@ constexpr int datagrams_per_turn = 64;
 
 template <class Protocol>
 DatagramListener<Protocol>::DatagramListener(asio::io_context& io, std::shared_ptr<Service> service,
-                                             const typename Protocol::endpoint& endpoint,
-                                             ListenerOptions options)
+                                             const ListenAt<Protocol>& at, ListenerOptions options)
     : socket_(io), service_(std::move(service)) {
-    description_ = describe<Protocol>(endpoint_text(endpoint));
-    finish_open(open_and_bind(socket_, endpoint, options.shared_port));
-    const auto bound = socket_.local_endpoint();
-    description_ = describe<Protocol>(endpoint_text(bound));
-    if constexpr (is_local_protocol<Protocol>) {
-        unix_inode_ = inode_of(bound.path());
-    }
-}
-
-template <class Protocol>
-DatagramListener<Protocol>::DatagramListener(asio::io_context& io, std::shared_ptr<Service> service,
-                                             AdoptedSocket socket, ListenerOptions /*options*/)
-    : socket_(io),
-      service_(std::move(service)),
-      description_(describe<Protocol>("fd " + std::to_string(socket.fd))),
-      adopted_(true) {
-    finish_open(adopt(socket_, socket.fd));
-    description_ =
-        describe<Protocol>(endpoint_text(socket_.local_endpoint())) + " (socket activation)";
+    finish_open(socket_.open(at, options.shared_port));
 }
 
 template <class Protocol>
 DatagramListener<Protocol>::DatagramListener(asio::io_context& io, DatagramListener& original)
-    : socket_(io),
-      service_(original.service_),
-      description_(original.description_),
-      announce_(false),
-      adopted_(original.adopted_) {
-    finish_open(open_copy(socket_, original.socket_, adopted_));
+    : socket_(io), service_(original.service_) {
+    finish_open(socket_.open_copy(original.socket_));
 }
 
 template <class Protocol>
@@ -62,15 +37,13 @@ void DatagramListener<Protocol>::finish_open(const std::string& why_not_bound) {
     std::string why = why_not_bound;
     if (why.empty()) {
         boost::system::error_code ec;
-        socket_.non_blocking(true, ec);
+        socket_.socket().non_blocking(true, ec);
         why = ec ? ec.message() : "";
     }
     if (!why.empty()) {
-        boost::system::error_code ignored;
-        socket_.close(ignored);
-        throw service_->settings.error(
-            kind_name<Protocol>,
-            "cannot bind " + description_.substr(description_.find(' ') + 1) + ": " + why);
+        socket_.abandon();
+        throw service_->settings.error(to_string(transport),
+                                       "cannot bind " + socket_.where() + ": " + why);
     }
 }
 
@@ -81,8 +54,9 @@ std::shared_ptr<Listener> DatagramListener<Protocol>::copy_for(asio::io_context&
 
 template <class Protocol>
 void DatagramListener<Protocol>::start() {
-    if (announce_) {
-        BOOST_LOG_TRIVIAL(info) << log_prefix(*service_) << "listening on " << description_;
+    if (socket_.announce()) {
+        BOOST_LOG_TRIVIAL(info) << log_prefix(*service_) << "listening on "
+                                << socket_.description();
     }
     service_->metrics.listening(transport);
     traffic_ = &service_->metrics.traffic(transport);
@@ -90,7 +64,7 @@ void DatagramListener<Protocol>::start() {
 }
 
 template <class Protocol>
-void DatagramListener<Protocol>::serve_for(std::shared_ptr<Service> service) {
+void DatagramListener<Protocol>::switch_to(std::shared_ptr<Service> service) {
     service_ = std::move(service);
     traffic_ = &service_->metrics.traffic(transport);
 }
@@ -100,12 +74,13 @@ void DatagramListener<Protocol>::do_receive() {
     for (int turn = 0; turn < datagrams_per_turn; ++turn) {
         switch (receive_one()) {
             case Received::dry:
-                socket_.async_wait(Protocol::socket::wait_read,
-                                   [self = this->shared_from_this()](boost::system::error_code ec) {
-                                       if (!ec) {
-                                           self->do_receive();
-                                       }
-                                   });
+                socket_.socket().async_wait(
+                    Protocol::socket::wait_read,
+                    [self = this->shared_from_this()](boost::system::error_code ec) {
+                        if (!ec) {
+                            self->do_receive();
+                        }
+                    });
                 return;
             case Received::closed:
                 return;
@@ -113,7 +88,8 @@ void DatagramListener<Protocol>::do_receive() {
                 break;
         }
     }
-    asio::post(socket_.get_executor(), [self = this->shared_from_this()] { self->do_receive(); });
+    asio::post(socket_.socket().get_executor(),
+               [self = this->shared_from_this()] { self->do_receive(); });
 }
 
 template <class Protocol>
@@ -129,7 +105,8 @@ typename DatagramListener<Protocol>::Received DatagramListener<Protocol>::receiv
     boost::system::error_code ec;
     // MSG_TRUNC makes the kernel report a datagram's real length, so one that did not fit the
     // buffer is recognised and dropped instead of being served cut short.
-    const std::size_t n = socket_.receive_from(asio::buffer(buffers.in), sender, MSG_TRUNC, ec);
+    const std::size_t n =
+        socket_.socket().receive_from(asio::buffer(buffers.in), sender, MSG_TRUNC, ec);
     if (ec == asio::error::would_block) {
         return Received::dry;
     }
@@ -138,7 +115,8 @@ typename DatagramListener<Protocol>::Received DatagramListener<Protocol>::receiv
     }
     if (ec) {
         // An ICMP error from an earlier send surfaces here (ECONNREFUSED); it is not ours.
-        BOOST_LOG_TRIVIAL(debug) << log_prefix(*service_) << description_ << ": " << ec.message();
+        BOOST_LOG_TRIVIAL(debug) << log_prefix(*service_) << socket_.description() << ": "
+                                 << ec.message();
         return Received::datagram;
     }
     traffic_->add(metrics::datagrams_in);
@@ -182,7 +160,7 @@ void DatagramListener<Protocol>::serve(std::string_view datagram,
         }
     }
     boost::system::error_code ec;
-    const std::size_t sent = socket_.send_to(asio::buffer(out.pending()), sender, 0, ec);
+    const std::size_t sent = socket_.socket().send_to(asio::buffer(out.pending()), sender, 0, ec);
     if (!ec) {
         traffic_->add(metrics::datagrams_out);
         traffic_->add(metrics::bytes_out, sent);
@@ -191,23 +169,6 @@ void DatagramListener<Protocol>::serve(std::string_view datagram,
         BOOST_LOG_TRIVIAL(debug) << log_prefix(*service_) << "reply to " << peer.to_string()
                                  << " dropped: " << ec.message();
     }
-}
-
-template <class Protocol>
-void DatagramListener<Protocol>::stop() {
-    boost::system::error_code ignored;
-    if constexpr (is_local_protocol<Protocol>) {
-        if (socket_.is_open() && unix_inode_ != 0) {
-            remove_unix_path(socket_.local_endpoint(ignored).path(), unix_inode_);
-        }
-    }
-    abandon();
-}
-
-template <class Protocol>
-void DatagramListener<Protocol>::abandon() {
-    boost::system::error_code ignored;
-    socket_.close(ignored);
 }
 
 template class DatagramListener<asio::ip::udp>;

@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "daemon/service_metrics.hpp"
-#include "handlers/handler.hpp"
+#include "core/peer.hpp"
+#include "metrics/service_metrics.hpp"
 
 namespace netd {
 

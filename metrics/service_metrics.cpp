@@ -1,4 +1,4 @@
-#include "daemon/service_metrics.hpp"
+#include "metrics/service_metrics.hpp"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "daemon/connection.hpp"
+#include "net/connection.hpp"
 
 #include <vector>
 
@@ -38,7 +38,7 @@ bool Connection::idle() const {
     return idle_timeout_ > 0 && idle_clock() - last_input_ > idle_timeout_;
 }
 
-std::size_t close_idle_connections() {
+void close_idle_connections() {
     ++idle_clock();
     std::vector<Connection*> idle;
     for (auto* connection : live_connections()) {
@@ -49,7 +49,6 @@ std::size_t close_idle_connections() {
     for (auto* connection : idle) {
         connection->drain();
     }
-    return idle.size();
 }
 
 }  // namespace netd

@@ -1,15 +1,16 @@
-#include "daemon/verify.hpp"
+#include "verify/verify.hpp"
 
 #include <algorithm>
 #include <array>
+#include <boost/log/trivial.hpp>
 #include <chrono>
 #include <mutex>
 #include <unordered_map>
 #include <utility>
 
-#include "daemon/logging.hpp"
-#include "daemon/token_bucket.hpp"
-#include "handlers/registry.hpp"
+#include "core/name_table.hpp"
+#include "core/throttle.hpp"
+#include "verify/token_bucket.hpp"
 
 namespace netd {
 
@@ -23,18 +24,6 @@ boost::asio::ip::address plain_address(const boost::asio::ip::address& address) 
     return address;
 }
 
-bool has_address(Transport transport) {
-    return transport == Transport::tcp || transport == Transport::udp;
-}
-
-bool has_address(const Peer& peer) {
-    return has_address(peer.transport);
-}
-
-bool is_stream(Transport transport) {
-    return transport == Transport::tcp || transport == Transport::unix_stream;
-}
-
 /// acl: deny wins; with an allow list, only what it names gets in. Unix peers have no address
 /// and are not subject to it (file permissions guard Unix sockets).
 class AclVerifier final : public Verifier {
@@ -43,7 +32,7 @@ class AclVerifier final : public Verifier {
         : allow_(std::move(allow)), deny_(std::move(deny)) {}
 
     Verdict verify(const Peer& peer, bool /*stream*/) override {
-        if (!has_address(peer)) {
+        if (!has_address(peer.transport)) {
             return Verdict::accept;
         }
         const auto in = [&](const std::vector<config::Cidr>& blocks) {
@@ -90,7 +79,7 @@ class RateVerifier final : public Verifier {
     explicit RateVerifier(std::shared_ptr<TokenBucketTable> table) : table_(std::move(table)) {}
 
     Verdict verify(const Peer& peer, bool /*stream*/) override {
-        if (!has_address(peer) ||
+        if (!has_address(peer.transport) ||
             table_->take(plain_address(peer.address), std::chrono::steady_clock::now())) {
             return Verdict::accept;
         }
@@ -109,14 +98,15 @@ class SourceLimit final : public Verifier {
     SourceLimit(std::uint64_t max, ServiceLoad& load) : max_(max), load_(load) {}
 
     Verdict verify(const Peer& peer, bool stream) override {
-        if (!stream || !has_address(peer) || load_.take_source(plain_address(peer.address), max_)) {
+        if (!stream || !has_address(peer.transport) ||
+            load_.take_source(plain_address(peer.address), max_)) {
             return Verdict::accept;
         }
         return Verdict::busy;
     }
 
     void release(const Peer& peer) override {
-        if (has_address(peer)) {
+        if (has_address(peer.transport)) {
             load_.release_source(plain_address(peer.address));
         }
     }
@@ -192,7 +182,7 @@ struct VerifyChain::Link {
     std::unique_ptr<Verifier> verifier;
     std::atomic<std::uint64_t> rejected = 0;
     std::atomic<std::uint64_t> logged = 0;  ///< rejected when the last log line was written
-    std::atomic<std::chrono::steady_clock::rep> last_log = 0;
+    Throttle log{rejection_log_interval};
     /// The metrics rows of its rejections, by transport.
     std::array<metrics::Row*, 4> counted{};
 };
@@ -298,19 +288,11 @@ void VerifyChain::release(const Peer& peer, std::size_t admitted) {
 void VerifyChain::note(std::size_t index, const Peer& peer, bool stream) {
     auto& link = *links_[index];
     if (auto* counted = link.counted[static_cast<std::size_t>(peer.transport)]) {
-        counted->add(0);
+        counted->add(metrics::rejected);
     }
     const auto total = ++link.rejected;
-    const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-    auto last = link.last_log.load();
-    const auto interval =
-        std::chrono::duration_cast<std::chrono::steady_clock::duration>(rejection_log_interval)
-            .count();
-    if (last != 0 && now - last < interval) {
-        return;
-    }
-    if (!link.last_log.compare_exchange_strong(last, now)) {
-        return;  // another thread logs this second's line
+    if (!link.log.ready()) {
+        return;  // logged this second already
     }
     const auto since = total - link.logged.exchange(total);
     BOOST_LOG_TRIVIAL(warning) << "[" << service_ << "] rejected "

@@ -41,7 +41,7 @@ ConnectionSet& live_connections();
 
 /// One idle-timeout mechanism per loop rather than a timer per connection: the loop calls this
 /// once a second; it advances the loop's coarse clock (what touch() reads: no system call per
-/// read) and drains the connections that have been silent too long. Returns how many it closed.
-std::size_t close_idle_connections();
+/// read) and drains the connections that have been silent too long.
+void close_idle_connections();
 
 }  // namespace netd

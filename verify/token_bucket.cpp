@@ -1,4 +1,4 @@
-#include "daemon/token_bucket.hpp"
+#include "verify/token_bucket.hpp"
 
 #include <functional>
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "handlers/syslog.hpp"
+#include "handlers/logger/syslog.hpp"
 
 namespace netd {
 

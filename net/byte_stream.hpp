@@ -1,0 +1,71 @@
+#pragma once
+// The byte stream under a stream connection: what StreamConnection reads, writes and waits on,
+// never blocking. PlainStream is an accepted socket as it is; a TLS stream is the other kind a
+// connection is built to run over (the same operations, with the TLS record layer in between), so
+// that one connection class serves both.
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/socket_base.hpp>
+#include <boost/system/error_code.hpp>
+#include <cstddef>
+#include <utility>
+
+namespace netd {
+
+template <class Protocol>
+class PlainStream {
+  public:
+    using socket_type = typename Protocol::socket;
+    using executor_type = typename socket_type::executor_type;
+
+    explicit PlainStream(socket_type socket) : socket_(std::move(socket)) {}
+
+    executor_type get_executor() { return socket_.get_executor(); }
+    bool is_open() const { return socket_.is_open(); }
+
+    /// Reads and writes return would_block instead of waiting from now on.
+    void non_blocking(boost::system::error_code& ec) { socket_.non_blocking(true, ec); }
+
+    std::size_t read_some(boost::asio::mutable_buffer buffer, boost::system::error_code& ec) {
+        return socket_.read_some(buffer, ec);
+    }
+    std::size_t write_some(boost::asio::const_buffer buffer, boost::system::error_code& ec) {
+        return socket_.write_some(buffer, ec);
+    }
+
+    /// Completes with the bytes that arrive (the reactor reads them into buffer).
+    template <class Handler>
+    void async_read_some(boost::asio::mutable_buffer buffer, Handler&& handler) {
+        socket_.async_read_some(buffer, std::forward<Handler>(handler));
+    }
+    /// Completes when the stream can be read (or has ended) without reading it.
+    template <class Handler>
+    void async_wait_readable(Handler&& handler) {
+        socket_.async_wait(socket_type::wait_read, std::forward<Handler>(handler));
+    }
+    /// Completes when the stream takes more bytes.
+    template <class Handler>
+    void async_wait_writable(Handler&& handler) {
+        socket_.async_wait(socket_type::wait_write, std::forward<Handler>(handler));
+    }
+
+    /// Operations waiting complete with operation_aborted.
+    void cancel() {
+        boost::system::error_code ignored;
+        socket_.cancel(ignored);
+    }
+    /// Ends our sending side (the peer reads its end of input); reading goes on.
+    void shutdown_send(boost::system::error_code& ec) {
+        socket_.shutdown(socket_type::shutdown_send, ec);
+    }
+    void close() {
+        boost::system::error_code ignored;
+        socket_.shutdown(socket_type::shutdown_both, ignored);
+        socket_.close(ignored);
+    }
+
+  private:
+    socket_type socket_;
+};
+
+}  // namespace netd

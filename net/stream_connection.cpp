@@ -1,0 +1,412 @@
+#include "net/stream_connection.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/log/trivial.hpp>
+#include <cstring>
+#include <utility>
+
+#include "net/io_buffers.hpp"
+
+namespace netd {
+
+namespace {
+
+/// Reads handled in one go before yielding to other connections, so one fast sender cannot
+/// monopolise the thread.
+constexpr int reads_per_turn = 16;
+
+/// How long a paused connection waits before asking its session again.
+constexpr std::chrono::milliseconds pause_interval{5};
+
+/// How long a closing connection keeps reading (and discarding) what the client still sends, so
+/// that its last reply is not destroyed by a reset (Apache's lingering close), at most...
+constexpr std::chrono::seconds linger_time{2};
+/// ...and once the client has sent nothing for this long.
+constexpr std::chrono::milliseconds linger_quiet{100};
+
+}  // namespace
+
+template <class Stream>
+StreamConnection<Stream>::StreamConnection(Stream stream, std::shared_ptr<Service> service,
+                                           Admission admission)
+    : Connection(service->settings.idle_timeout),
+      stream_(std::move(stream)),
+      service_(std::move(service)),
+      admission_(std::move(admission)) {}
+
+template <class Stream>
+void StreamConnection<Stream>::start() {
+    boost::system::error_code ec;
+    stream_.non_blocking(ec);
+    if (ec) {
+        return fail(ec, "non_blocking");
+    }
+    phase_ = Phase::serving;
+    const bool read_on = respond([&](Output& out) {
+        session_ = service_->handler->open_session(admission_.peer());
+        session_->setup(out);
+    });
+    if (phase_ == Phase::serving) {
+        if (const auto after = session_->wake_after(); after.count() > 0) {
+            auto& timer = timers().wake;
+            timer.expires_after(after);
+            timer.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+                if (!ec) {
+                    self->wake();
+                }
+            });
+        }
+    }
+    if (read_on) {
+        do_read();
+    }
+}
+
+template <class Stream>
+typename StreamConnection<Stream>::Timers& StreamConnection<Stream>::timers() {
+    if (!timers_) {
+        timers_ = std::make_unique<Timers>(stream_.get_executor());
+    }
+    return *timers_;
+}
+
+template <class Stream>
+void StreamConnection<Stream>::do_read() {
+    auto& buffers = io_buffers();
+    for (int turn = 0; turn < reads_per_turn; ++turn) {
+        if (!session_->ready()) {
+            return pause();
+        }
+        boost::system::error_code ec;
+        const std::size_t n = stream_.read_some(boost::asio::buffer(buffers.in), ec);
+        if (ec == boost::asio::error::would_block) {
+            return wait_readable();
+        }
+        if (ec) {
+            return end_of_input(ec);
+        }
+        if (!handle_input(std::string_view(buffers.in.data(), n))) {
+            return;
+        }
+        if (n < buffers.in.size()) {
+            // A short read emptied the stream: wait now rather than spend a read on EAGAIN.
+            return wait_readable();
+        }
+    }
+    // Still readable after a full turn: let other connections run, then carry on.
+    boost::asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
+        if (self->phase_ == Phase::serving) {
+            self->do_read();
+        }
+    });
+}
+
+template <class Stream>
+void StreamConnection<Stream>::wait_readable() {
+    if (!session_->ready()) {
+        return pause();
+    }
+    queued_read_ = QueuedRead::waiting;
+    // A read, not a wait: Asio's async_wait re-arms the descriptor with epoll_ctl every time,
+    // while a queued read costs no system call until data arrives; then the reactor reads into
+    // first_read_, which is small so that an idle connection stays cheap.
+    stream_.async_read_some(
+        boost::asio::buffer(first_read_),
+        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
+            self->on_first_read(ec, n);
+        });
+}
+
+template <class Stream>
+void StreamConnection<Stream>::on_first_read(boost::system::error_code ec, std::size_t n) {
+    const QueuedRead read = std::exchange(queued_read_, QueuedRead::none);
+    if (phase_ == Phase::draining) {
+        if (!ec) {
+            handle_input(std::string_view(first_read_.data(), n));
+        }
+        return finish_drain();
+    }
+    if (phase_ != Phase::serving) {
+        return;  // closed meanwhile
+    }
+    if (read == QueuedRead::woken && ec == boost::asio::error::operation_aborted) {
+        // The wake's cancel (input that beat it is handled below instead, the wake then moot).
+        if (respond([&](Output& out) { session_->wake(out); })) {
+            wait_readable();
+        }
+        return;
+    }
+    if (ec) {
+        return end_of_input(ec);
+    }
+    if (n < first_read_.size()) {
+        if (handle_input(std::string_view(first_read_.data(), n))) {
+            wait_readable();
+        }
+        return;
+    }
+    // first_read_ filled up, so more is probably waiting: top it up from the stream in the
+    // thread's large buffer and hand the session one chunk.
+    auto& buffers = io_buffers();
+    std::memcpy(buffers.in.data(), first_read_.data(), n);
+    const std::size_t more =
+        stream_.read_some(boost::asio::buffer(buffers.in.data() + n, buffers.in.size() - n), ec);
+    if (!handle_input(std::string_view(buffers.in.data(), n + more))) {
+        return;
+    }
+    // A short or would-block top-up means the stream is dry; anything else (a full buffer, end
+    // of input, an error) is for do_read to find.
+    if (ec == boost::asio::error::would_block || (!ec && n + more < buffers.in.size())) {
+        return wait_readable();
+    }
+    do_read();
+}
+
+template <class Stream>
+void StreamConnection<Stream>::pause() {
+    auto& timer = timers().pause;
+    timer.expires_after(pause_interval);
+    timer.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+        if (!ec && self->phase_ == Phase::serving) {
+            self->do_read();
+        }
+    });
+}
+
+template <class Stream>
+void StreamConnection<Stream>::wake() {
+    // Only while the connection waits for input: cancel that read, and let its completion run
+    // the session's wake in order with whatever input came meanwhile.
+    if (phase_ == Phase::serving && queued_read_ == QueuedRead::waiting) {
+        queued_read_ = QueuedRead::woken;
+        stream_.cancel();
+    }
+}
+
+template <class Stream>
+bool StreamConnection<Stream>::handle_input(std::string_view bytes) {
+    touch();
+    admission_.traffic()->add(metrics::bytes_in, bytes.size());
+    return respond([&](Output& out) { session_->handle(bytes, out); });
+}
+
+template <class Stream>
+void StreamConnection<Stream>::end_of_input(const boost::system::error_code& ec) {
+    if (ec != boost::asio::error::eof) {
+        return fail(ec, "read");
+    }
+    // The client is done sending: the session may still answer, then we close.
+    input_ended_ = true;
+    finish_session();
+}
+
+template <class Stream>
+template <class Step>
+bool StreamConnection<Stream>::respond(Step step) {
+    auto& reply = io_buffers().out;
+    reply.clear();
+    Output out(reply);
+    try {
+        step(out);
+    } catch (const std::exception& e) {
+        admission_.traffic()->add(metrics::handler_errors);
+        BOOST_LOG_TRIVIAL(error) << log_prefix(*service_) << "handler failed for "
+                                 << admission_.peer().to_string() << ": " << e.what()
+                                 << "; connection closed";
+        close();
+        return false;
+    } catch (...) {
+        admission_.traffic()->add(metrics::handler_errors);
+        BOOST_LOG_TRIVIAL(error) << log_prefix(*service_) << "handler failed for "
+                                 << admission_.peer().to_string() << "; connection closed";
+        close();
+        return false;
+    }
+    if (out.close_requested() && (phase_ == Phase::serving || phase_ == Phase::draining)) {
+        phase_ = Phase::closing;
+    }
+    return send(out.pending());
+}
+
+template <class Stream>
+bool StreamConnection<Stream>::send(std::string_view reply) {
+    while (!reply.empty()) {
+        boost::system::error_code ec;
+        const std::size_t n = stream_.write_some(boost::asio::buffer(reply), ec);
+        if (ec == boost::asio::error::would_block) {
+            pending_.assign(reply);
+            pending_sent_ = 0;
+            do_write();
+            return false;
+        }
+        if (ec) {
+            fail(ec, "write");
+            return false;
+        }
+        admission_.traffic()->add(metrics::bytes_out, n);
+        reply.remove_prefix(n);
+    }
+    if (phase_ == Phase::closing) {
+        linger();
+        return false;
+    }
+    return phase_ == Phase::serving || phase_ == Phase::draining;
+}
+
+template <class Stream>
+void StreamConnection<Stream>::do_write() {
+    while (pending_sent_ < pending_.size()) {
+        boost::system::error_code ec;
+        const std::size_t n = stream_.write_some(
+            boost::asio::buffer(pending_.data() + pending_sent_, pending_.size() - pending_sent_),
+            ec);
+        if (ec == boost::asio::error::would_block) {
+            stream_.async_wait_writable(
+                [self = this->shared_from_this()](boost::system::error_code ec) {
+                    if (ec) {
+                        return self->fail(ec, "wait_write");
+                    }
+                    self->do_write();
+                });
+            return;
+        }
+        if (ec) {
+            return fail(ec, "write");
+        }
+        admission_.traffic()->add(metrics::bytes_out, n);
+        pending_sent_ += n;
+    }
+    // Sent: give the memory back, and go on as the phase says.
+    std::string().swap(pending_);
+    switch (phase_) {
+        case Phase::serving:
+            return do_read();
+        case Phase::draining:
+            return finish_drain();
+        case Phase::closing:
+            return linger();
+        case Phase::starting:
+        case Phase::lingering:
+        case Phase::closed:
+            return;
+    }
+}
+
+template <class Stream>
+void StreamConnection<Stream>::drain() {
+    if (phase_ != Phase::serving) {
+        return;  // already on its way out
+    }
+    phase_ = Phase::draining;
+    if (queued_read_ != QueuedRead::none) {
+        // The reactor may already have read into first_read_: cancel, and finish the drain in
+        // that read's completion, after its bytes, so that nothing is handled out of order.
+        stream_.cancel();
+        return;
+    }
+    finish_drain();
+}
+
+template <class Stream>
+void StreamConnection<Stream>::abort() {
+    close();
+}
+
+template <class Stream>
+void StreamConnection<Stream>::finish_drain() {
+    // Read what the client already sent, unless a reply is still waiting for the client to take
+    // it (reading on would need unbounded buffering: do_write comes back here once it is sent).
+    auto& buffers = io_buffers();
+    while (phase_ == Phase::draining && pending_.empty()) {
+        boost::system::error_code ec;
+        const std::size_t n = stream_.read_some(boost::asio::buffer(buffers.in), ec);
+        if (ec || !handle_input(std::string_view(buffers.in.data(), n))) {
+            break;  // dry (would_block), the client's end of input, an error, or a reply waits
+        }
+    }
+    if (phase_ != Phase::draining || !pending_.empty()) {
+        return;  // closed, closing (the session asked to), or a reply on its way (then here again)
+    }
+    // The session finishes; its last words are sent (do_write carries on in the background) and
+    // then the connection closes. The server aborts connections still sending at
+    // shutdown_timeout.
+    finish_session();
+}
+
+template <class Stream>
+void StreamConnection<Stream>::finish_session() {
+    phase_ = Phase::closing;
+    respond([&](Output& out) {
+        session_->finish(out);
+        out.close();
+    });
+}
+
+template <class Stream>
+void StreamConnection<Stream>::linger() {
+    if (input_ended_) {
+        return close();  // nothing more can come, nothing to discard
+    }
+    phase_ = Phase::lingering;
+    boost::system::error_code ec;
+    stream_.shutdown_send(ec);
+    if (ec) {
+        return close();
+    }
+    linger_until_ = std::chrono::steady_clock::now() + linger_time;
+    discard_input();
+}
+
+template <class Stream>
+void StreamConnection<Stream>::discard_input() {
+    auto& buffers = io_buffers();
+    for (;;) {
+        boost::system::error_code ec;
+        stream_.read_some(boost::asio::buffer(buffers.in), ec);
+        if (ec == boost::asio::error::would_block) {
+            break;
+        }
+        if (ec) {
+            return close();  // the client's end of input (or a reset): done
+        }
+    }
+    // Close once the client has been quiet a moment (nothing unread, so no reset), or at the end
+    // of linger_time whatever it does.
+    auto& timer = timers().pause;
+    timer.expires_at(std::min(std::chrono::steady_clock::now() + linger_quiet, linger_until_));
+    timer.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+        if (!ec) {
+            self->close();
+        }
+    });
+    stream_.async_wait_readable([self = this->shared_from_this()](boost::system::error_code ec) {
+        if (ec) {
+            return self->close();
+        }
+        self->discard_input();
+    });
+}
+
+template <class Stream>
+void StreamConnection<Stream>::fail(const boost::system::error_code& ec, const char* what) {
+    if (ec != boost::asio::error::operation_aborted) {
+        BOOST_LOG_TRIVIAL(debug) << log_prefix(*service_) << admission_.peer().to_string() << ": "
+                                 << what << ": " << ec.message();
+    }
+    close();
+}
+
+template <class Stream>
+void StreamConnection<Stream>::close() {
+    phase_ = Phase::closed;
+    if (timers_) {
+        timers_->pause.cancel();
+        timers_->wake.cancel();
+    }
+    stream_.close();
+}
+
+template class StreamConnection<PlainStream<boost::asio::ip::tcp>>;
+template class StreamConnection<PlainStream<boost::asio::local::stream_protocol>>;
+
+}  // namespace netd

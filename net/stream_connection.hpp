@@ -1,0 +1,133 @@
+#pragma once
+// One accepted stream connection driving its handler session over a byte stream (byte_stream.hpp:
+// a plain socket; one class for every kind of stream). The stream never blocks. While waiting,
+// the connection holds only a 512-byte first-read buffer; when data comes it reads on into the
+// thread's 256 KiB scratch buffer (io_buffers.hpp) until the stream is dry, hands the bytes to the
+// session and sends the reply at once. A reply the peer is too slow to take is kept and reading
+// pauses until it is sent (back-pressure).
+//
+// Its life is one Phase at a time:
+//   starting -> serving     start(): the session opens and sets up (a stage that must finish
+//                           before the session, such as a handshake, belongs to starting)
+//   serving  -> draining    drain(): shutdown, or the idle timeout
+//   serving  -> closing     the session asked to close, or the client ended its input
+//   draining -> closing     what the client had sent is handled; the session finishes
+//   closing  -> lingering   the last reply is sent; what the client still sends is discarded
+//   any      -> closed      the client is done, an error, abort(), or lingering ends
+
+#include <array>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "net/byte_stream.hpp"
+#include "net/connection.hpp"
+#include "net/service.hpp"
+
+namespace netd {
+
+template <class Stream>
+class StreamConnection final : public Connection,
+                               public std::enable_shared_from_this<StreamConnection<Stream>> {
+  public:
+    /// admission: the peer, what the service's verifiers counted for this connection (released
+    /// when it ends), and the metrics row its traffic is counted in.
+    StreamConnection(Stream stream, std::shared_ptr<Service> service, Admission admission);
+
+    /// Opens the handler session, runs its setup and starts reading.
+    void start();
+
+    void drain() override;
+    void abort() override;
+
+  private:
+    enum class Phase : std::uint8_t { starting, serving, draining, closing, lingering, closed };
+
+    /// The read into first_read_ that waits for input, if one is queued.
+    enum class QueuedRead : std::uint8_t {
+        none,
+        waiting,  ///< queued; drain() and wake() cancel it and finish in its completion
+        woken,    ///< cancelled by wake(): its completion runs the session's wake
+    };
+
+    // serving
+    /// Reads until the stream is dry, feeding the session; waits for more when it is.
+    void do_read();
+    /// Queues a read into first_read_ for when data arrives, or pauses while the session is not
+    /// ready for more.
+    void wait_readable();
+    /// The queued read completed (with data, the end of input, an error, or cancelled).
+    void on_first_read(boost::system::error_code ec, std::size_t n);
+    /// Asks the session again after a short while (back-pressure).
+    void pause();
+    /// The session's wake_after passed: lets it speak unprompted, if the connection is waiting
+    /// for input then (otherwise input is on its way, and the session answers that).
+    void wake();
+    /// Bytes arrived: the session handles them; whether reading may go on.
+    bool handle_input(std::string_view bytes);
+    /// The read side ended: end of input lets the session finish, an error closes.
+    void end_of_input(const boost::system::error_code& ec);
+
+    // answering, in every phase that has a session
+    /// Runs one session callback step(out), containing a handler that throws, and sends what it
+    /// wrote. Returns whether input may be read now: all of it is sent and nobody asked to close.
+    template <class Step>
+    bool respond(Step step);
+    /// Sends reply until done or the stream would block (then do_write goes on with the rest);
+    /// like respond, returns whether input may be read now.
+    bool send(std::string_view reply);
+    /// Sends what is pending until done or the stream would block; then carries on as the phase
+    /// says.
+    void do_write();
+
+    // ending
+    /// Reads what the stream holds now, then lets the session finish; while a reply is on its
+    /// way, do_write comes back here once it is sent.
+    void finish_drain();
+    /// No more input will be handled: the session's finish, its last reply, then the close.
+    void finish_session();
+    /// Closing after the last reply: end our side, read and discard what the client still sends
+    /// (a close with unread input would reset the connection and could destroy that reply)
+    /// until its end of input or linger_time, then close.
+    void linger();
+    void discard_input();
+    void fail(const boost::system::error_code& ec, const char* what);
+    void close();
+
+    struct Timers {
+        explicit Timers(const typename Stream::executor_type& executor)
+            : pause(executor), wake(executor) {}
+        boost::asio::steady_timer pause;  ///< back-pressure pauses, then lingering
+        boost::asio::steady_timer wake;   ///< the session's wake_after
+    };
+    /// Made on first use.
+    Timers& timers();
+
+    Stream stream_;
+    std::shared_ptr<Service> service_;
+    Admission admission_;
+    std::unique_ptr<StreamSession> session_;
+    /// Where a waiting read lands. Small, so that idle connections stay cheap; a read that fills
+    /// it is topped up from the thread's large buffer.
+    std::array<char, 512> first_read_{};
+    /// Reply bytes the peer has not taken yet; empty (no allocation) in the common case.
+    std::string pending_;
+    /// How much of pending_ is sent.
+    std::size_t pending_sent_ = 0;
+    Phase phase_ = Phase::starting;
+    QueuedRead queued_read_ = QueuedRead::none;
+    /// The client ended its input: a close then needs no lingering.
+    bool input_ended_ = false;
+    std::chrono::steady_clock::time_point linger_until_;
+    /// Made on first use, so connections that never pause, linger or wake do not pay for them.
+    std::unique_ptr<Timers> timers_;
+};
+
+extern template class StreamConnection<PlainStream<boost::asio::ip::tcp>>;
+extern template class StreamConnection<PlainStream<boost::asio::local::stream_protocol>>;
+
+}  // namespace netd

@@ -1,0 +1,221 @@
+#include "net/stream_listener.hpp"
+
+#include <array>
+#include <boost/asio/socket_base.hpp>
+#include <boost/log/trivial.hpp>
+
+namespace netd {
+
+namespace asio = boost::asio;
+
+namespace {
+
+/// How long accepting pauses after running out of descriptors or memory.
+constexpr std::chrono::milliseconds accept_retry_delay{100};
+/// While accepting fails, how often it is logged.
+constexpr std::chrono::seconds accept_warning_interval{10};
+
+}  // namespace
+
+template <class Protocol>
+StreamListener<Protocol>::StreamListener(asio::io_context& io, std::shared_ptr<Service> service,
+                                         const ListenAt<Protocol>& at, ListenerOptions options)
+    : acceptor_(io), service_(std::move(service)), options_(options), retry_timer_(io) {
+    listen(acceptor_.open(at, options_.shared_port));
+}
+
+template <class Protocol>
+StreamListener<Protocol>::StreamListener(asio::io_context& io, StreamListener& original)
+    : acceptor_(io), service_(original.service_), options_(original.options_), retry_timer_(io) {
+    listen(acceptor_.open_copy(original.acceptor_));
+}
+
+template <class Protocol>
+void StreamListener<Protocol>::listen(const std::string& why_not_bound) {
+    std::string why = why_not_bound;
+    if (why.empty()) {
+        boost::system::error_code ec;
+        acceptor_.socket().listen(asio::socket_base::max_listen_connections, ec);
+        why = ec ? ec.message() : "";
+    }
+    if (!why.empty()) {
+        acceptor_.abandon();
+        throw service_->settings.error(to_string(transport_of<Protocol>),
+                                       "cannot listen on " + acceptor_.where() + ": " + why);
+    }
+}
+
+template <class Protocol>
+std::shared_ptr<Listener> StreamListener<Protocol>::copy_for(asio::io_context& io) {
+    return std::shared_ptr<StreamListener>(new StreamListener(io, *this));
+}
+
+template <class Protocol>
+void StreamListener<Protocol>::start() {
+    if (acceptor_.announce()) {
+        BOOST_LOG_TRIVIAL(info) << log_prefix(*service_) << "listening on "
+                                << acceptor_.description();
+    }
+    service_->metrics.listening(transport_of<Protocol>);
+    do_accept();
+}
+
+template <class Protocol>
+void StreamListener<Protocol>::do_accept() {
+    auto self = this->shared_from_this();
+    if (options_.children != nullptr && !options_.children->has_room([self] {
+            if (self->acceptor_.socket().is_open()) {
+                self->do_accept();
+            }
+        })) {
+        return;  // at max_children: the backlog holds new clients until a child exits
+    }
+    acceptor_.socket().async_accept(
+        [self](boost::system::error_code ec, typename Protocol::socket socket) {
+            self->on_accept(ec, std::move(socket));
+        });
+}
+
+template <class Protocol>
+void StreamListener<Protocol>::on_accept(boost::system::error_code ec,
+                                         typename Protocol::socket socket) {
+    Admission admission;
+    if (!acceptor_.socket().is_open()) {
+        // Stopped: a connection accepted just before is drained like the others; nothing is
+        // re-armed (an accept on a closed acceptor fails at once, every time).
+        if (!ec && verify(socket, admission)) {
+            serve(std::move(socket), std::move(admission))->drain();
+        }
+        return;
+    }
+    if (ec == asio::error::operation_aborted) {
+        return;
+    }
+    if (ec) {
+        if (ec == asio::error::no_descriptors || ec == asio::error::no_memory ||
+            ec == asio::error::no_buffer_space || ec.value() == ENFILE) {
+            // Clients wait in the backlog meanwhile; retrying every accept_retry_delay costs
+            // next to nothing, and the log gets one line per accept_warning_interval.
+            ++accept_failures_;
+            const auto now = std::chrono::steady_clock::now();
+            if (now - last_accept_warning_ >= accept_warning_interval) {
+                BOOST_LOG_TRIVIAL(warning)
+                    << log_prefix(*service_) << "cannot accept on " << acceptor_.description()
+                    << ": " << ec.message() << " (" << accept_failures_
+                    << " tries since the last report); clients wait in the backlog";
+                accept_failures_ = 0;
+                last_accept_warning_ = now;
+            }
+            return pause_accepting();
+        }
+        BOOST_LOG_TRIVIAL(debug) << log_prefix(*service_) << "accept on " << acceptor_.description()
+                                 << ": " << ec.message();
+        return do_accept();
+    }
+    if (verify(socket, admission)) {
+        if (options_.children == nullptr) {
+            serve(std::move(socket), std::move(admission));
+        } else if (serve_in_child(std::move(socket), std::move(admission))) {
+            return;  // this is the child: it serves that connection only
+        }
+    }
+    do_accept();
+}
+
+template <class Protocol>
+bool StreamListener<Protocol>::verify(typename Protocol::socket& socket, Admission& admission) {
+    boost::system::error_code ec;
+    const auto remote = socket.remote_endpoint(ec);
+    if (ec) {
+        return false;  // reset before we got to it
+    }
+    const Peer peer = make_peer(transport_of<Protocol>, remote);
+    const Verdict verdict = service_->verify->verify_stream(peer, admission);
+    if (verdict == Verdict::accept) {
+        return true;
+    }
+    socket.non_blocking(true, ec);
+    if (verdict == Verdict::busy) {
+        socket.write_some(asio::buffer(busy_message), ec);
+    }
+    // Closing with unread bytes would reset the connection and could destroy the answer before
+    // the client reads it: end our side, and discard what the client already sent. (No lingering
+    // as an open connection does: a rejected client must cost next to nothing.)
+    socket.shutdown(Protocol::socket::shutdown_send, ec);
+    std::array<char, 512> discard{};
+    socket.read_some(asio::buffer(discard), ec);
+    socket.close(ec);
+    return false;
+}
+
+template <class Protocol>
+std::shared_ptr<StreamConnection<PlainStream<Protocol>>> StreamListener<Protocol>::serve(
+    typename Protocol::socket socket, Admission admission) {
+    if constexpr (std::is_same_v<Protocol, asio::ip::tcp>) {
+        boost::system::error_code ignored;
+        socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+    }
+    auto connection = std::make_shared<StreamConnection<PlainStream<Protocol>>>(
+        PlainStream<Protocol>(std::move(socket)), service_, std::move(admission));
+    connection->start();
+    return connection;
+}
+
+template <class Protocol>
+bool StreamListener<Protocol>::serve_in_child(typename Protocol::socket socket,
+                                              Admission admission) {
+    const Peer peer = admission.peer();
+    // The child counts its connection's traffic only: the parent holds the admission.
+    auto child_serves = [self = this->shared_from_this(), peer,
+                         socket = std::make_shared<typename Protocol::socket>(std::move(socket))] {
+        self->serve(std::move(*socket),
+                    Admission(peer, self->service_->metrics.traffic(peer.transport)));
+    };
+    // In the parent the socket closes when child_serves goes: the child holds the connection now.
+    return options_.children->fork_child(log_prefix(*service_) + peer.to_string(),
+                                         std::move(admission),
+                                         std::move(child_serves)) == ChildProcesses::Forked::child;
+}
+
+template <class Protocol>
+void StreamListener<Protocol>::drain() {
+    // Clients that connected, sent and perhaps closed before we accepted them wait in the
+    // backlog; they become connections, which the server drains next like every other (in fork
+    // mode too: the parent serves them itself, as it no longer forks).
+    auto& acceptor = acceptor_.socket();
+    boost::system::error_code ec;
+    acceptor.non_blocking(true, ec);
+    while (!ec && acceptor.is_open()) {
+        auto socket = acceptor.accept(ec);
+        if (Admission admission; !ec && verify(socket, admission)) {
+            serve(std::move(socket), std::move(admission));
+        }
+    }
+}
+
+template <class Protocol>
+void StreamListener<Protocol>::pause_accepting() {
+    retry_timer_.expires_after(accept_retry_delay);
+    retry_timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+        if (!ec && self->acceptor_.socket().is_open()) {
+            self->do_accept();
+        }
+    });
+}
+
+template <class Protocol>
+void StreamListener<Protocol>::stop() {
+    retry_timer_.cancel();
+    acceptor_.stop();
+}
+
+template <class Protocol>
+void StreamListener<Protocol>::abandon() {
+    retry_timer_.cancel();
+    acceptor_.abandon();
+}
+
+template class StreamListener<asio::ip::tcp>;
+template class StreamListener<asio::local::stream_protocol>;
+
+}  // namespace netd
