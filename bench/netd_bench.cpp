@@ -17,6 +17,9 @@
 //   timefmt   TCP timefmt. A request is the line "--format LF"; its reply line must equal C
 //             strftime(format) of some second from when the request's first byte was sent to
 //             when the reply was read, in UTC or in the client's local time (--utc: UTC only).
+//   chargen   TCP chargen (RFC 864): nothing is sent; a request is the next --size bytes the
+//             server streams, which must continue the RFC's pattern (72-character lines, each
+//             starting one printable character further). Latency is the time to receive them.
 //   logger    Open-loop line sender for the logger service (see "--mode logger" below).
 //
 // Payload content (echo, connect, udp-echo): one pseudo-random pattern of size+256 bytes is
@@ -126,7 +129,7 @@ struct Options {
 
 [[noreturn]] void usage(int status) {
     std::fprintf(status ? stderr : stdout,
-                 "usage: netd-bench [--mode echo|connect|udp-echo|timefmt] --port P\n"
+                 "usage: netd-bench [--mode echo|connect|udp-echo|timefmt|chargen] --port P\n"
                  "                  [--host 127.0.0.1] [--connections 50] [--size 64]\n"
                  "                  [--duration 5 --warmup 1 | --count N] [--pipeline 1]\n"
                  "                  [--rate R] [--format F] [--utc] [--timeout 5]\n"
@@ -137,8 +140,9 @@ struct Options {
                  "  --mode MODE      echo (default): TCP echo; connect: the same with a new\n"
                  "                   connection per request; udp-echo: one datagram per request;\n"
                  "                   timefmt: a strftime format line per request, the reply\n"
-                 "                   checked against the client's own strftime; logger: send\n"
-                 "                   lines\n"
+                 "                   checked against the client's own strftime; chargen:\n"
+                 "                   --size bytes of the server's RFC 864 stream per request;\n"
+                 "                   logger: send lines\n"
                  "  --connections N  concurrent connections (udp-echo: sockets); logger: lines\n"
                  "                   are split evenly over them (default 8)\n"
                  "  --size BYTES     payload per request (logger: bytes per line including the\n"
@@ -196,16 +200,16 @@ struct ModeOption {
     const char* modes;
 };
 constexpr ModeOption kModeOptions[] = {
-    {"duration", " echo connect udp-echo timefmt "},
-    {"warmup", " echo connect udp-echo timefmt "},
-    {"pipeline", " echo udp-echo timefmt "},
-    {"rate", " echo connect udp-echo timefmt "},
-    {"size", " echo connect udp-echo logger "},
+    {"duration", " echo connect udp-echo timefmt chargen "},
+    {"warmup", " echo connect udp-echo timefmt chargen "},
+    {"pipeline", " echo udp-echo timefmt chargen "},
+    {"rate", " echo connect udp-echo timefmt chargen "},
+    {"size", " echo connect udp-echo logger chargen "},
     {"format", " timefmt "},
     {"utc", " timefmt "},
     {"verify-file", " logger "},
 };
-constexpr const char* kModes = " echo connect udp-echo timefmt logger ";
+constexpr const char* kModes = " echo connect udp-echo timefmt chargen logger ";
 
 bool in_list(const char* list, const std::string& word) {
     return std::strstr(list, (" " + word + " ").c_str()) != nullptr;
@@ -236,8 +240,9 @@ Options parse_args(int argc, char** argv) {
         }
         if (name == "mode") {
             if (!in_list(kModes, val))
-                bad_usage("--mode must be echo, connect, udp-echo, timefmt or logger, not '%s'",
-                          val.c_str());
+                bad_usage(
+                    "--mode must be echo, connect, udp-echo, timefmt, chargen or logger, not '%s'",
+                    val.c_str());
             o.mode = val;
         } else if (name == "host") {
             o.host = val;
@@ -495,6 +500,7 @@ class Bench {
           udp_(o.mode == "udp-echo"),
           connect_mode_(o.mode == "connect"),
           timefmt_(o.mode == "timefmt"),
+          chargen_(o.mode == "chargen"),
           progress_(o.quiet) {
         pattern_.resize(o.size + 256);
         uint64_t x = 0x9E3779B97F4A7C15ull;
@@ -503,6 +509,17 @@ class Bench {
             x ^= x >> 7;
             x ^= x << 17;
             b = static_cast<char>(x >> 56);
+        }
+        if (chargen_) {
+            // RFC 864: line n is 72 printable characters from ' ' + n (mod 95), then CRLF; the
+            // stream repeats every 95 lines. One cycle, and enough after it for any window.
+            pattern_.clear();
+            for (size_t line = 0; pattern_.size() < kChargenCycle + o.size; ++line) {
+                for (size_t i = 0; i < 72; ++i)
+                    pattern_.push_back(static_cast<char>(' ' + (line + i) % 95));
+                pattern_.push_back('\r');
+                pattern_.push_back('\n');
+            }
         }
         scratch_.resize(std::max<size_t>(o.size + 1, 64 * 1024));
         datagram_.resize(o.size);
@@ -702,10 +719,11 @@ class Bench {
 
   private:
     static constexpr auto kCheckEvery = std::chrono::milliseconds(100);
-    static constexpr int kMaxIov = 64;              // requests per sendmsg
-    static constexpr size_t kMaxReplyLine = 4096;   // timefmt: longer is an error
-    static constexpr uint64_t kMaxComplaints = 10;  // problems printed on stderr
-    static constexpr int kDatagramsPerWakeup = 64;  // udp-echo: then let others run
+    static constexpr int kMaxIov = 64;                // requests per sendmsg
+    static constexpr size_t kChargenCycle = 95 * 74;  // chargen: bytes until the lines repeat
+    static constexpr size_t kMaxReplyLine = 4096;     // timefmt: longer is an error
+    static constexpr uint64_t kMaxComplaints = 10;    // problems printed on stderr
+    static constexpr int kDatagramsPerWakeup = 64;    // udp-echo: then let others run
 
     /// Prints the first kMaxComplaints problems of the run on stderr.
     void complain(const char* fmt, ...) __attribute__((format(printf, 2, 3))) {
@@ -800,6 +818,10 @@ class Bench {
         r.due = due;
         r.issued = now;
         c.inflight.push_back(r);
+        if (chargen_) {
+            c.unsent = c.inflight.size();  // nothing to send: the server streams on its own
+            return;
+        }
         if (connect_mode_ && c.fd < 0)
             start_connect(c);
         else if (!receiving_)
@@ -935,6 +957,8 @@ class Bench {
         }
         if (timefmt_)
             on_reply_lines(c, scratch_.data(), static_cast<size_t>(r), now);
+        else if (chargen_)
+            on_chargen_bytes(c, scratch_.data(), static_cast<size_t>(r), now);
         else
             on_echo_bytes(c, scratch_.data(), static_cast<size_t>(r), now);
     }
@@ -967,6 +991,31 @@ class Bench {
             p += take;
             n -= take;
             if (c.recv_off == opt_.size) {
+                c.recv_off = 0;
+                complete(c, 0, now, opt_.size, true);
+            }
+        }
+    }
+
+    /// chargen: bytes must continue the RFC 864 pattern from where the stream is; each --size
+    /// bytes complete a request (what comes while none is in flight is checked, not counted).
+    void on_chargen_bytes(Conn& c, const char* p, size_t n, Clock::time_point now) {
+        while (n > 0 && c.alive) {
+            const size_t at = c.bytes_received % kChargenCycle;
+            size_t take = std::min(n, kChargenCycle - at);
+            if (!c.inflight.empty())
+                take = std::min(take, opt_.size - c.recv_off);
+            if (std::memcmp(p, pattern_.data() + at, take) != 0) {
+                complain("conn #%d: byte %llu of the stream breaks RFC 864's pattern", c.id,
+                         ull(c.bytes_received));
+                ++st_.mismatches;
+                fail(c);
+                return;
+            }
+            c.bytes_received += take;
+            p += take;
+            n -= take;
+            if (!c.inflight.empty() && (c.recv_off += take) == opt_.size) {
                 c.recv_off = 0;
                 complete(c, 0, now, opt_.size, true);
             }
@@ -1190,7 +1239,7 @@ class Bench {
     };
 
     Options opt_;
-    const bool udp_, connect_mode_, timefmt_;
+    const bool udp_, connect_mode_, timefmt_, chargen_;
     Progress progress_;
     std::vector<char> pattern_, scratch_, datagram_;
     std::string request_line_;  // timefmt: --format and LF

@@ -155,6 +155,8 @@ const std::array server_table{
         [](ServerConfig& c, std::string_view v) { c.log_level = parse_log_level(v); }},
     KeyRow<ServerConfig>{{"log_target", "console", "console | syslog | journal | file:PATH"},
         [](ServerConfig& c, std::string_view v) { c.log_target = parse_log_target(v); }},
+    KeyRow<ServerConfig>{{"include_dir", "", "a directory whose *.ini files are read after this file, in name order; empty = none"},
+        [](ServerConfig& c, std::string_view v) { c.include_dir = std::string(trim(v)); }},
 };
 
 const std::array service_table{
@@ -186,6 +188,8 @@ const std::array service_table{
         [](ServiceConfig& c, std::string_view v) { c.max_line = parse_unsigned(v, 16, 16ULL * 1024 * 1024); }},
     KeyRow<ServiceConfig>{{"udp_min_source_port", "1024", "UDP: drop datagrams from lower source ports; 0 = off"},
         [](ServiceConfig& c, std::string_view v) { c.udp_min_source_port = static_cast<std::uint16_t>(parse_unsigned(v, 0, 65535)); }},
+    KeyRow<ServiceConfig>{{"log_connections", "false", "a log line for each stream connection that ends: peer, duration, bytes, how"},
+        [](ServiceConfig& c, std::string_view v) { c.log_connections = parse_bool(v); }},
 };
 // clang-format on
 
@@ -378,6 +382,13 @@ void print_effective(std::ostream& out, const Config& config) {
     for (const auto& [section, keys] : config.effective) {
         out << "\n[" << section << "]\n";
         for (const auto& [key, value] : keys) {
+            if (section == "server" && key == "include_dir" && !value.empty()) {
+                // Its files' sections are printed below, with the others: read back, the
+                // directory would define them twice.
+                out << "# include_dir = " << value << " (its sections are below)\n";
+                out << key << " =\n";
+                continue;
+            }
             out << key << " =" << (value.empty() ? "" : " ") << value << "\n";
         }
     }

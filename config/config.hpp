@@ -85,6 +85,7 @@ struct ServerConfig {
     std::string group;
     LogLevel log_level = LogLevel::info;
     LogTarget log_target;
+    std::string include_dir;  ///< read by the reader; kept for --check-config and reload
 };
 
 struct ServiceConfig {
@@ -103,6 +104,7 @@ struct ServiceConfig {
     std::size_t max_line = 8192;
     std::uint16_t udp_min_source_port = 1024;
     std::vector<std::string> verify;  ///< custom verifiers, by registered name
+    bool log_connections = false;     ///< a log line for each stream connection that ends
     /// The handler's own keys with defaults filled in; the handler's factory turns them into its
     /// typed options (and has already accepted them once, during validation).
     std::map<std::string, std::string, std::less<>> options;

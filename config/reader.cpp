@@ -1,10 +1,15 @@
 #include "config/reader.hpp"
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <sstream>
+#include <vector>
 
 namespace netd::config {
 
@@ -51,6 +56,78 @@ std::pair<std::string, std::string> split_dotted(std::string_view dotted) {
         return {};
     }
     return {std::string(dotted.substr(0, dot)), std::string(dotted.substr(dot + 1))};
+}
+
+/// The value of [server] include_dir that applies (the command line's over the file's), with
+/// where it was set; {} when it is unset or empty.
+std::optional<Setting> include_dir_setting(const RawConfig& file, const RawConfig& overrides) {
+    for (const auto* raw : {&overrides, &file}) {
+        const auto server = raw->sections.find("server");
+        if (server == raw->sections.end()) {
+            continue;
+        }
+        const auto found = server->second.find("include_dir");
+        if (found != server->second.end()) {
+            if (trim(found->second.value).empty()) {
+                return std::nullopt;
+            }
+            return found->second;
+        }
+    }
+    return std::nullopt;
+}
+
+/// Adds the sections of every *.ini file in the include directory, in name order, to raw (read
+/// from main_file); a section two files define, or [server] outside the main file, is an error
+/// naming both places.
+void read_include_dir(RawConfig& raw, const Setting& include_dir) {
+    namespace fs = std::filesystem;
+    const std::string_view where = include_dir.origin;
+    fs::path dir(std::string(trim(include_dir.value)));
+    if (dir.is_relative() && where != command_line_origin) {
+        dir = fs::path(raw.file).parent_path() / dir;  // relative to the file that names it
+    }
+    const auto set_in = [&](std::string_view why) {
+        return ConfigError(where, "server", "include_dir",
+                           "'" + dir.string() + "': " + std::string(why));
+    };
+    std::vector<fs::path> files;
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        if (it->path().extension() == ".ini") {
+            files.push_back(it->path());
+        }
+    }
+    if (ec) {
+        throw set_in(ec.message());
+    }
+    std::sort(files.begin(), files.end());
+    std::map<std::string, std::string> defined_in;
+    for (const auto& section : raw.section_order) {
+        defined_in[section] = raw.file;
+    }
+    for (const auto& file : files) {
+        RawConfig included;
+        try {
+            included = read_config_file(file.string());
+        } catch (const ConfigError& e) {
+            throw ConfigError(std::string(e.what()) + " (in [server] include_dir, " +
+                              std::string(where) + ")");
+        }
+        for (const auto& section : included.section_order) {
+            if (section == "server") {
+                throw ConfigError(file.string() + ": [server] belongs in the main file, " +
+                                  raw.file);
+            }
+            const auto [place, fresh] = defined_in.emplace(section, file.string());
+            if (!fresh) {
+                throw ConfigError(file.string() + ": [" + section + "] is also defined in " +
+                                  place->second + " (a section is defined in one file)");
+            }
+            raw.section_order.push_back(section);
+            raw.sections[section] = included.sections[section];
+        }
+    }
 }
 
 }  // namespace
@@ -141,7 +218,6 @@ CommandLine read_command_line(int argc, const char* const argv[]) {
 
     const std::string path =
         vm.count("config") ? vm["config"].as<std::string>() : std::string(default_config_path);
-    result.raw = read_config_file(path);
 
     RawConfig overrides;
     for (const auto& option : parsed.options) {
@@ -168,9 +244,19 @@ CommandLine read_command_line(int argc, const char* const argv[]) {
         if (overrides.sections.contains(section) && overrides.sections[section].contains(key)) {
             throw ConfigError(command_line_origin, section, key, "given more than once");
         }
-        Setting setting{token.substr(equals + 1), std::string(command_line_origin)};
-        overrides.set(section, key, setting);
-        result.raw.set(section, key, std::move(setting));
+        overrides.set(section, key,
+                      Setting{token.substr(equals + 1), std::string(command_line_origin)});
+    }
+
+    // The file, then the files of its include directory, then the command line on top.
+    result.raw = read_config_file(path);
+    if (const auto include_dir = include_dir_setting(result.raw, overrides)) {
+        read_include_dir(result.raw, *include_dir);
+    }
+    for (const auto& section : overrides.section_order) {
+        for (const auto& [key, setting] : overrides.sections[section]) {
+            result.raw.set(section, key, setting);
+        }
     }
     return result;
 }

@@ -40,11 +40,14 @@ Server::Server(std::shared_ptr<const config::Config> config, std::vector<PassedS
       loops_(loop_count(config_->server)),
       signals_(loops_.main(), SIGINT, SIGTERM, SIGHUP),
       manager_(loops_.main()),
-      passed_(std::move(passed)) {
+      passed_(std::move(passed)),
+      children_(
+          std::make_unique<Children>(loops_.main(), config_->server.max_children, counters_)) {
     connection_limit_.max = config_->server.max_connections;
-    if (config_->server.mode == config::Mode::fork) {
-        fork_ = std::make_unique<ForkModel>(loops_.main(), config_->server.max_children, counters_);
-    }
+}
+
+bool Server::forking() const {
+    return config_->server.mode == config::Mode::fork;
 }
 
 Server::~Server() {
@@ -60,13 +63,22 @@ std::vector<std::shared_ptr<Service>> Server::make_services(
         if (!load) {
             load = std::make_shared<ServiceLoad>();
         }
+        auto handler = find_handler(settings.handler)->make(settings);
+        if (const auto* program = handler->program()) {
+            if (program->credentials && !config->server.user.empty()) {
+                throw settings.error(
+                    settings.options.find("user")->second.empty() ? "group" : "user",
+                    "a program's user or group needs netd to keep root, and "
+                    "[server] user drops it: leave that empty");
+            }
+            metrics.programs();  // exec's rows, found now rather than on a request
+        }
         auto verify = std::make_shared<VerifyChain>(settings, connection_limit_, load, metrics);
-        services.push_back(std::make_shared<Service>(
-            Service{.config = config,
-                    .settings = settings,
-                    .handler = find_handler(settings.handler)->make(settings),
-                    .metrics = std::move(metrics),
-                    .verify = std::move(verify)}));
+        services.push_back(std::make_shared<Service>(Service{.config = config,
+                                                             .settings = settings,
+                                                             .handler = std::move(handler),
+                                                             .metrics = std::move(metrics),
+                                                             .verify = std::move(verify)}));
     }
     return services;
 }
@@ -96,7 +108,8 @@ std::vector<std::pair<Transport, ListenAddress>> addresses_of(
 
 std::vector<Server::BoundListener> Server::open_listeners(
     const std::vector<std::shared_ptr<Service>>& services, std::vector<bool>& kept) {
-    const ListenerOptions options{.shared_port = loops_.size() > 1, .children = fork_.get()};
+    const ListenerOptions options{
+        .shared_port = loops_.size() > 1, .fork = forking(), .children = children_.get()};
     kept.assign(listeners_.size(), false);
     std::vector<BoundListener> opened;
     std::vector<bool> is_new;
@@ -152,6 +165,12 @@ std::vector<Server::BoundListener> Server::open_listeners(
                 throw config::ConfigError(where + ": handler '" + (*found)->settings.handler +
                                           "' does not serve " +
                                           (is_stream(passed.transport) ? "streams" : "datagrams"));
+            }
+            if (const auto* program = (*found)->handler->program();
+                program != nullptr && program->wait == is_stream(passed.transport)) {
+                throw config::ConfigError(
+                    where + ": [" + passed.service + "] wait = " + (program->wait ? "yes" : "no") +
+                    " does not serve " + (is_stream(passed.transport) ? "streams" : "datagrams"));
             }
             add(*found, passed.transport, AdoptedSocket{.fd = passed.fd});
         }
@@ -340,7 +359,7 @@ int Server::run() {
     manager_.ready(summary());
     running_ = true;
     loops_.run();
-    if (fork_ && fork_->in_child()) {
+    if (children_->in_child()) {
         serve_child();
     }
     for (const auto& service : services_) {
@@ -356,7 +375,7 @@ void Server::await_signal() {
             return;
         }
         // A fork-mode child handles the signals its parent passes on without a word of its own.
-        const bool parent = !fork_ || !fork_->in_child();
+        const bool parent = !children_->in_child();
         if (signal == SIGHUP) {
             // Armed again first: whatever the reload meets, the next signal is handled.
             await_signal();
@@ -370,9 +389,7 @@ void Server::await_signal() {
                 BOOST_LOG_TRIVIAL(info) << "ready: " << summary();
             }
             manager_.ready(summary());
-            if (fork_) {
-                fork_->signal_children(SIGHUP);
-            }
+            children_->reopen_children();
             return;
         }
         if (parent) {
@@ -442,14 +459,12 @@ void Server::shutdown() {
             const std::vector<Connection*> live(live_connections().begin(),
                                                 live_connections().end());
             for (auto* connection : live) {
-                connection->drain();
+                connection->drain(Drain::shutdown);
             }
             watch_drain(loop);
         });
     }
-    if (fork_) {
-        fork_->shutdown(config_->server.shutdown_timeout);
-    }
+    children_->shutdown(config_->server.shutdown_timeout);
 }
 
 std::string Server::summary() const {
@@ -476,7 +491,7 @@ void Server::serve_child() {
     for (const auto& service : services_) {
         service->handler->enter_child();
     }
-    const int status = fork_->run_child();
+    const int status = children_->run_child();
     for (const auto& service : services_) {
         service->handler->stop();
     }

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "daemon/fork_model.hpp"
+#include "daemon/children.hpp"
 #include "daemon/service_manager.hpp"
 #include "daemon/socket_activation.hpp"
 #include "net/event_loops.hpp"
@@ -104,6 +104,8 @@ class Server {
     void stop();
     /// The one-line summary for logs and the service manager's STATUS=.
     std::string summary() const;
+    /// fork mode: a child process per stream connection.
+    bool forking() const;
 
     std::shared_ptr<const config::Config> config_;
     ConfigSource reread_;
@@ -127,9 +129,9 @@ class Server {
     std::vector<PassedSocket> passed_;
     /// Whether the loops run: until then a listener is stopped on the calling thread.
     bool running_ = false;
-    /// fork mode only. Declared after the services: the admissions it holds for live children
-    /// release into their services' verifiers, so it must go first.
-    std::unique_ptr<ForkModel> fork_;
+    /// fork mode's children and exec's programs. Declared after the services: the admissions it
+    /// holds for live children release into their services' verifiers, so it must go first.
+    std::unique_ptr<Children> children_;
     std::vector<BoundListener> listeners_;
 };
 

@@ -89,7 +89,17 @@ class StreamSession {
 
     /// wake_after passed while the connection waited for input.
     virtual void wake(Output& /*out*/) {}
+
+    /// A session that sends without being asked (chargen) says so. The connection then calls
+    /// produce() each time all it wrote has been sent, so it sends only as fast as the client
+    /// reads; what the client sends is read and dropped, without handle().
+    virtual bool produces() const { return false; }
+
+    /// The next part of an unasked-for reply (produces() is true): write at least one byte.
+    virtual void produce(Output& /*out*/) {}
 };
+
+struct Program;
 
 /// A service's handler, built from its ServiceConfig. One instance serves every connection and
 /// datagram of its service, possibly from several threads at once, so its methods must be
@@ -128,6 +138,11 @@ class Handler {
 
     /// One datagram; whatever goes into out is sent back to the peer as one datagram.
     virtual void datagram(std::string_view bytes, const Peer& peer, Output& out) = 0;
+
+    /// A handler that runs a program per connection (exec) instead of a session: what to run.
+    /// The daemon then hands the connection's socket to the program and never calls
+    /// open_session or datagram.
+    virtual const Program* program() const { return nullptr; }
 };
 
 }  // namespace netd

@@ -26,6 +26,8 @@ enum class Family : std::uint8_t {
     logger,      ///< one logger service: Logger values
     log_file,    ///< one log file: LogFileValue values
     server,      ///< the daemon: ServerValue values
+    programs,    ///< one exec service: ProgramValue values
+    exits,       ///< one exec service and outcome (ok, error, signal): ExitValue values
 };
 
 /// Values of a traffic row.
@@ -57,6 +59,18 @@ enum LogFileValue : std::size_t {
     records_written,  ///< records (lines) written to the file
     bytes_written,
     write_errors,  ///< failed writes (each is retried)
+};
+
+/// Values of a programs row.
+enum ProgramValue : std::size_t {
+    programs_started,  ///< programs started for connections (or datagram sockets)
+    programs_running,  ///< programs not exited yet
+    start_failures,    ///< programs that could not be started (the client's connection closed)
+};
+
+/// Values of an exits row.
+enum ExitValue : std::size_t {
+    exited,  ///< programs that exited this way
 };
 
 /// Values of the server row.

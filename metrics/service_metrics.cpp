@@ -33,4 +33,19 @@ metrics::Row& ServiceMetrics::rejections(Transport transport, std::string_view v
                                                          metrics::label("reason", verifier));
 }
 
+const ProgramRows& ServiceMetrics::programs() {
+    if (programs_.counts == nullptr) {
+        const auto service = metrics::label("service", service_);
+        const auto exits = [&](std::string_view outcome) {
+            return &metrics::row(metrics::Family::exits,
+                                 service + "," + metrics::label("outcome", outcome));
+        };
+        programs_ = ProgramRows{.counts = &metrics::row(metrics::Family::programs, service),
+                                .ok = exits("ok"),
+                                .error = exits("error"),
+                                .signal = exits("signal")};
+    }
+    return programs_;
+}
+
 }  // namespace netd

@@ -13,6 +13,14 @@
 
 namespace netd {
 
+/// An exec service's program rows: counts (started, running, failed starts) and exits by outcome.
+struct ProgramRows {
+    metrics::Row* counts = nullptr;
+    metrics::Row* ok = nullptr;      ///< exit status 0
+    metrics::Row* error = nullptr;   ///< another exit status
+    metrics::Row* signal = nullptr;  ///< killed by a signal
+};
+
 class ServiceMetrics {
   public:
     ServiceMetrics() = default;
@@ -31,12 +39,17 @@ class ServiceMetrics {
     /// A listener of transport serves: its rows are shown from now on.
     void listening(Transport transport) const { traffic(transport).set(metrics::listening, 1); }
 
+    /// The rows of an exec service's programs (found on the first call: only exec services have
+    /// them, so only they show them).
+    const ProgramRows& programs();
+
   private:
     static std::size_t index(Transport transport) { return static_cast<std::size_t>(transport); }
 
     std::string service_;
     unsigned shards_ = 0;
     std::vector<metrics::Row*> traffic_;  ///< [transport * shards_ + shard]
+    ProgramRows programs_;
 };
 
 /// The label text of a service's traffic rows: service="NAME",transport="tcp|udp|unix|unixgram".

@@ -47,7 +47,7 @@ void close_idle_connections() {
         }
     }
     for (auto* connection : idle) {
-        connection->drain();
+        connection->drain(Drain::idle);
     }
 }
 

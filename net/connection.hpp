@@ -8,6 +8,12 @@
 
 namespace netd {
 
+/// Why a connection is drained.
+enum class Drain : std::uint8_t {
+    shutdown,  ///< SIGTERM
+    idle,      ///< silent for longer than its idle_timeout
+};
+
 class Connection {
   public:
     /// idle_timeout: how long the connection may stay silent; 0 = for ever.
@@ -18,7 +24,7 @@ class Connection {
 
     /// Shutdown (and idle timeout): reads and handles what the client already sent, lets the
     /// session finish, closes.
-    virtual void drain() = 0;
+    virtual void drain(Drain why) = 0;
 
     /// shutdown_timeout passed: close now, whatever is still unsent.
     virtual void abort() = 0;

@@ -22,13 +22,13 @@ constexpr int datagrams_per_turn = 64;
 template <class Protocol>
 DatagramListener<Protocol>::DatagramListener(asio::io_context& io, std::shared_ptr<Service> service,
                                              const ListenAt<Protocol>& at, ListenerOptions options)
-    : socket_(io), service_(std::move(service)) {
+    : socket_(io), service_(std::move(service)), options_(options) {
     finish_open(socket_.open(at, options.shared_port));
 }
 
 template <class Protocol>
 DatagramListener<Protocol>::DatagramListener(asio::io_context& io, DatagramListener& original)
-    : socket_(io), service_(original.service_) {
+    : socket_(io), service_(original.service_), options_(original.options_) {
     finish_open(socket_.open_copy(original.socket_));
 }
 
@@ -71,17 +71,13 @@ void DatagramListener<Protocol>::switch_to(std::shared_ptr<Service> service) {
 
 template <class Protocol>
 void DatagramListener<Protocol>::do_receive() {
+    if (const auto* program = service_->handler->program()) {
+        return hand_over(*program);
+    }
     for (int turn = 0; turn < datagrams_per_turn; ++turn) {
         switch (receive_one()) {
             case Received::dry:
-                socket_.socket().async_wait(
-                    Protocol::socket::wait_read,
-                    [self = this->shared_from_this()](boost::system::error_code ec) {
-                        if (!ec) {
-                            self->do_receive();
-                        }
-                    });
-                return;
+                return wait_readable();
             case Received::closed:
                 return;
             case Received::datagram:
@@ -93,7 +89,73 @@ void DatagramListener<Protocol>::do_receive() {
 }
 
 template <class Protocol>
+void DatagramListener<Protocol>::wait_readable() {
+    socket_.socket().async_wait(Protocol::socket::wait_read,
+                                [self = this->shared_from_this()](boost::system::error_code ec) {
+                                    if (!ec) {
+                                        self->do_receive();
+                                    }
+                                });
+}
+
+template <class Protocol>
+void DatagramListener<Protocol>::hand_over(const Program& program) {
+    auto& socket = socket_.socket();
+    for (;;) {
+        // The first datagram is looked at, not taken: it is the program's to read.
+        typename Protocol::endpoint sender;
+        std::array<char, 1> first{};
+        boost::system::error_code ec;
+        socket.receive_from(asio::buffer(first), sender, MSG_PEEK, ec);
+        if (ec == asio::error::would_block) {
+            return wait_readable();
+        }
+        if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) {
+            return;  // stopped
+        }
+        const Peer peer = make_peer(transport, sender);
+        traffic_->add(metrics::datagrams_in);
+        if (!ec && service_->verify->verify_datagram(peer)) {
+            auto self = this->shared_from_this();
+            if (!options_.children->has_room([self] { self->resume(); }, [] { return false; })) {
+                return;  // at max_children: the datagram waits in the socket
+            }
+            const auto local = socket.local_endpoint(ec);
+            if (options_.children->spawn(ProgramStart{
+                    .program = &program,
+                    .service = service_->settings.name,
+                    .socket = socket.native_handle(),
+                    .peer = peer,
+                    .local = ec ? Peer{.transport = transport, .address = {}, .port = 0, .path = {}}
+                                : make_peer(transport, local),
+                    .admission = {},
+                    .counters = service_->metrics.programs(),
+                    .executor = socket.get_executor(),
+                    .exited = [self] { self->do_receive(); },
+                })) {
+                return;  // the socket is the program's until it exits
+            }
+        }
+        // Rejected, an error the kernel queued (ICMP), or a program that could not start: that
+        // datagram is dropped, so that the next one is looked at.
+        socket.receive_from(asio::buffer(first), sender, 0, ec);
+    }
+}
+
+template <class Protocol>
+void DatagramListener<Protocol>::resume() {
+    asio::post(socket_.socket().get_executor(), [self = this->shared_from_this()] {
+        if (self->socket_.socket().is_open()) {
+            self->do_receive();
+        }
+    });
+}
+
+template <class Protocol>
 void DatagramListener<Protocol>::drain() {
+    if (service_->handler->program() != nullptr) {
+        return;  // wait = yes: what arrived is the program's to read
+    }
     while (receive_one() == Received::datagram) {
     }
 }

@@ -40,6 +40,12 @@ class DatagramListener final : public Listener,
 
     /// Receives until the socket would block (or a turn is used up), then waits.
     void do_receive();
+    void wait_readable();
+    /// exec with wait = yes: the socket goes to the program on the first datagram that passes
+    /// verify_request, and is not read again until the program has exited.
+    void hand_over(const Program& program);
+    /// There is room for a program again: hand over on this listener's loop.
+    void resume();
     /// Receives and serves one datagram if there is one.
     Received receive_one();
     void serve(std::string_view datagram, const typename Protocol::endpoint& sender);
@@ -48,6 +54,7 @@ class DatagramListener final : public Listener,
 
     ListeningSocket<typename Protocol::socket> socket_;
     std::shared_ptr<Service> service_;
+    ListenerOptions options_;
     /// service_'s traffic row for this copy's loop; found on that loop by start() and switch_to().
     metrics::Row* traffic_ = nullptr;
 };

@@ -1,6 +1,7 @@
 #pragma once
 // What the server holds for every bound socket, whatever its transport, and how it makes one.
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <functional>
@@ -8,15 +9,32 @@
 #include <string>
 #include <variant>
 
-#include "core/transport.hpp"
+#include "core/peer.hpp"
+#include "handlers/exec.hpp"
+#include "metrics/service_metrics.hpp"
 #include "verify/verify.hpp"
 
 namespace netd {
 
 struct Service;
 
-/// fork mode, as a stream listener sees it: connections served by processes of their own
-/// (daemon/fork_model.hpp is the one there is).
+/// A program to start for a connection, or for a datagram socket (exec).
+struct ProgramStart {
+    const Program* program = nullptr;
+    std::string service;   ///< its name: NETD_SERVICE, the logs
+    int socket = -1;       ///< the program's stdin and stdout; the caller closes its own copy
+    Peer peer;             ///< the client: REMOTE_ADDR, REMOTE_PORT, the logs
+    Peer local;            ///< this end: LOCAL_ADDR, LOCAL_PORT
+    Admission admission;   ///< held until the program exits (limits count live programs)
+    ProgramRows counters;  ///< the service's program metrics
+    /// Where the program's stderr is read (stderr = log) and exited runs.
+    boost::asio::any_io_executor executor;
+    /// Runs on executor once the program has exited (wait = yes: the socket is netd's again).
+    std::function<void()> exited;
+};
+
+/// Child processes, as a listener sees them: fork mode's children, and exec's programs
+/// (daemon/children.hpp is the one there is).
 class ChildProcesses {
   public:
     ChildProcesses() = default;
@@ -24,9 +42,14 @@ class ChildProcesses {
     ChildProcesses& operator=(const ChildProcesses&) = delete;
     virtual ~ChildProcesses() = default;
 
-    /// Whether another child may start now. If not, resume runs once one has exited (the
-    /// listener stops accepting meanwhile; clients wait in the kernel's backlog).
-    virtual bool has_room(std::function<void()> resume) = 0;
+    /// Whether another child may start now: fewer than max_children live, and full() (the
+    /// service's own limit, for exec) false. If not, resume runs (on loop 0) once one has
+    /// exited; the listener stops accepting meanwhile, and clients wait in the kernel's backlog.
+    virtual bool has_room(std::function<void()> resume, const std::function<bool()>& full) = 0;
+
+    /// Starts start.program (from any loop); false when it could not be started, which is
+    /// logged and counted (exited then never runs).
+    virtual bool spawn(ProgramStart start) = 0;
 
     enum class Forked : std::uint8_t { parent, child, failed };
 
@@ -43,6 +66,8 @@ struct ListenerOptions {
     /// Pool mode: every event loop gets a copy of each listener (see Listener::copy_for).
     bool shared_port = false;
     /// fork mode: accepted connections are served by child processes.
+    bool fork = false;
+    /// Where child processes are started: fork mode's, and exec's programs in every mode.
     ChildProcesses* children = nullptr;
 };
 

@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/log/trivial.hpp>
 #include <cstring>
+#include <iomanip>
 #include <utility>
 
 #include "net/io_buffers.hpp"
@@ -32,7 +33,8 @@ StreamConnection<Stream>::StreamConnection(Stream stream, std::shared_ptr<Servic
     : Connection(service->settings.idle_timeout),
       stream_(std::move(stream)),
       service_(std::move(service)),
-      admission_(std::move(admission)) {}
+      admission_(std::move(admission)),
+      record_(service_->settings.log_connections ? std::make_unique<Record>() : nullptr) {}
 
 template <class Stream>
 void StreamConnection<Stream>::start() {
@@ -72,6 +74,9 @@ typename StreamConnection<Stream>::Timers& StreamConnection<Stream>::timers() {
 
 template <class Stream>
 void StreamConnection<Stream>::do_read() {
+    if (session_->produces()) {
+        return do_produce();
+    }
     auto& buffers = io_buffers();
     for (int turn = 0; turn < reads_per_turn; ++turn) {
         if (!session_->ready()) {
@@ -97,6 +102,29 @@ void StreamConnection<Stream>::do_read() {
     boost::asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
         if (self->phase_ == Phase::serving) {
             self->do_read();
+        }
+    });
+}
+
+template <class Stream>
+void StreamConnection<Stream>::do_produce() {
+    auto& buffers = io_buffers();
+    for (int turn = 0; turn < reads_per_turn; ++turn) {
+        boost::system::error_code ec;
+        const std::size_t n = stream_.read_some(boost::asio::buffer(buffers.in), ec);
+        if (ec && ec != boost::asio::error::would_block) {
+            return end_of_input(ec);
+        }
+        admission_.traffic()->add(metrics::bytes_in, n);
+        count(n, true);
+        touch();  // a client that takes what is sent is not idle
+        if (!respond([&](Output& out) { session_->produce(out); })) {
+            return;  // the stream is full (do_write comes back when it takes more), or closed
+        }
+    }
+    boost::asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
+        if (self->phase_ == Phase::serving) {
+            self->do_produce();
         }
     });
 }
@@ -187,6 +215,7 @@ template <class Stream>
 bool StreamConnection<Stream>::handle_input(std::string_view bytes) {
     touch();
     admission_.traffic()->add(metrics::bytes_in, bytes.size());
+    count(bytes.size(), true);
     return respond([&](Output& out) { session_->handle(bytes, out); });
 }
 
@@ -196,6 +225,7 @@ void StreamConnection<Stream>::end_of_input(const boost::system::error_code& ec)
         return fail(ec, "read");
     }
     // The client is done sending: the session may still answer, then we close.
+    ending("closed by the client");
     input_ended_ = true;
     finish_session();
 }
@@ -209,6 +239,7 @@ bool StreamConnection<Stream>::respond(Step step) {
     try {
         step(out);
     } catch (const std::exception& e) {
+        ending("handler error");
         admission_.traffic()->add(metrics::handler_errors);
         BOOST_LOG_TRIVIAL(error) << log_prefix(*service_) << "handler failed for "
                                  << admission_.peer().to_string() << ": " << e.what()
@@ -216,6 +247,7 @@ bool StreamConnection<Stream>::respond(Step step) {
         close();
         return false;
     } catch (...) {
+        ending("handler error");
         admission_.traffic()->add(metrics::handler_errors);
         BOOST_LOG_TRIVIAL(error) << log_prefix(*service_) << "handler failed for "
                                  << admission_.peer().to_string() << "; connection closed";
@@ -223,6 +255,7 @@ bool StreamConnection<Stream>::respond(Step step) {
         return false;
     }
     if (out.close_requested() && (phase_ == Phase::serving || phase_ == Phase::draining)) {
+        ending("closed by the service");
         phase_ = Phase::closing;
     }
     return send(out.pending());
@@ -244,6 +277,7 @@ bool StreamConnection<Stream>::send(std::string_view reply) {
             return false;
         }
         admission_.traffic()->add(metrics::bytes_out, n);
+        count(n, false);
         reply.remove_prefix(n);
     }
     if (phase_ == Phase::closing) {
@@ -274,6 +308,7 @@ void StreamConnection<Stream>::do_write() {
             return fail(ec, "write");
         }
         admission_.traffic()->add(metrics::bytes_out, n);
+        count(n, false);
         pending_sent_ += n;
     }
     // Sent: give the memory back, and go on as the phase says.
@@ -293,10 +328,11 @@ void StreamConnection<Stream>::do_write() {
 }
 
 template <class Stream>
-void StreamConnection<Stream>::drain() {
+void StreamConnection<Stream>::drain(Drain why) {
     if (phase_ != Phase::serving) {
         return;  // already on its way out
     }
+    ending(why == Drain::idle ? "idle timeout" : "drained at shutdown");
     phase_ = Phase::draining;
     if (queued_read_ != QueuedRead::none) {
         // The reactor may already have read into first_read_: cancel, and finish the drain in
@@ -309,6 +345,7 @@ void StreamConnection<Stream>::drain() {
 
 template <class Stream>
 void StreamConnection<Stream>::abort() {
+    ending("cut at shutdown_timeout");
     close();
 }
 
@@ -392,18 +429,44 @@ void StreamConnection<Stream>::fail(const boost::system::error_code& ec, const c
     if (ec != boost::asio::error::operation_aborted) {
         BOOST_LOG_TRIVIAL(debug) << log_prefix(*service_) << admission_.peer().to_string() << ": "
                                  << what << ": " << ec.message();
+        ending(std::string(what) + " error: " + ec.message());
     }
     close();
 }
 
 template <class Stream>
 void StreamConnection<Stream>::close() {
+    if (record_ && phase_ != Phase::closed) {
+        const auto& peer = admission_.peer();
+        BOOST_LOG_TRIVIAL(info) << log_prefix(*service_) << to_string(peer.transport) << " "
+                                << peer.to_string() << ": "
+                                << (record_->how.empty() ? "closed" : record_->how) << " after "
+                                << std::fixed << std::setprecision(3)
+                                << std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                                 record_->started)
+                                       .count()
+                                << " s, " << record_->in << " bytes in, " << record_->out << " out";
+    }
     phase_ = Phase::closed;
     if (timers_) {
         timers_->pause.cancel();
         timers_->wake.cancel();
     }
     stream_.close();
+}
+
+template <class Stream>
+void StreamConnection<Stream>::ending(std::string_view how) {
+    if (record_ && record_->how.empty()) {
+        record_->how = how;
+    }
+}
+
+template <class Stream>
+void StreamConnection<Stream>::count(std::size_t bytes, bool in) {
+    if (record_) {
+        (in ? record_->in : record_->out) += bytes;
+    }
 }
 
 template class StreamConnection<PlainStream<boost::asio::ip::tcp>>;

@@ -41,7 +41,7 @@ class StreamConnection final : public Connection,
     /// Opens the handler session, runs its setup and starts reading.
     void start();
 
-    void drain() override;
+    void drain(Drain why) override;
     void abort() override;
 
   private:
@@ -57,6 +57,9 @@ class StreamConnection final : public Connection,
     // serving
     /// Reads until the stream is dry, feeding the session; waits for more when it is.
     void do_read();
+    /// A session that produces (chargen): sends its next parts while the stream takes them,
+    /// dropping what the client sends.
+    void do_produce();
     /// Queues a read into first_read_ for when data arrives, or pauses while the session is not
     /// ready for more.
     void wait_readable();
@@ -97,6 +100,10 @@ class StreamConnection final : public Connection,
     void discard_input();
     void fail(const boost::system::error_code& ec, const char* what);
     void close();
+    /// log_connections: how the connection ends, if nothing said so before ("" on first use).
+    void ending(std::string_view how);
+    /// log_connections: bytes the client sent (in) or took (out).
+    void count(std::size_t bytes, bool in);
 
     struct Timers {
         explicit Timers(const typename Stream::executor_type& executor)
@@ -125,6 +132,16 @@ class StreamConnection final : public Connection,
     std::chrono::steady_clock::time_point linger_until_;
     /// Made on first use, so connections that never pause, linger or wake do not pay for them.
     std::unique_ptr<Timers> timers_;
+
+    /// log_connections: what the line at the end says.
+    struct Record {
+        std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+        std::uint64_t in = 0;
+        std::uint64_t out = 0;
+        std::string how;  ///< the first reason the connection ended
+    };
+    /// Only for services with log_connections: the others pay one pointer.
+    std::unique_ptr<Record> record_;
 };
 
 extern template class StreamConnection<PlainStream<boost::asio::ip::tcp>>;

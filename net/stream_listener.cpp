@@ -1,6 +1,7 @@
 #include "net/stream_listener.hpp"
 
 #include <array>
+#include <boost/asio/post.hpp>
 #include <boost/asio/socket_base.hpp>
 #include <boost/log/trivial.hpp>
 
@@ -63,12 +64,15 @@ void StreamListener<Protocol>::start() {
 template <class Protocol>
 void StreamListener<Protocol>::do_accept() {
     auto self = this->shared_from_this();
-    if (options_.children != nullptr && !options_.children->has_room([self] {
-            if (self->acceptor_.socket().is_open()) {
-                self->do_accept();
-            }
-        })) {
-        return;  // at max_children: the backlog holds new clients until a child exits
+    // A connection that will be a process (fork mode's child, exec's program) waits for room,
+    // in the backlog, rather than be accepted and refused: at max_children, and for exec at the
+    // service's own max_connections too.
+    const auto* program = service_->handler->program();
+    if ((options_.fork || program != nullptr) &&
+        !options_.children->has_room(
+            [self] { self->resume_accepting(); },
+            [self, program] { return program != nullptr && self->service_->verify->full(); })) {
+        return;
     }
     acceptor_.socket().async_accept(
         [self](boost::system::error_code ec, typename Protocol::socket socket) {
@@ -79,12 +83,12 @@ void StreamListener<Protocol>::do_accept() {
 template <class Protocol>
 void StreamListener<Protocol>::on_accept(boost::system::error_code ec,
                                          typename Protocol::socket socket) {
-    Admission admission;
     if (!acceptor_.socket().is_open()) {
         // Stopped: a connection accepted just before is drained like the others; nothing is
         // re-armed (an accept on a closed acceptor fails at once, every time).
-        if (!ec && verify(socket, admission)) {
-            serve(std::move(socket), std::move(admission))->drain();
+        if (Admission admission;
+            !ec && service_->handler->program() == nullptr && verify(socket, admission)) {
+            serve(std::move(socket), std::move(admission))->drain(Drain::shutdown);
         }
         return;
     }
@@ -112,8 +116,16 @@ void StreamListener<Protocol>::on_accept(boost::system::error_code ec,
                                  << ": " << ec.message();
         return do_accept();
     }
-    if (verify(socket, admission)) {
-        if (options_.children == nullptr) {
+    take(std::move(socket));
+}
+
+template <class Protocol>
+void StreamListener<Protocol>::take(typename Protocol::socket socket) {
+    if (const auto* program = service_->handler->program()) {
+        return take_for_program(*program, std::move(socket));
+    }
+    if (Admission admission; verify(socket, admission)) {
+        if (!options_.fork) {
             serve(std::move(socket), std::move(admission));
         } else if (serve_in_child(std::move(socket), std::move(admission))) {
             return;  // this is the child: it serves that connection only
@@ -130,9 +142,14 @@ bool StreamListener<Protocol>::verify(typename Protocol::socket& socket, Admissi
         return false;  // reset before we got to it
     }
     const Peer peer = make_peer(transport_of<Protocol>, remote);
-    const Verdict verdict = service_->verify->verify_stream(peer, admission);
+    std::string_view rejected_by;
+    const Verdict verdict = service_->verify->verify_stream(peer, admission, &rejected_by);
     if (verdict == Verdict::accept) {
         return true;
+    }
+    if (service_->settings.log_connections) {
+        BOOST_LOG_TRIVIAL(info) << log_prefix(*service_) << to_string(peer.transport) << " "
+                                << peer.to_string() << ": rejected by " << rejected_by;
     }
     socket.non_blocking(true, ec);
     if (verdict == Verdict::busy) {
@@ -178,16 +195,78 @@ bool StreamListener<Protocol>::serve_in_child(typename Protocol::socket socket,
 }
 
 template <class Protocol>
+void StreamListener<Protocol>::take_for_program(const Program& program,
+                                                typename Protocol::socket socket) {
+    // do_accept checked for room before it accepted; in pool mode another loop may have started
+    // the last program the limits allow since. Then this connection waits here, and this
+    // listener accepts no more, until there is room: waiting, not refused. (It is taken again
+    // then, for the service of that moment: a reload may have changed it.)
+    auto self = this->shared_from_this();
+    auto held = std::make_shared<typename Protocol::socket>(std::move(socket));
+    if (!options_.children->has_room(
+            [self, held] {
+                self->on_own_loop([self, held] { self->take(std::move(*held)); });
+            },
+            [self] { return self->service_->verify->full(); })) {
+        return;
+    }
+    if (Admission admission; verify(*held, admission)) {
+        start_program(program, *held, std::move(admission));
+    }
+    do_accept();
+}
+
+template <class Protocol>
+void StreamListener<Protocol>::start_program(const Program& program,
+                                             typename Protocol::socket& socket,
+                                             Admission admission) {
+    boost::system::error_code ec;
+    const auto local = socket.local_endpoint(ec);
+    const Peer peer = admission.peer();
+    options_.children->spawn(ProgramStart{
+        .program = &program,
+        .service = service_->settings.name,
+        .socket = socket.native_handle(),
+        .peer = peer,
+        .local = ec ? Peer{.transport = peer.transport, .address = {}, .port = 0, .path = {}}
+                    : make_peer(transport_of<Protocol>, local),
+        .admission = std::move(admission),
+        .counters = service_->metrics.programs(),
+        .executor = acceptor_.socket().get_executor(),
+        .exited = {},
+    });
+    // The program has the connection now (or it could not start): ours closes with socket.
+}
+
+template <class Protocol>
+void StreamListener<Protocol>::resume_accepting() {
+    on_own_loop([self = this->shared_from_this()] { self->do_accept(); });
+}
+
+template <class Protocol>
+void StreamListener<Protocol>::on_own_loop(std::function<void()> step) {
+    // Children resumes from loop 0; this listener's socket is its own loop's.
+    auto& io = static_cast<asio::io_context&>(acceptor_.socket().get_executor().context());
+    asio::post(io, [self = this->shared_from_this(), step = std::move(step)] {
+        if (self->acceptor_.socket().is_open()) {
+            step();
+        }
+    });
+}
+
+template <class Protocol>
 void StreamListener<Protocol>::drain() {
     // Clients that connected, sent and perhaps closed before we accepted them wait in the
     // backlog; they become connections, which the server drains next like every other (in fork
     // mode too: the parent serves them itself, as it no longer forks).
+    // exec's are not started any more: they close.
     auto& acceptor = acceptor_.socket();
     boost::system::error_code ec;
     acceptor.non_blocking(true, ec);
     while (!ec && acceptor.is_open()) {
         auto socket = acceptor.accept(ec);
-        if (Admission admission; !ec && verify(socket, admission)) {
+        if (Admission admission;
+            !ec && service_->handler->program() == nullptr && verify(socket, admission)) {
             serve(std::move(socket), std::move(admission));
         }
     }

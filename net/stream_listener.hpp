@@ -50,6 +50,17 @@ class StreamListener final : public Listener,
     /// fork mode: a child process serves the admitted socket. Whether this process is that
     /// child.
     bool serve_in_child(typename Protocol::socket socket, Admission admission);
+    /// An accepted socket: verified, then served here, in a child, or by a program.
+    void take(typename Protocol::socket socket);
+    /// exec: the accepted socket becomes a program's once there is room for one.
+    void take_for_program(const Program& program, typename Protocol::socket socket);
+    /// exec: program gets the admitted socket (this listener's copy closes after).
+    void start_program(const Program& program, typename Protocol::socket& socket,
+                       Admission admission);
+    /// There is room for a child again: accept on this listener's loop.
+    void resume_accepting();
+    /// Runs step on this listener's loop, unless the listener has stopped by then.
+    void on_own_loop(std::function<void()> step);
     /// Accepting failed for lack of resources (descriptors, memory): pause instead of spinning.
     void pause_accepting();
     /// Puts the bound socket into the listening state; throws like the constructor.

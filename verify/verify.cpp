@@ -219,7 +219,11 @@ std::shared_ptr<TokenBucketTable> ServiceLoad::rate_table(std::uint64_t rate) {
 
 VerifyChain::VerifyChain(const config::ServiceConfig& service, GlobalLimit& global,
                          std::shared_ptr<ServiceLoad> load, ServiceMetrics metrics)
-    : service_(service.name), load_(std::move(load)), metrics_(std::move(metrics)) {
+    : service_(service.name),
+      max_connections_(service.max_connections),
+      global_(global),
+      load_(std::move(load)),
+      metrics_(std::move(metrics)) {
     const auto add = [&](std::string name, std::unique_ptr<Verifier> verifier) {
         auto link = std::make_unique<Link>();
         for (const auto transport :
@@ -265,18 +269,27 @@ std::pair<Verdict, std::size_t> VerifyChain::run(const Peer& peer, bool stream) 
     return {Verdict::accept, links_.size()};
 }
 
-Verdict VerifyChain::verify_stream(const Peer& peer, Admission& admission) {
+Verdict VerifyChain::verify_stream(const Peer& peer, Admission& admission,
+                                   std::string_view* rejected_by) {
     const auto [verdict, admitted] = run(peer, true);
     if (verdict == Verdict::accept) {
         admission = Admission(shared_from_this(), peer, admitted, metrics_.traffic(peer.transport));
     } else {
         release(peer, admitted);  // what the verifiers before the rejecting one counted
+        if (rejected_by != nullptr) {
+            *rejected_by = links_[admitted]->name;
+        }
     }
     return verdict;
 }
 
 bool VerifyChain::verify_datagram(const Peer& peer) {
     return run(peer, false).first == Verdict::accept;
+}
+
+bool VerifyChain::full() const {
+    return load_->connections.load() >= max_connections_ ||
+           global_.live.load() >= global_.max.load();
 }
 
 void VerifyChain::release(const Peer& peer, std::size_t admitted) {

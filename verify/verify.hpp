@@ -168,10 +168,16 @@ class VerifyChain : public std::enable_shared_from_this<VerifyChain> {
 
     /// A stream connection: accept (admission then holds what the verifiers counted), or the
     /// rejection, already counted and logged; the caller closes, with busy_message for busy.
-    Verdict verify_stream(const Peer& peer, Admission& admission);
+    /// rejected_by, when given, is set to the rejecting verifier's name.
+    Verdict verify_stream(const Peer& peer, Admission& admission,
+                          std::string_view* rejected_by = nullptr);
 
     /// A datagram: whether to serve it (a rejected one is counted, logged and dropped).
     bool verify_datagram(const Peer& peer);
+
+    /// Whether the service (or the server) has as many live connections as it may: the next
+    /// one would be refused by max_connections.
+    bool full() const;
 
     /// Rejections so far by the verifier of that name (0 for an unknown name).
     std::uint64_t rejected(std::string_view name) const;
@@ -187,6 +193,8 @@ class VerifyChain : public std::enable_shared_from_this<VerifyChain> {
     void release(const Peer& peer, std::size_t admitted);
 
     std::string service_;
+    std::uint64_t max_connections_;
+    GlobalLimit& global_;
     std::shared_ptr<ServiceLoad> load_;
     ServiceMetrics metrics_;
     std::vector<std::unique_ptr<Link>> links_;

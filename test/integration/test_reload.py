@@ -273,6 +273,27 @@ class Reload(unittest.TestCase):
             self.rewrite(n, config("\n[daytime]\ntcp = 127.0.0.1:%d\n" % self.daytime_port))
             self.reload(n, r"\[daytime\] listening on tcp ")
 
+    def test_the_include_dir_is_read_again(self):
+        """A file added to include_dir adds its service on SIGHUP; one removed, removes it."""
+        def main(tmp):
+            os.mkdir(os.path.join(tmp, "netd.d"))
+            return self.config(server="include_dir = netd.d\n")
+        with Netd(main) as n:
+            extra = n.path("netd.d", "extra.ini")
+            with open(extra, "w") as f:
+                f.write("[extra]\nhandler = echo\ntcp = 127.0.0.1:%d\n" % self.time_port)
+            self.reload(n, r"\[extra\] listening on tcp 127\.0\.0\.1:%d" % self.time_port)
+            with tcp_connect(("127.0.0.1", self.time_port)) as c:
+                self.assertTrue(echoes(c, b"from the new file\n"))
+            with open(n.path("netd.d", "clash.ini"), "w") as f:
+                f.write("[echo]\ntcp = 127.0.0.1:%d\n" % self.echo_port)
+            line = self.reload(n, r"error reload: ")
+            self.assertIn("clash.ini: [echo] is also defined in %s" % n.config_path, line)
+            os.unlink(n.path("netd.d", "clash.ini"))
+            os.unlink(extra)
+            self.reload(n, r"info ready: ")
+            self.assertTrue(refused_or_closed(self.time_port), "a removed file's service answers")
+
     def test_a_thread_a_reload_starts_takes_no_signals(self):
         """A logger added by a reload starts its writer thread from the thread that takes
         signals; the writer must not take them too (only loop 0's thread does)."""

@@ -8,6 +8,7 @@
 #include "config/reader.hpp"
 #include "daemon/catalog.hpp"
 #include "handlers/registry.hpp"
+#include "test/unit/temp_files.hpp"
 
 using namespace netd::config;
 namespace ip = boost::asio::ip;
@@ -238,9 +239,9 @@ BOOST_AUTO_TEST_CASE(structural_errors) {
         error_of(echo_ini + "colour = blue\n").starts_with("FILE: [echo] colour: unknown key"));
     BOOST_TEST(error_of("[server]\nspeed = 11\n" + echo_ini) ==
                "FILE: [server] speed: unknown key");
-    BOOST_TEST(error_of("[echo]\nhandler = chargen\ntcp = 127.0.0.1:7\n") ==
-               "FILE: [echo] handler: unknown handler 'chargen' (known: echo, timefmt, daytime, "
-               "time, logger, stats)");
+    BOOST_TEST(error_of("[echo]\nhandler = finger\ntcp = 127.0.0.1:7\n") ==
+               "FILE: [echo] handler: unknown handler 'finger' (known: echo, timefmt, daytime, "
+               "time, logger, stats, chargen, discard, exec)");
     BOOST_TEST(error_of("[nothing]\nhandler = echo\n") ==
                "FILE: [nothing] no listener: set at least one of tcp, udp, unix, unixgram (or pass "
                "one by socket activation)");
@@ -351,9 +352,115 @@ BOOST_AUTO_TEST_CASE(help_lists_every_key_with_its_default) {
                             "idle_timeout = 60",
                             "max_line = 8192",
                             "udp_min_source_port = 1024",
-                            "echo: RFC 862"}) {
+                            "include_dir =",
+                            "log_connections = false",
+                            "echo: RFC 862",
+                            "chargen: RFC 864",
+                            "discard: RFC 863",
+                            "program =",
+                            "wait = no"}) {
         BOOST_TEST(help.str().find(key) != std::string::npos, "help lacks '" << key << "'");
     }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(include_dir)
+
+namespace {
+
+namespace fs = std::filesystem;
+
+void write(const fs::path& path, const std::string& text) {
+    fs::create_directories(path.parent_path());
+    std::ofstream(path) << text;
+}
+
+/// A main file that includes dir/netd.d, and what reading and validating it says.
+struct Included {
+    netd::test::TempDir dir;
+    fs::path main = dir.path / "netd.ini";
+    fs::path include = dir.path / "netd.d";
+
+    std::shared_ptr<const Config> load(std::vector<std::string> args = {}) {
+        args.insert(args.begin(), "--config=" + main.string());
+        return build_config(read(args).raw, netd::catalog());
+    }
+    std::string error() {
+        try {
+            load();
+        } catch (const ConfigError& e) {
+            return e.what();
+        }
+        return "accepted";
+    }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(files_are_read_after_the_main_file_in_name_order) {
+    Included setup;
+    write(setup.main, "[server]\ninclude_dir = netd.d\n[echo]\ntcp = 127.0.0.1:0\n");
+    write(setup.include / "20-b.ini", "[b]\nhandler = echo\nudp = 127.0.0.1:0\n");
+    write(setup.include / "10-a.ini", "[a]\nhandler = echo\nudp = 127.0.0.1:0\n");
+    write(setup.include / "a.ini.dpkg-dist", "not an ini file at all");
+    const auto config = setup.load();
+    BOOST_REQUIRE(config->services.size() == 3U);
+    BOOST_TEST(config->services[0].name == "echo");
+    BOOST_TEST(config->services[1].name == "a");
+    BOOST_TEST(config->services[2].name == "b");
+    // Errors name the included file the key is in.
+    write(setup.include / "10-a.ini", "[a]\nhandler = echo\nudp = 127.0.0.1:0\ncolour = red\n");
+    BOOST_TEST(setup.error().find("10-a.ini: [a] colour: unknown key") != std::string::npos,
+               setup.error());
+}
+
+BOOST_AUTO_TEST_CASE(a_section_two_files_define_names_both) {
+    Included setup;
+    write(setup.main, "[server]\ninclude_dir = " + setup.include.string() +
+                          "\n[echo]\n"
+                          "tcp = 127.0.0.1:0\n");
+    write(setup.include / "echo.ini", "[echo]\nudp = 127.0.0.1:0\n");
+    const auto error = setup.error();
+    BOOST_TEST(error.find("echo.ini: [echo] is also defined in " + setup.main.string()) !=
+                   std::string::npos,
+               error);
+    write(setup.include / "echo.ini", "[more]\nhandler = echo\nudp = 127.0.0.1:0\n");
+    write(setup.include / "more.ini", "[more]\nhandler = echo\ntcp = 127.0.0.1:0\n");
+    BOOST_TEST(setup.error().find("more.ini: [more] is also defined in ") != std::string::npos);
+    BOOST_TEST(setup.error().find("echo.ini") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(server_belongs_in_the_main_file) {
+    Included setup;
+    write(setup.main, "[server]\ninclude_dir = netd.d\n[echo]\ntcp = 127.0.0.1:0\n");
+    write(setup.include / "server.ini", "[server]\nmode = pool\n");
+    BOOST_TEST(setup.error().find("server.ini: [server] belongs in the main file") !=
+               std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_directory_or_file_that_cannot_be_read_names_both_places) {
+    Included setup;
+    write(setup.main, "[server]\ninclude_dir = netd.d\n[echo]\ntcp = 127.0.0.1:0\n");
+    BOOST_TEST(setup.error().find(setup.main.string() + ": [server] include_dir: '") == 0U,
+               setup.error());
+    fs::create_directories(setup.include);
+    fs::create_symlink("/nonexistent/netd-test.ini", setup.include / "gone.ini");
+    const auto error = setup.error();
+    BOOST_TEST(error.find("gone.ini: cannot open") != std::string::npos, error);
+    BOOST_TEST(
+        error.find("(in [server] include_dir, " + setup.main.string() + ")") != std::string::npos,
+        error);
+}
+
+BOOST_AUTO_TEST_CASE(the_command_line_may_set_it_and_wins_over_every_file) {
+    Included setup;
+    write(setup.main, "[echo]\ntcp = 127.0.0.1:0\n");
+    write(setup.include / "a.ini", "[a]\nhandler = echo\nudp = 127.0.0.1:1\n");
+    const auto config =
+        setup.load({"--server.include_dir=" + setup.include.string(), "--a.udp=127.0.0.1:2"});
+    BOOST_REQUIRE(config->services.size() == 2U);
+    BOOST_TEST(config->services[1].udp[0].port() == 2);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -134,3 +134,75 @@ BOOST_AUTO_TEST_CASE(four_bytes_then_close) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(chargen_and_discard)
+
+namespace {
+
+/// RFC 864's line n: 72 printable characters from ' ' + n (mod 95), then CRLF.
+std::string rfc864_line(std::size_t n) {
+    std::string line;
+    for (std::size_t i = 0; i < 72; ++i) {
+        line += static_cast<char>(' ' + (n + i) % 95);
+    }
+    return line + "\r\n";
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(chargen_streams_the_rotating_lines_and_drops_input) {
+    auto built = build("chargen");
+    auto session = built.handler->open_session(Peer{});
+    BOOST_REQUIRE(session->produces());
+    std::string sent;
+    while (sent.size() < 300 * 74) {
+        std::string buffer;
+        Output out(buffer);
+        session->handle("ignored\n", out);
+        BOOST_TEST(out.pending().empty());
+        session->produce(out);
+        BOOST_TEST(!out.pending().empty());
+        sent += out.pending();
+    }
+    for (std::size_t n = 0; n < 300; ++n) {
+        BOOST_TEST_REQUIRE(sent.substr(n * 74, 74) == rfc864_line(n), "line " << n);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(chargen_answers_a_datagram_with_0_to_512_characters_of_a_line) {
+    auto built = build("chargen");
+    std::size_t longest = 0;
+    for (int i = 0; i < 200; ++i) {
+        std::string buffer;
+        Output out(buffer);
+        built.handler->datagram("x", Peer{}, out);
+        BOOST_TEST(out.replied());
+        const auto reply = std::string(out.pending());
+        BOOST_TEST_REQUIRE(reply.size() <= 512U);
+        longest = std::max(longest, reply.size());
+        if (!reply.empty()) {
+            // The pattern from some line's start: each line starts one character further.
+            const auto first = static_cast<std::size_t>(reply.front() - ' ');
+            std::string expected;
+            for (std::size_t n = first; expected.size() < reply.size(); ++n) {
+                expected += rfc864_line(n);
+            }
+            BOOST_TEST_REQUIRE(reply == expected.substr(0, reply.size()));
+        }
+    }
+    BOOST_TEST(longest > 74U);
+}
+
+BOOST_AUTO_TEST_CASE(discard_never_answers) {
+    auto built = build("discard");
+    const auto [reply, closed] =
+        converse(*built.handler, {"anything\n", std::string(5000, 'x')}, true);
+    BOOST_TEST(reply.empty());
+    BOOST_TEST(!closed);
+    std::string buffer;
+    Output out(buffer);
+    built.handler->datagram("x", Peer{}, out);
+    BOOST_TEST(!out.replied());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
