@@ -250,6 +250,24 @@ class Streams(ExecTestCase):
             except OSError:
                 pass
 
+    def test_a_reload_leaves_running_programs_alone_and_changes_new_ones(self):
+        with self.netd(service("svc", CAT)) as n:
+            addr = n.addr("svc", "tcp")
+            with tcp_connect(addr) as held:
+                held.sendall(b"before\n")
+                self.assertEqual(recv_exact(held, 7), b"before\n")
+                with open(n.config_path, "w") as f:
+                    f.write("[server]\nlog_level = info\n\n" +
+                            service("svc", "/bin/echo", "args = new program"))
+                before = len(n.stderr_lines)
+                n.send_signal(signal.SIGHUP)
+                self.assertTrue(wait_until(lambda: any("ready:" in l
+                                                       for l in n.stderr_lines[before:])))
+                self.assertFalse([l for l in n.stderr_lines[before:] if "error" in l])
+                self.assertEqual(ask(addr), b"new program\n")
+                held.sendall(b"after\n")
+                self.assertEqual(recv_exact(held, 6), b"after\n", "the running cat was touched")
+
     def test_a_thousand_connections_leave_no_descriptor_or_zombie(self):
         with self.netd(service("cat", CAT)) as n:
             addr = n.addr("cat", "tcp")
