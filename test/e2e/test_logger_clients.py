@@ -20,7 +20,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
 from clients import CLIENT_TIMEOUT, LOGGER, NC, NEED_LOGGER, NEED_NC  # noqa: E402
-from netd_harness import Netd, clean_env  # noqa: E402
+from netd_harness import Netd, clean_env, count_lines  # noqa: E402
 
 WAIT = 3.0            # seconds to wait for records to reach the file
 
@@ -53,14 +53,6 @@ def parse_record(line):
     if len(parts) != 7 or not TS_RE.match(parts[0]):
         raise AssertionError("malformed text record: %r" % line[:300])
     return parts   # received peer service facsev host app message
-
-
-def count_lines(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read().count(b"\n")
-    except FileNotFoundError:
-        return 0
 
 
 def run_client(testcase, argv, data, timeout=CLIENT_TIMEOUT):

@@ -49,7 +49,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from clients import HAVE_UTIL_LINUX_LOGGER, LOGGER, NEED_LOGGER  # noqa: E402
 from netd_harness import (  # noqa: E402
-    Netd, NetdProcess, clean_env, shared_netd, tcp_connect, udp_socket, unixgram_socket,
+    Netd, NetdProcess, clean_env, count_lines, shared_netd, tcp_connect, udp_socket,
+    unixgram_socket,
 )
 
 CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "syslog_corpus.txt")
@@ -281,14 +282,6 @@ def free_port(kind):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def count_lines(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read().count(b"\n")
-    except FileNotFoundError:
-        return 0
 
 
 def read_lines(path):

@@ -177,6 +177,17 @@ class Streams(ExecTestCase):
             self.assertEqual(m['netd_programs_exited_total{service="fails",outcome="ok"}'], 0)
             self.assertEqual(m['netd_programs_running{service="fails"}'], 0)
 
+    def assert_waits_until(self, addr, release):
+        """A new client of addr is not served (nor refused) until release() makes room."""
+        with tcp_connect(addr) as waiting:
+            waiting.sendall(b"waiting\n")
+            waiting.settimeout(0.5)
+            with self.assertRaises(socket.timeout, msg="served past the limit"):
+                waiting.recv(10)
+            release()
+            waiting.settimeout(5)
+            self.assertEqual(recv_exact(waiting, 8), b"waiting\n")
+
     def test_max_children_pauses_accepting_instead_of_refusing(self):
         with self.netd(service("cat", CAT), server="max_children = 2") as n:
             addr = n.addr("cat", "tcp")
@@ -185,14 +196,7 @@ class Streams(ExecTestCase):
                 for h in held:
                     h.sendall(b"held\n")
                     self.assertEqual(recv_exact(h, 5), b"held\n")
-                with tcp_connect(addr) as waiting:
-                    waiting.sendall(b"third\n")
-                    waiting.settimeout(0.5)
-                    with self.assertRaises(socket.timeout, msg="served past max_children"):
-                        waiting.recv(10)
-                    held.pop().close()  # its cat ends, and there is room again
-                    waiting.settimeout(5)
-                    self.assertEqual(recv_exact(waiting, 6), b"third\n")
+                self.assert_waits_until(addr, lambda: held.pop().close())  # a cat ends
             finally:
                 for h in held:
                     h.close()
@@ -203,14 +207,7 @@ class Streams(ExecTestCase):
             with tcp_connect(addr) as held:
                 held.sendall(b"held\n")
                 self.assertEqual(recv_exact(held, 5), b"held\n")
-                with tcp_connect(addr) as waiting:
-                    waiting.sendall(b"second\n")
-                    waiting.settimeout(0.5)
-                    with self.assertRaises(socket.timeout, msg="served past max_connections"):
-                        waiting.recv(10)
-                    held.close()
-                    waiting.settimeout(5)
-                    self.assertEqual(recv_exact(waiting, 7), b"second\n")
+                self.assert_waits_until(addr, held.close)
 
     def test_a_program_that_cannot_start_closes_only_its_connection(self):
         vanishing = script(self.dir, "vanishing.sh", "echo never\n")

@@ -27,7 +27,8 @@ from collections import namedtuple
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
 from netd_harness import (  # noqa: E402
-    LOG_LINE_RE, SANITIZER, Netd, error_lines, ipv6_available, pid_alive, rss_kib, run_netd,
+    LOG_LINE_RE, SANITIZER, Netd, count_lines, error_lines, ipv6_available, pid_alive, rss_kib,
+    run_netd,
     stream_roundtrip, tcp_connect, udp_socket, unix_connect, unixgram_socket,
 )
 
@@ -104,14 +105,6 @@ def read_lines(path):
 
 def read_records(path):
     return [parse_record(l) for l in read_lines(path)]
-
-
-def count_lines(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read().count(b"\n")
-    except FileNotFoundError:
-        return 0
 
 
 class LineCounter:

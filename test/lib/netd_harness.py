@@ -252,6 +252,16 @@ def rss_kib(pid, field="VmRSS", children=False):
     return total
 
 
+def count_lines(path):
+    """How many lines the file at path holds (0 while it does not exist): records, for a test
+    that waits for a log file to fill."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
 def wait_until(predicate, timeout=5.0, step=0.02):
     """predicate() until it is true or timeout passes; its last answer (fork mode frees a limit
     only when the child is reaped, a writer thread writes a moment later)."""
