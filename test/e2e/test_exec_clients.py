@@ -113,7 +113,9 @@ class SideBySide(unittest.TestCase):
             xinetd.wait_listening(list(xports.values()))
             with Netd(netd_config) as n:
                 for name in programs:
-                    data = b"a line\nanother\n"
+                    # Only cat reads: a program that exits with input unread makes the kernel
+                    # reset the connection, which can destroy its output before nc reads it.
+                    data = b"a line\nanother\n" if name == "cat" else b""
                     from_xinetd = nc(xports[name], data)
                     from_netd = nc(n.addr(name, "tcp")[1], data)
                     self.assertEqual(from_netd, from_xinetd, name)
