@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/log/core.hpp>
 #include <csignal>
+#include <future>
 #include <iostream>
 #include <thread>
 #include <variant>
@@ -134,7 +135,8 @@ std::vector<Server::BoundListener> Server::open_listeners(
                             .copies = {}};
         bound.copies.push_back(open_listener(loops_.main(), service, transport, address, options));
         for (std::size_t loop = 1; loop < loops_.size(); ++loop) {
-            bound.copies.push_back(bound.copies.front()->copy_for(loops_.at(loop)));
+            bound.copies.push_back(
+                on_loop(loop, [&] { return bound.copies.front()->copy_for(loops_.at(loop)); }));
         }
         opened.push_back(std::move(bound));
         is_new.push_back(true);
@@ -241,6 +243,17 @@ bool Server::already_open(const BoundListener& listener) const {
     return std::any_of(listeners_.begin(), listeners_.end(), [&](const BoundListener& open) {
         return open.copies.front() == listener.copies.front();
     });
+}
+
+template <class F>
+auto Server::on_loop(std::size_t loop, F f) -> decltype(f()) {
+    if (!running_ || loop == 0) {
+        return f();
+    }
+    std::packaged_task<decltype(f())()> task(std::move(f));
+    auto result = task.get_future();
+    asio::post(loops_.at(loop), [&task] { task(); });
+    return result.get();
 }
 
 void Server::on_every_loop(const BoundListener& listener,

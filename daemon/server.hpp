@@ -80,6 +80,12 @@ class Server {
                         std::vector<BoundListener>& listeners, std::vector<bool>& kept);
     /// The services that hold a socket socket activation passed.
     config::PassedServices passed_services() const;
+    /// Runs f on loop's own thread and returns what it returns (or throws what it throws),
+    /// waiting for it: a loop's reactor takes no lock per descriptor, so only its own thread may
+    /// register a socket with it once the loops run (a reload's new listener copies). Before,
+    /// or for loop 0 (this thread), f runs here.
+    template <class F>
+    auto on_loop(std::size_t loop, F f) -> decltype(f());
     /// Runs f(loop index, listener) for every copy of listener, each on its own loop.
     void on_every_loop(const BoundListener& listener,
                        const std::function<void(std::size_t, Listener&)>& f);

@@ -9,8 +9,11 @@
 #include <array>
 #include <cerrno>
 #include <csignal>
+#include <cstdint>
 #include <cstring>
 #include <memory>
+
+#include "core/sanitizer.hpp"
 
 namespace netd {
 
@@ -36,13 +39,37 @@ struct ChildPlan {
     /// Written by the child when a step fails (then it exits), read by the parent after.
     int error = 0;
     const char* step = nullptr;
+    /// ThreadSanitizer builds only: the child is a fork, whose memory is its own, so it reports
+    /// a failed step through this pipe instead.
+    int report = -1;
 };
 
 int fail(ChildPlan& plan, const char* step) {
     plan.error = errno;
     plan.step = step;
+    if (plan.report >= 0) {
+        // Both values fit in one write to a pipe, so the parent reads them whole.
+        const std::array<std::intptr_t, 2> failure{plan.error,
+                                                   reinterpret_cast<std::intptr_t>(step)};
+        static_cast<void>(::write(plan.report, failure.data(), sizeof failure));
+    }
     ::_exit(127);
 }
+
+#if NETD_THREAD_SANITIZER
+/// The parent's side of ThreadSanitizer's fork: whether the child reported a failed step.
+void read_report(ChildPlan& plan, int report) {
+    std::array<std::intptr_t, 2> failure{};
+    ssize_t n = 0;
+    do {
+        n = ::read(report, failure.data(), sizeof failure);
+    } while (n < 0 && errno == EINTR);
+    if (n == static_cast<ssize_t>(sizeof failure)) {
+        plan.error = static_cast<int>(failure[0]);
+        plan.step = reinterpret_cast<const char*>(failure[1]);  // the same binary: same address
+    }
+}
+#endif
 
 int child_main(void* data) {
     auto& plan = *static_cast<ChildPlan*>(data);
@@ -71,13 +98,27 @@ int child_main(void* data) {
     if (::dup2(plan.in_out, 0) < 0 || ::dup2(plan.in_out, 1) < 0 || ::dup2(plan.err, 2) < 0) {
         return fail(plan, "dup2");
     }
-    if (::syscall(SYS_close_range, 3U, ~0U, 0U) != 0) {
+    // Every descriptor above 2 closes, but the report pipe (ThreadSanitizer builds): it has
+    // FD_CLOEXEC, and execve closes it.
+    const auto close_from = [&](unsigned first, unsigned last) {
+        if (first > last || ::syscall(SYS_close_range, first, last, 0U) == 0) {
+            return true;
+        }
         if (errno != ENOSYS) {
-            return fail(plan, "close_range");
+            return false;
         }
-        for (int fd = 3; fd < plan.descriptor_limit; ++fd) {
-            ::close(fd);
+        for (unsigned fd = first; fd <= last && fd < static_cast<unsigned>(plan.descriptor_limit);
+             ++fd) {
+            ::close(static_cast<int>(fd));
         }
+        return true;
+    };
+    const bool closed = plan.report < 0
+                            ? close_from(3U, ~0U)
+                            : close_from(3U, static_cast<unsigned>(plan.report) - 1) &&
+                                  close_from(static_cast<unsigned>(plan.report) + 1, ~0U);
+    if (!closed) {
+        return fail(plan, "close_range");
     }
     sigset_t none;
     ::sigemptyset(&none);
@@ -143,9 +184,27 @@ Spawned spawn(const Program& program, const std::vector<std::string>& env, int i
         sigset_t before;
         ::sigfillset(&all);
         ::pthread_sigmask(SIG_SETMASK, &all, &before);
+#if NETD_THREAD_SANITIZER
+        // ThreadSanitizer's runtime (LLVM 14) fails a CHECK when a threaded process makes a
+        // clone(CLONE_VM | CLONE_VFORK) child: its builds fork, and run the same child steps.
+        int report[2] = {-1, -1};
+        static_cast<void>(::pipe2(report, O_CLOEXEC));
+        plan.report = report[1];
+        result.pid = ::fork();
+        if (result.pid == 0) {
+            child_main(&plan);
+        }
+        const int clone_error = errno;
+        ::close(report[1]);
+        if (result.pid > 0) {
+            read_report(plan, report[0]);  // the end of input once the program runs
+        }
+        ::close(report[0]);
+#else
         result.pid = ::clone(child_main, stack->bytes.data() + stack->bytes.size(),
                              CLONE_VM | CLONE_VFORK | SIGCHLD, &plan);
         const int clone_error = errno;
+#endif
         ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
         if (result.pid < 0) {
             result.error = std::string("clone: ") + std::strerror(clone_error);

@@ -7,15 +7,8 @@
 #include <ctime>
 #include <thread>
 
+#include "core/sanitizer.hpp"
 #include "metrics/registry.hpp"
-
-#if defined(__SANITIZE_THREAD__)
-#define NETD_THREAD_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define NETD_THREAD_SANITIZER 1
-#endif
-#endif
 
 namespace netd {
 

@@ -1,0 +1,14 @@
+#pragma once
+// NETD_THREAD_SANITIZER is 1 in a ThreadSanitizer build (g++ or clang), where a few things are
+// done another way because the sanitizer's runtime cannot follow them (each says why).
+
+#if defined(__SANITIZE_THREAD__)
+#define NETD_THREAD_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define NETD_THREAD_SANITIZER 1
+#endif
+#endif
+#ifndef NETD_THREAD_SANITIZER
+#define NETD_THREAD_SANITIZER 0
+#endif
