@@ -44,7 +44,7 @@ struct ChildPlan {
     int report = -1;
 };
 
-int fail(ChildPlan& plan, const char* step) {
+NETD_NOT_ON_ASAN_STACK int fail(ChildPlan& plan, const char* step) {
     plan.error = errno;
     plan.step = step;
     if (plan.report >= 0) {
@@ -71,7 +71,7 @@ void read_report(ChildPlan& plan, int report) {
 }
 #endif
 
-int child_main(void* data) {
+NETD_NOT_ON_ASAN_STACK int child_main(void* data) {
     auto& plan = *static_cast<ChildPlan*>(data);
     // The parent blocked every signal before the clone, so no handler of netd's runs here on
     // memory it shares with netd. Dispositions go back to their defaults (netd ignores SIGPIPE),
