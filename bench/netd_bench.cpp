@@ -68,6 +68,13 @@
 // with the time the client saw it. After that it keeps reading for 1.5 s more to catch
 // late duplicates. Records of one connection found out of order are counted ("order"),
 // not errors: TCP keeps them in order, so a count above 0 is the server's doing.
+// With --unixgram PATH instead of --host/--port, each "connection" is a Unix datagram socket
+// connected to PATH (a /dev/log stand-in) and every line is a datagram of its own, LF
+// included, as syslog(3) and util-linux logger send them. The kernel holds at most
+// net.unix.max_dgram_qlen of them in the server's socket and then blocks the sender, so
+// nothing is lost and the send phase runs at the server's pace; after its last line a
+// socket is closed (there is nothing to wait for): "closed" is when the last line was
+// handed to the kernel.
 // Errors (exit status 1): a connect failure, a socket error, any byte received from the
 // server, the server closing before all lines were sent, no send progress or no close
 // for --timeout seconds; with --verify-file, any record missing when --timeout seconds
@@ -86,6 +93,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -125,6 +133,7 @@ struct Options {
     bool json = false;
     bool quiet = false;
     std::string verify_file;
+    std::string unixgram;  // logger: send datagrams to this Unix socket instead of TCP
 };
 
 [[noreturn]] void usage(int status) {
@@ -136,6 +145,9 @@ struct Options {
                  "                  [--json] [--quiet]\n"
                  "       netd-bench --mode logger --port P --count N [--host 127.0.0.1]\n"
                  "                  [--connections 8] [--size 100] [--verify-file PATH]\n"
+                 "                  [--timeout 60] [--json] [--quiet]\n"
+                 "       netd-bench --mode logger --unixgram PATH --count N [--connections 8]\n"
+                 "                  [--size 100] [--verify-file PATH]\n"
                  "                  [--timeout 60] [--json] [--quiet]\n"
                  "  --mode MODE      echo (default): TCP echo; connect: the same with a new\n"
                  "                   connection per request; udp-echo: one datagram per request;\n"
@@ -164,6 +176,8 @@ struct Options {
                  "                   to hold every line; default 60)\n"
                  "  --verify-file F  logger: then wait until F holds every line sent, exactly\n"
                  "                   once, and report end-to-end lines/s\n"
+                 "  --unixgram PATH  logger: each line a datagram to this Unix datagram socket,\n"
+                 "                   over --connections sockets (instead of --host, --port)\n"
                  "  --json           print the summary as one JSON object\n"
                  "  --quiet          no progress line on stderr\n");
     std::exit(status);
@@ -208,6 +222,7 @@ constexpr ModeOption kModeOptions[] = {
     {"format", " timefmt "},
     {"utc", " timefmt "},
     {"verify-file", " logger "},
+    {"unixgram", " logger "},
 };
 constexpr const char* kModes = " echo connect udp-echo timefmt chargen logger ";
 
@@ -272,11 +287,18 @@ Options parse_args(int argc, char** argv) {
             if (val.empty())
                 bad_usage("--verify-file needs a path");
             o.verify_file = val;
+        } else if (name == "unixgram") {
+            if (val.empty() || val.size() >= sizeof(sockaddr_un{}.sun_path))
+                bad_usage("--unixgram needs a Unix socket path (at most %zu bytes)",
+                          sizeof(sockaddr_un{}.sun_path) - 1);
+            o.unixgram = val;
         } else {
             bad_usage("unknown option --%s", name.c_str());
         }
     }
-    if (o.port.empty())
+    if (!o.unixgram.empty() && (given.count("port") || given.count("host")))
+        bad_usage("--unixgram and --host/--port exclude each other");
+    if (o.port.empty() && o.unixgram.empty())
         bad_usage("--port is required");
     for (const auto& m : kModeOptions)
         if (given.count(m.option) && !in_list(m.modes, o.mode))
@@ -325,6 +347,18 @@ bool resolve(const Options& o, Target& target) {
     target.family = res->ai_family;
     freeaddrinfo(res);
     return true;
+}
+
+/// The Unix socket at path as a Target.
+Target unix_target(const std::string& path) {
+    Target target;
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    std::memcpy(&target.addr, &address, sizeof address);
+    target.len = sizeof address;
+    target.family = AF_UNIX;
+    return target;
 }
 
 /// A blocking connect to target with a socket of this type, then made non-blocking; -1 (the
@@ -1262,7 +1296,8 @@ class Bench {
 // --mode logger: see the comment at the top of the file.
 class LoggerBench {
   public:
-    explicit LoggerBench(const Options& o) : opt_(o), progress_(o.quiet) {
+    explicit LoggerBench(const Options& o)
+        : opt_(o), datagrams_(!o.unixgram.empty()), progress_(o.quiet) {
         ep_ = make_epoll();
         auto n = static_cast<uint64_t>(o.connections);
         conns_.resize(static_cast<size_t>(o.connections));
@@ -1293,11 +1328,13 @@ class LoggerBench {
 
     bool connect_all() {
         Target target;
-        if (!resolve(opt_, target))
+        if (datagrams_)
+            target = unix_target(opt_.unixgram);
+        else if (!resolve(opt_, target))
             return false;
         bool ok = true;
         for (auto& c : conns_) {
-            c.fd = connect_to(target, c.id, SOCK_STREAM, false);
+            c.fd = connect_to(target, c.id, datagrams_ ? SOCK_DGRAM : SOCK_STREAM, false);
             if (c.fd < 0) {
                 ok = false;
                 break;
@@ -1485,12 +1522,18 @@ class LoggerBench {
                           missing + duplicates_ + malformed_ + (sent != opt_.count ? 1 : 0);
         double cpu = cpu_seconds() - cpu_start_;
         if (opt_.json) {
+            if (datagrams_)
+                std::printf("{\"mode\":\"logger\",\"unixgram\":\"%s\"",
+                            json_escape(opt_.unixgram).c_str());
+            else
+                std::printf("{\"mode\":\"logger\",\"host\":\"%s\",\"port\":%s", opt_.host.c_str(),
+                            opt_.port.c_str());
             std::printf(
-                "{\"mode\":\"logger\",\"host\":\"%s\",\"port\":%s,\"connections\":%d,\"size\":%zu,"
+                ",\"connections\":%d,\"size\":%zu,"
                 "\"count\":%llu,\"sent\":%llu,\"send_s\":%.6f,\"send_lines_per_s\":%.1f,"
                 "\"send_mb_per_s\":%.3f,\"closed_s\":%.6f",
-                opt_.host.c_str(), opt_.port.c_str(), opt_.connections, opt_.size, ull(opt_.count),
-                ull(sent), send_s, send_lps, send_mbps, close_s);
+                opt_.connections, opt_.size, ull(opt_.count), ull(sent), send_s, send_lps,
+                send_mbps, close_s);
             if (verify)
                 std::printf(
                     ",\"verify_file\":\"%s\",\"e2e_s\":%.6f,\"e2e_lines_per_s\":%.1f,"
@@ -1509,17 +1552,23 @@ class LoggerBench {
                 cpu, cpu_run_, ull(errors), ull(conn_errors_), ull(timeouts_), ull(unexpected_),
                 ull(early_close_), ull(resets_));
         } else {
-            std::printf("target:      %s:%s, %d connections, %zu-byte lines, %llu lines\n",
-                        opt_.host.c_str(), opt_.port.c_str(), opt_.connections, opt_.size,
-                        ull(opt_.count));
+            if (datagrams_)
+                std::printf(
+                    "target:      unixgram %s, %d sockets, %zu-byte datagrams, %llu lines\n",
+                    opt_.unixgram.c_str(), opt_.connections, opt_.size, ull(opt_.count));
+            else
+                std::printf("target:      %s:%s, %d connections, %zu-byte lines, %llu lines\n",
+                            opt_.host.c_str(), opt_.port.c_str(), opt_.connections, opt_.size,
+                            ull(opt_.count));
             std::printf(
                 "send:        %llu lines in %.3f s: %.1f lines/s, %.3f MB/s "
                 "(first to last byte handed to the kernel)\n",
                 ull(sent), send_s, send_lps, send_mbps);
-            std::printf(
-                "closed:      %.3f s after the first byte, the server had closed every "
-                "connection\n",
-                close_s);
+            std::printf(datagrams_ ? "closed:      %.3f s after the first byte, the last datagram "
+                                     "was handed to the kernel\n"
+                                   : "closed:      %.3f s after the first byte, the server had "
+                                     "closed every connection\n",
+                        close_s);
             if (verify) {
                 if (e2e_s > 0)
                     std::printf(
@@ -1636,6 +1685,15 @@ class LoggerBench {
     void pump(LConn& c) {
         while (!c.shut) {
             if (c.off == c.len) {
+                if (c.next == c.lines && datagrams_) {
+                    c.shut = true;  // nothing comes back: done with this socket
+                    if (--sending_ == 0)
+                        t_sent_ = Clock::now();
+                    close(c.fd);
+                    c.fd = -1;
+                    --live_;
+                    return;
+                }
                 if (c.next == c.lines) {
                     shutdown(c.fd, SHUT_WR);
                     c.shut = true;
@@ -1646,7 +1704,9 @@ class LoggerBench {
                 }
                 fill(c);
             }
-            ssize_t w = send(c.fd, c.buf.data() + c.off, c.len - c.off, MSG_NOSIGNAL);
+            // A datagram is one line: buf holds whole lines, and a datagram goes whole or not.
+            ssize_t w = send(c.fd, c.buf.data() + c.off, datagrams_ ? opt_.size : c.len - c.off,
+                             MSG_NOSIGNAL);
             if (w > 0) {
                 c.off += static_cast<size_t>(w);
                 last_progress_ = Clock::now();
@@ -1753,6 +1813,7 @@ class LoggerBench {
     }
 
     Options opt_;
+    bool datagrams_;  // --unixgram: a datagram per line
     Progress progress_;
     std::vector<LConn> conns_;
     int ep_ = -1;

@@ -44,6 +44,12 @@ tcp = 127.0.0.1:0
 tcp = 127.0.0.1:0
 file = {tmp}/bench.log
 flush_interval = 50
+
+[devlog]
+handler = logger
+unixgram = {tmp}/bench.dgram
+file = {tmp}/bench-dgram.log
+flush_interval = 50
 """
 
 # Fields every request/response summary carries (bench/run-echo parses several of them).
@@ -80,8 +86,11 @@ class BenchResult:
 
 
 def run_bench(port, *args, env=None):
-    argv = [bench_bin(), "--host", "127.0.0.1", "--port", str(port), "--json", "--quiet"]
-    argv += list(args)
+    return run_bench_at(["--host", "127.0.0.1", "--port", str(port)], *args, env=env)
+
+
+def run_bench_at(target, *args, env=None):
+    argv = [bench_bin()] + target + ["--json", "--quiet"] + list(args)
     proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           timeout=RUN_TIMEOUT, env=env)
     return BenchResult(argv, proc)
@@ -191,6 +200,19 @@ class BenchAgainstNetd(BenchTestCase):
                           s["duplicates"], s["malformed"]), ("logger", 0, 2000, 2000, 0, 0, 0),
                          r.describe())
 
+    def test_logger_unixgram_verify_file(self):
+        # A datagram per line, over 4 sockets, to the logger's /dev/log stand-in.
+        path = self.netd.addr("devlog", "unixgram")
+        r = run_bench_at(["--unixgram", path], "--mode", "logger", "--count", "2000",
+                         "--connections", "4", "--verify-file", self.netd.path("bench-dgram.log"),
+                         "--timeout", "10")
+        self.assertEqual(r.returncode, 0, r.describe())
+        s = r.summary
+        self.assertIsNotNone(s, r.describe())
+        self.assertEqual((s["mode"], s["unixgram"], s["errors"], s["sent"], s["records"],
+                          s["missing"], s["duplicates"], s["malformed"]),
+                         ("logger", path, 0, 2000, 2000, 0, 0, 0), r.describe())
+
     # -- verification: the wrong service, or none, must fail the run -------------------------
 
     def test_echo_against_daytime_fails(self):
@@ -277,6 +299,14 @@ class BenchUsage(unittest.TestCase):
                      ("--count", "5", "--duration", "1")):
             with self.subTest(args=args):
                 r = run_bench(9, *args)
+                self.assertEqual(r.returncode, 2, r.describe())
+
+    def test_unixgram_is_for_the_logger_alone(self):
+        for target, args in ((["--unixgram", "/tmp/x"], ("--count", "5")),
+                             (["--unixgram", "/tmp/x", "--port", "9"],
+                              ("--mode", "logger", "--count", "5"))):
+            with self.subTest(target=target, args=args):
+                r = run_bench_at(target, *args)
                 self.assertEqual(r.returncode, 2, r.describe())
 
 
