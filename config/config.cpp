@@ -71,20 +71,64 @@ LogTarget parse_log_target(std::string_view text) {
                      "' is not a log target (console, syslog, journal or file:PATH)");
 }
 
-std::string parse_user(std::string_view text) {
-    std::string name(trim(text));
-    if (!name.empty() && ::getpwnam(name.c_str()) == nullptr) {
+/// The user named text, by id; none for an empty text.
+std::optional<uid_t> parse_user_id(std::string_view text) {
+    const std::string name(trim(text));
+    if (name.empty()) {
+        return std::nullopt;
+    }
+    const passwd* entry = ::getpwnam(name.c_str());
+    if (entry == nullptr) {
         throw ValueError("no such user '" + name + "'");
     }
-    return name;
+    return entry->pw_uid;
+}
+
+/// The group named text, by id; none for an empty text.
+std::optional<gid_t> parse_group_id(std::string_view text) {
+    const std::string name(trim(text));
+    if (name.empty()) {
+        return std::nullopt;
+    }
+    const ::group* entry = ::getgrnam(name.c_str());
+    if (entry == nullptr) {
+        throw ValueError("no such group '" + name + "'");
+    }
+    return entry->gr_gid;
+}
+
+std::string parse_user(std::string_view text) {
+    parse_user_id(text);  // throws for an unknown name
+    return std::string(trim(text));
 }
 
 std::string parse_group(std::string_view text) {
-    std::string name(trim(text));
-    if (!name.empty() && ::getgrnam(name.c_str()) == nullptr) {
-        throw ValueError("no such group '" + name + "'");
+    parse_group_id(text);  // throws for an unknown name
+    return std::string(trim(text));
+}
+
+/// An octal permission mode, 0 to 0777 (a socket has no use for setuid, setgid or sticky
+/// bits); none for an empty text.
+std::optional<mode_t> parse_file_mode(std::string_view text) {
+    const std::string_view digits = trim(text);
+    if (digits.empty()) {
+        return std::nullopt;
     }
-    return name;
+    const auto bad = [&] {
+        return ValueError("'" + std::string(digits) +
+                          "' is not an octal mode from 0000 to 0777 (such as 0660)");
+    };
+    if (digits.size() > 4 || digits.find_first_not_of("01234567") != std::string_view::npos) {
+        throw bad();
+    }
+    mode_t mode = 0;
+    for (const char digit : digits) {
+        mode = mode * 8 + static_cast<mode_t>(digit - '0');
+    }
+    if (mode > 0777) {
+        throw bad();
+    }
+    return mode;
 }
 
 std::vector<std::string> parse_unix_paths(std::string_view text) {
@@ -190,6 +234,12 @@ const std::array service_table{
         [](ServiceConfig& c, std::string_view v) { c.udp_min_source_port = static_cast<std::uint16_t>(parse_unsigned(v, 0, 65535)); }},
     KeyRow<ServiceConfig>{{"log_connections", "false", "a log line for each stream connection that ends: peer, duration, bytes, how"},
         [](ServiceConfig& c, std::string_view v) { c.log_connections = parse_bool(v); }},
+    KeyRow<ServiceConfig>{{"unix_mode", "", "octal mode of the unix and unixgram socket files netd creates (0666 for a /dev/log); empty = the umask's"},
+        [](ServiceConfig& c, std::string_view v) { c.unix_access.mode = parse_file_mode(v); }},
+    KeyRow<ServiceConfig>{{"unix_owner", "", "user owning those socket files; needs root; empty = netd's"},
+        [](ServiceConfig& c, std::string_view v) { c.unix_access.owner = parse_user_id(v); }},
+    KeyRow<ServiceConfig>{{"unix_group", "", "group owning those socket files; empty = netd's"},
+        [](ServiceConfig& c, std::string_view v) { c.unix_access.group = parse_group_id(v); }},
 };
 // clang-format on
 
@@ -349,6 +399,22 @@ std::shared_ptr<const Config> build_config(const RawConfig& raw, const Catalog& 
         if (!spec->datagram && (!service.udp.empty() || !service.unix_datagram.empty())) {
             throw service.error(service.udp.empty() ? "unixgram" : "udp",
                                 "handler '" + handler_name + "' does not serve datagrams");
+        }
+        if (service.unix_stream.empty() && service.unix_datagram.empty()) {
+            // A key that would do nothing hides a mistake (a key in the wrong section, a
+            // listener left out); a passed socket's file is made by the service manager.
+            for (const auto& [key, set] :
+                 {std::pair{"unix_mode", service.unix_access.mode.has_value()},
+                  {"unix_owner", service.unix_access.owner.has_value()},
+                  {"unix_group", service.unix_access.group.has_value()}}) {
+                if (set) {
+                    throw service.error(
+                        key,
+                        "is for the socket files of unix and unixgram listeners, and "
+                        "this service has none (a passed socket is set up by its "
+                        "unit: SocketMode=, SocketUser=, SocketGroup=)");
+                }
+            }
         }
         for (const auto* key : {"unix", "unixgram"}) {
             const auto& paths =

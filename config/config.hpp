@@ -3,6 +3,8 @@
 // read from the INI file and the command line); everything downstream takes these structs, never
 // strings.
 
+#include <sys/types.h>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <cstdint>
@@ -10,6 +12,7 @@
 #include <iosfwd>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <span>
 #include <stdexcept>
@@ -88,6 +91,17 @@ struct ServerConfig {
     std::string include_dir;  ///< read by the reader; kept for --check-config and reload
 };
 
+/// The socket files netd creates for a service's unix and unixgram listeners, set up as systemd's
+/// SocketMode=, SocketUser= and SocketGroup= do; what is unset stays as bind() made it (the
+/// umask's mode, netd's own user and group).
+struct UnixSocketAccess {
+    std::optional<mode_t> mode;  ///< unix_mode
+    std::optional<uid_t> owner;  ///< unix_owner
+    std::optional<gid_t> group;  ///< unix_group
+
+    bool operator==(const UnixSocketAccess&) const = default;
+};
+
 struct ServiceConfig {
     std::string name;
     std::string handler;
@@ -105,6 +119,7 @@ struct ServiceConfig {
     std::uint16_t udp_min_source_port = 1024;
     std::vector<std::string> verify;  ///< custom verifiers, by registered name
     bool log_connections = false;     ///< a log line for each stream connection that ends
+    UnixSocketAccess unix_access;
     /// The handler's own keys with defaults filled in; the handler's factory turns them into its
     /// typed options (and has already accepted them once, during validation).
     std::map<std::string, std::string, std::less<>> options;

@@ -1,6 +1,21 @@
 #include "core/peer.hpp"
 
+#include <array>
+#include <charconv>
+
 namespace netd {
+
+namespace {
+
+/// Appends number in decimal.
+template <class Number>
+void append_number(std::string& out, Number number) {
+    std::array<char, 24> digits{};
+    const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), number).ptr;
+    out.append(digits.data(), end);
+}
+
+}  // namespace
 
 std::string_view to_string(Transport transport) {
     switch (transport) {
@@ -17,13 +32,31 @@ std::string_view to_string(Transport transport) {
 }
 
 std::string Peer::to_string() const {
+    std::string text;
+    append_to(text);
+    return text;
+}
+
+void Peer::append_to(std::string& out) const {
     if (has_address(transport)) {
         if (address.is_v6()) {
-            return "[" + address.to_string() + "]:" + std::to_string(port);
+            out += '[';
+            out += address.to_string();
+            out += ']';
+        } else {
+            out += address.to_string();
         }
-        return address.to_string() + ":" + std::to_string(port);
+        out += ':';
+        append_number(out, port);
+        return;
     }
-    return path.empty() ? "unix" : path;
+    out += "unix";
+    if (credentials.known()) {
+        out += ':';
+        append_number(out, credentials.pid);
+        out += ':';
+        append_number(out, credentials.uid);
+    }
 }
 
 }  // namespace netd

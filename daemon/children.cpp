@@ -39,7 +39,8 @@ struct Children::Child {
 namespace {
 
 /// The environment a program gets: nothing of netd's; PATH (unless the env key sets its own),
-/// who connected where, then the service's env entries.
+/// who connected where (a Unix client: its process, user and group, from the kernel), then the
+/// service's env entries.
 std::vector<std::string> environment(const ProgramStart& start) {
     const auto& own = start.program->env;
     std::vector<std::string> env{"NETD_SERVICE=" + start.service};
@@ -52,6 +53,11 @@ std::vector<std::string> environment(const ProgramStart& start) {
             env.push_back(std::string(prefix) + "_ADDR=" + peer->address.to_string());
             env.push_back(std::string(prefix) + "_PORT=" + std::to_string(peer->port));
         }
+    }
+    if (const auto& client = start.peer.credentials; client.known()) {
+        env.push_back("REMOTE_PID=" + std::to_string(client.pid));
+        env.push_back("REMOTE_UID=" + std::to_string(client.uid));
+        env.push_back("REMOTE_GID=" + std::to_string(client.gid));
     }
     env.insert(env.end(), own.begin(), own.end());
     return env;

@@ -256,6 +256,21 @@ auto Server::on_loop(std::size_t loop, F f) -> decltype(f()) {
     return result.get();
 }
 
+void Server::note_kept_socket_file(const Service& next, const BoundListener& kept) const {
+    if (!std::holds_alternative<std::string>(kept.address)) {
+        return;  // an IP address, or a socket socket activation passed
+    }
+    const auto now = std::find_if(services_.begin(), services_.end(),
+                                  [&](const auto& s) { return s->settings.name == kept.service; });
+    if (now != services_.end() && (*now)->settings.unix_access != next.settings.unix_access) {
+        BOOST_LOG_TRIVIAL(warning)
+            << log_prefix(next) << kept.text
+            << ": the socket file keeps its mode and owner; unix_mode, unix_owner and "
+               "unix_group apply when netd creates the file (a restart, or a reload that adds "
+               "the path after one that removed it)";
+    }
+}
+
 void Server::on_every_loop(const BoundListener& listener,
                            const std::function<void(std::size_t, Listener&)>& f) {
     for (std::size_t loop = 0; loop < listener.copies.size(); ++loop) {
@@ -335,6 +350,9 @@ void Server::reload() {
             return s->settings.name == listener.service;
         });
         const bool fresh = !already_open(listener);
+        if (!fresh) {
+            note_kept_socket_file(**found, listener);
+        }
         auto service = *found;
         on_every_loop(listener, [service, fresh](std::size_t, Listener& copy) {
             copy.switch_to(service);

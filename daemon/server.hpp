@@ -93,6 +93,9 @@ class Server {
     void stop_on_every_loop(const BoundListener& listener);
     /// Whether listener is one of listeners_ (kept by a reload) rather than newly bound.
     bool already_open(const BoundListener& listener) const;
+    /// A reload keeps a Unix socket file as it is: warns when next's unix_mode, unix_owner or
+    /// unix_group differ from what the file was made with (services_ still the old ones).
+    void note_kept_socket_file(const Service& next, const BoundListener& kept) const;
     void await_signal();
     /// Closes the connections of the loop that have been silent too long, once a second.
     void sweep_idle(std::size_t loop);

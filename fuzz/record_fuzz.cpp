@@ -15,8 +15,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const bool truncated = in.pick(2) == 1;
     const std::string_view bytes = in.rest();
     const auto message = netd::parse_syslog(bytes);
-    const netd::RecordContext context{
-        .received = "2026-11-23T00:00:00.000000Z", .peer = "127.0.0.1:5000", .service = "log"};
+    const netd::RecordContext context{.received = "2026-11-23T00:00:00.000000Z",
+                                      .peer = "127.0.0.1:5000",
+                                      .service = "log",
+                                      .credentials = {}};
     for (const auto format : {netd::RecordFormat::text, netd::RecordFormat::json}) {
         std::string record;
         netd::append_record(record, format, context, message, truncated);

@@ -29,8 +29,9 @@ constexpr std::array<config::KeySpec, 7> exec_keys{{
 
 /// What netd sets itself in a program's environment: a client cannot be made to look like
 /// another through the env key.
-constexpr std::array<std::string_view, 5> reserved_env{"NETD_SERVICE", "REMOTE_ADDR", "REMOTE_PORT",
-                                                       "LOCAL_ADDR", "LOCAL_PORT"};
+constexpr std::array<std::string_view, 8> reserved_env{"NETD_SERVICE", "REMOTE_ADDR", "REMOTE_PORT",
+                                                       "LOCAL_ADDR",   "LOCAL_PORT",  "REMOTE_PID",
+                                                       "REMOTE_UID",   "REMOTE_GID"};
 
 std::string parse_program(const std::string& path) {
     if (path.empty()) {

@@ -7,6 +7,7 @@
 
 #include "core/endpoint_text.hpp"
 #include "net/io_buffers.hpp"
+#include "net/peer_credentials.hpp"
 
 namespace netd {
 
@@ -23,7 +24,7 @@ template <class Protocol>
 DatagramListener<Protocol>::DatagramListener(asio::io_context& io, std::shared_ptr<Service> service,
                                              const ListenAt<Protocol>& at, ListenerOptions options)
     : socket_(io), service_(std::move(service)), options_(options) {
-    finish_open(socket_.open(at, options.shared_port));
+    finish_open(socket_.open(at, options.shared_port, service_->settings.unix_access));
 }
 
 template <class Protocol>
@@ -33,17 +34,17 @@ DatagramListener<Protocol>::DatagramListener(asio::io_context& io, DatagramListe
 }
 
 template <class Protocol>
-void DatagramListener<Protocol>::finish_open(const std::string& why_not_bound) {
-    std::string why = why_not_bound;
-    if (why.empty()) {
+void DatagramListener<Protocol>::finish_open(const OpenError& not_opened) {
+    OpenError error = not_opened;
+    if (error.why.empty()) {
         boost::system::error_code ec;
         socket_.socket().non_blocking(true, ec);
-        why = ec ? ec.message() : "";
+        error.why = ec ? ec.message() : "";
     }
-    if (!why.empty()) {
-        socket_.abandon();
-        throw service_->settings.error(to_string(transport),
-                                       "cannot bind " + socket_.where() + ": " + why);
+    if (!error.why.empty()) {
+        socket_.stop();
+        throw service_->settings.error(error.key.empty() ? to_string(transport) : error.key,
+                                       "cannot bind " + socket_.where() + ": " + error.why);
     }
 }
 
@@ -104,16 +105,16 @@ void DatagramListener<Protocol>::hand_over(const Program& program) {
     for (;;) {
         // The first datagram is looked at, not taken: it is the program's to read.
         typename Protocol::endpoint sender;
+        Peer peer;
         std::array<char, 1> first{};
         boost::system::error_code ec;
-        socket.receive_from(asio::buffer(first), sender, MSG_PEEK, ec);
+        receive(asio::buffer(first), MSG_PEEK, sender, peer, ec);
         if (ec == asio::error::would_block) {
             return wait_readable();
         }
         if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) {
             return;  // stopped
         }
-        const Peer peer = make_peer(transport, sender);
         traffic_->add(metrics::datagrams_in);
         if (!ec && service_->verify->verify_datagram(peer)) {
             auto self = this->shared_from_this();
@@ -126,7 +127,10 @@ void DatagramListener<Protocol>::hand_over(const Program& program) {
                     .service = service_->settings.name,
                     .socket = socket.native_handle(),
                     .peer = peer,
-                    .local = ec ? Peer{.transport = transport, .address = {}, .port = 0, .path = {}}
+                    .local = ec ? Peer{.transport = transport,
+                                       .port = 0,
+                                       .address = {},
+                                       .credentials = {}}
                                 : make_peer(transport, local),
                     .admission = {},
                     .counters = service_->metrics.programs(),
@@ -161,14 +165,43 @@ void DatagramListener<Protocol>::drain() {
 }
 
 template <class Protocol>
+std::size_t DatagramListener<Protocol>::receive(asio::mutable_buffer into, int flags,
+                                                typename Protocol::endpoint& sender, Peer& peer,
+                                                boost::system::error_code& ec) {
+    // recvmsg, where Asio's receive_from has no room for a Unix datagram's credentials.
+    iovec part{.iov_base = into.data(), .iov_len = into.size()};
+    msghdr message{};
+    message.msg_name = sender.data();
+    message.msg_namelen = static_cast<socklen_t>(sender.capacity());
+    message.msg_iov = &part;
+    message.msg_iovlen = 1;
+    CredentialsMessage credentials;
+    if constexpr (transport == Transport::unix_datagram) {
+        credentials.attach(message);
+    }
+    const ssize_t n = ::recvmsg(socket_.socket().native_handle(), &message, flags);
+    if (n < 0) {
+        ec.assign(errno, boost::system::system_category());
+        return 0;
+    }
+    ec.clear();
+    sender.resize(message.msg_namelen);
+    peer = make_peer(transport, sender);
+    if constexpr (transport == Transport::unix_datagram) {
+        peer.credentials = CredentialsMessage::read(message);
+    }
+    return static_cast<std::size_t>(n);
+}
+
+template <class Protocol>
 typename DatagramListener<Protocol>::Received DatagramListener<Protocol>::receive_one() {
     auto& buffers = io_buffers();
     typename Protocol::endpoint sender;
+    Peer peer;
     boost::system::error_code ec;
     // MSG_TRUNC makes the kernel report a datagram's real length, so one that did not fit the
     // buffer is recognised and dropped instead of being served cut short.
-    const std::size_t n =
-        socket_.socket().receive_from(asio::buffer(buffers.in), sender, MSG_TRUNC, ec);
+    const std::size_t n = receive(asio::buffer(buffers.in), MSG_TRUNC, sender, peer, ec);
     if (ec == asio::error::would_block) {
         return Received::dry;
     }
@@ -186,21 +219,21 @@ typename DatagramListener<Protocol>::Received DatagramListener<Protocol>::receiv
     if (n > buffers.in.size()) {
         traffic_->add(metrics::datagrams_dropped);
         BOOST_LOG_TRIVIAL(debug) << log_prefix(*service_) << "dropped a " << n
-                                 << "-byte datagram from " << endpoint_text(sender)
-                                 << ": larger than " << buffers.in.size() << " bytes";
+                                 << "-byte datagram from " << peer.to_string() << ": larger than "
+                                 << buffers.in.size() << " bytes";
         return Received::datagram;
     }
-    serve(std::string_view(buffers.in.data(), n), sender);
+    serve(std::string_view(buffers.in.data(), n), sender, peer);
     return Received::datagram;
 }
 
 template <class Protocol>
 void DatagramListener<Protocol>::serve(std::string_view datagram,
-                                       const typename Protocol::endpoint& sender) {
+                                       const typename Protocol::endpoint& sender,
+                                       const Peer& peer) {
     auto& reply = io_buffers().out;
     reply.clear();
     Output out(reply);
-    const Peer peer = make_peer(transport, sender);
     if (!service_->verify->verify_datagram(peer)) {
         return;  // dropped (counted and logged by the chain)
     }

@@ -32,9 +32,9 @@ class DatagramListener final : public Listener,
   private:
     /// A copy of original for another event loop.
     DatagramListener(boost::asio::io_context& io, DatagramListener& original);
-    /// Makes the bound socket non-blocking; throws config::ConfigError naming the service key
-    /// when it (or the bind, why_not_bound) failed.
-    void finish_open(const std::string& why_not_bound);
+    /// Makes the opened socket non-blocking; throws config::ConfigError naming the service key
+    /// when that (or the opening, not_opened) failed.
+    void finish_open(const OpenError& not_opened);
 
     enum class Received { datagram, dry, closed };
 
@@ -48,7 +48,13 @@ class DatagramListener final : public Listener,
     void resume();
     /// Receives and serves one datagram if there is one.
     Received receive_one();
-    void serve(std::string_view datagram, const typename Protocol::endpoint& sender);
+    /// One recvmsg into into with flags: the datagram's length (MSG_TRUNC: its real length),
+    /// its sender's address, and its sender as a Peer (with its credentials on a Unix socket).
+    std::size_t receive(boost::asio::mutable_buffer into, int flags,
+                        typename Protocol::endpoint& sender, Peer& peer,
+                        boost::system::error_code& ec);
+    void serve(std::string_view datagram, const typename Protocol::endpoint& sender,
+               const Peer& peer);
 
     static constexpr Transport transport = transport_of<Protocol>;
 

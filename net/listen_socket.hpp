@@ -1,9 +1,12 @@
 #pragma once
 // The socket behind a listener, stream or datagram alike: opened by binding an address, by
 // adopting a descriptor the service manager passed, or as pool mode's copy for another event
-// loop; named for the logs; and closed again, removing a Unix socket file it created.
+// loop; named for the logs; and closed again, removing a Unix socket file it created. The Unix
+// socket files it creates get the service's unix_mode, unix_owner and unix_group before anybody
+// can use them (see bind()).
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -21,8 +24,10 @@
 #include <type_traits>
 #include <variant>
 
+#include "config/config.hpp"
 #include "core/endpoint_text.hpp"
 #include "net/listener.hpp"
+#include "net/peer_credentials.hpp"
 #include "net/unix_path.hpp"
 
 namespace netd {
@@ -51,6 +56,13 @@ inline constexpr Transport transport_of<boost::asio::local::datagram_protocol> =
 template <class Protocol>
 using ListenAt = std::variant<typename Protocol::endpoint, AdoptedSocket>;
 
+/// Why a listening socket could not be opened (empty: it was), and the service key at fault
+/// when it is not the listener's own (tcp, udp, unix, unixgram).
+struct OpenError {
+    std::string why;
+    std::string_view key;
+};
+
 /// Socket: an acceptor (stream listeners) or a datagram socket.
 template <class Socket>
 class ListeningSocket {
@@ -62,8 +74,9 @@ class ListeningSocket {
     explicit ListeningSocket(boost::asio::io_context& io) : socket_(io) {}
 
     /// Binds at's address (shared_port: SO_REUSEPORT, so that pool mode's copies can bind it
-    /// too), or adopts at's socket. Returns "" or why it failed.
-    std::string open(const ListenAt<protocol_type>& at, bool shared_port) {
+    /// too; access: how a Unix socket file is set up), or adopts at's socket.
+    OpenError open(const ListenAt<protocol_type>& at, bool shared_port,
+                   const config::UnixSocketAccess& access) {
         if (const auto* adopted = std::get_if<AdoptedSocket>(&at)) {
             description_ = "fd " + std::to_string(adopted->fd);
             adopted_ = true;
@@ -71,43 +84,45 @@ class ListeningSocket {
             if (why.empty()) {
                 description_ = endpoint_text(socket_.local_endpoint()) + " (socket activation)";
             }
-            return why;
+            return {.why = why, .key = {}};
         }
         const auto& endpoint = std::get<endpoint_type>(at);
         description_ = endpoint_text(endpoint);
-        auto why = bind(endpoint, shared_port);
-        if (why.empty()) {
-            const auto bound = socket_.local_endpoint();
-            description_ = endpoint_text(bound);  // the real port, when 0 was asked
-            if constexpr (is_local_protocol<protocol_type>) {
-                unix_inode_ = inode_of(bound.path());
-            }
+        auto why = bind(endpoint, shared_port, access);
+        if (!why.empty()) {
+            return {.why = why, .key = {}};
         }
-        return why;
+        const auto bound = socket_.local_endpoint();
+        description_ = endpoint_text(bound);  // the real port, when 0 was asked
+        if constexpr (is_local_protocol<protocol_type>) {
+            unix_inode_ = inode_of(bound.path());
+            return set_access(bound.path(), access);
+        }
+        return {};
     }
 
     /// Opens this as another listener on original's address, for another event loop: an IP
     /// socket binds the same port (original was bound with shared_port); a Unix socket, whose
     /// path can be bound only once, and a passed socket (bound without SO_REUSEPORT) share
-    /// original's descriptor. Returns "" or why it failed.
-    std::string open_copy(ListeningSocket& original) {
+    /// original's descriptor.
+    OpenError open_copy(ListeningSocket& original) {
         description_ = original.description_;
         adopted_ = original.adopted_;
         announce_ = false;
         const auto endpoint = original.socket_.local_endpoint();
         if (!is_local_protocol<protocol_type> && !adopted_) {
-            return bind(endpoint, true);
+            return {.why = bind(endpoint, true, {}), .key = {}};
         }
         const int fd = ::dup(original.socket_.native_handle());
         if (fd < 0) {
-            return std::strerror(errno);
+            return {.why = std::strerror(errno), .key = {}};
         }
         boost::system::error_code ec;
         socket_.assign(endpoint.protocol(), fd, ec);
         if (ec) {
             ::close(fd);
         }
-        return ec ? ec.message() : std::string();
+        return {.why = ec ? ec.message() : std::string(), .key = {}};
     }
 
     /// Closes the socket, and removes the Unix socket file it created.
@@ -136,7 +151,8 @@ class ListeningSocket {
     bool announce() const { return announce_; }
 
   private:
-    std::string bind(const endpoint_type& endpoint, bool shared_port) {
+    std::string bind(const endpoint_type& endpoint, bool shared_port,
+                     const config::UnixSocketAccess& access) {
         if constexpr (is_local_protocol<protocol_type>) {
             if (auto why = free_unix_path(endpoint.path(), endpoint.protocol().type());
                 !why.empty()) {
@@ -145,7 +161,18 @@ class ListeningSocket {
         }
         boost::system::error_code ec;
         socket_.open(endpoint.protocol(), ec);
-        if constexpr (!is_local_protocol<protocol_type>) {
+        if constexpr (is_local_protocol<protocol_type>) {
+            if (!ec && transport == Transport::unix_datagram) {
+                socket_.set_option(pass_credentials(true), ec);
+            }
+            // bind() creates the file with the socket's own mode less the umask: with unix_mode
+            // there, the file is never more open than unix_mode, not even before set_access.
+            // (A stream socket cannot be connected to before listen() anyway; a datagram socket
+            // takes datagrams as soon as it is bound.)
+            if (!ec && access.mode && ::fchmod(socket_.native_handle(), *access.mode) != 0) {
+                ec.assign(errno, boost::system::system_category());
+            }
+        } else {
             if (!ec && endpoint.protocol().type() == SOCK_STREAM) {
                 socket_.set_option(boost::asio::socket_base::reuse_address(true), ec);
             }
@@ -172,11 +199,37 @@ class ListeningSocket {
         boost::system::error_code ec;
         if constexpr (is_local_protocol<protocol_type>) {
             socket_.assign(protocol_type(), fd, ec);
+            if (!ec && transport == Transport::unix_datagram) {
+                // Datagrams queued before this carry no credentials (PassCredentials=yes in the
+                // socket unit avoids that).
+                socket_.set_option(pass_credentials(true), ec);
+            }
         } else {
             socket_.assign(
                 address.ss_family == AF_INET6 ? protocol_type::v6() : protocol_type::v4(), fd, ec);
         }
         return ec ? ec.message() : std::string();
+    }
+
+    /// Gives the socket file netd just bound at path its unix_mode, then its unix_owner and
+    /// unix_group: in that order, because only a file's owner (or root) may change its mode,
+    /// and netd is not the owner any more once it gave the file away. On failure the socket is
+    /// closed and the file removed.
+    OpenError set_access(const std::string& path, const config::UnixSocketAccess& access) {
+        OpenError error;
+        if (access.mode) {
+            error = {.why = set_unix_mode(path, *access.mode), .key = "unix_mode"};
+        }
+        if (error.why.empty() && (access.owner || access.group)) {
+            error = {.why = set_unix_owner(path, access.owner.value_or(static_cast<uid_t>(-1)),
+                                           access.group.value_or(static_cast<gid_t>(-1))),
+                     .key = access.owner ? "unix_owner" : "unix_group"};
+        }
+        if (error.why.empty()) {
+            return {};
+        }
+        stop();
+        return error;
     }
 
     Socket socket_;

@@ -4,6 +4,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/socket_base.hpp>
 #include <boost/log/trivial.hpp>
+#include <optional>
+
+#include "net/peer_credentials.hpp"
 
 namespace netd {
 
@@ -16,13 +19,32 @@ constexpr std::chrono::milliseconds accept_retry_delay{100};
 /// While accepting fails, how often it is logged.
 constexpr std::chrono::seconds accept_warning_interval{10};
 
+/// Who is at the other end of an accepted socket; none when it is gone already (reset before
+/// we got to it).
+template <class Protocol>
+std::optional<Peer> peer_of(typename Protocol::socket& socket) {
+    if constexpr (is_local_protocol<Protocol>) {
+        return Peer{.transport = transport_of<Protocol>,
+                    .port = 0,
+                    .address = {},
+                    .credentials = connection_credentials(socket.native_handle())};
+    } else {
+        boost::system::error_code ec;
+        const auto remote = socket.remote_endpoint(ec);
+        if (ec) {
+            return std::nullopt;
+        }
+        return make_peer(transport_of<Protocol>, remote);
+    }
+}
+
 }  // namespace
 
 template <class Protocol>
 StreamListener<Protocol>::StreamListener(asio::io_context& io, std::shared_ptr<Service> service,
                                          const ListenAt<Protocol>& at, ListenerOptions options)
     : acceptor_(io), service_(std::move(service)), options_(options), retry_timer_(io) {
-    listen(acceptor_.open(at, options_.shared_port));
+    listen(acceptor_.open(at, options_.shared_port, service_->settings.unix_access));
 }
 
 template <class Protocol>
@@ -32,17 +54,18 @@ StreamListener<Protocol>::StreamListener(asio::io_context& io, StreamListener& o
 }
 
 template <class Protocol>
-void StreamListener<Protocol>::listen(const std::string& why_not_bound) {
-    std::string why = why_not_bound;
-    if (why.empty()) {
+void StreamListener<Protocol>::listen(const OpenError& not_opened) {
+    OpenError error = not_opened;
+    if (error.why.empty()) {
         boost::system::error_code ec;
         acceptor_.socket().listen(asio::socket_base::max_listen_connections, ec);
-        why = ec ? ec.message() : "";
+        error.why = ec ? ec.message() : "";
     }
-    if (!why.empty()) {
-        acceptor_.abandon();
-        throw service_->settings.error(to_string(transport_of<Protocol>),
-                                       "cannot listen on " + acceptor_.where() + ": " + why);
+    if (!error.why.empty()) {
+        acceptor_.stop();
+        throw service_->settings.error(
+            error.key.empty() ? to_string(transport_of<Protocol>) : error.key,
+            "cannot listen on " + acceptor_.where() + ": " + error.why);
     }
 }
 
@@ -136,12 +159,11 @@ void StreamListener<Protocol>::take(typename Protocol::socket socket) {
 
 template <class Protocol>
 bool StreamListener<Protocol>::verify(typename Protocol::socket& socket, Admission& admission) {
-    boost::system::error_code ec;
-    const auto remote = socket.remote_endpoint(ec);
-    if (ec) {
-        return false;  // reset before we got to it
+    const auto found = peer_of<Protocol>(socket);
+    if (!found) {
+        return false;
     }
-    const Peer peer = make_peer(transport_of<Protocol>, remote);
+    const Peer& peer = *found;
     std::string_view rejected_by;
     const Verdict verdict = service_->verify->verify_stream(peer, admission, &rejected_by);
     if (verdict == Verdict::accept) {
@@ -151,6 +173,7 @@ bool StreamListener<Protocol>::verify(typename Protocol::socket& socket, Admissi
         BOOST_LOG_TRIVIAL(info) << log_prefix(*service_) << to_string(peer.transport) << " "
                                 << peer.to_string() << ": rejected by " << rejected_by;
     }
+    boost::system::error_code ec;
     socket.non_blocking(true, ec);
     if (verdict == Verdict::busy) {
         socket.write_some(asio::buffer(busy_message), ec);
@@ -228,7 +251,7 @@ void StreamListener<Protocol>::start_program(const Program& program,
         .service = service_->settings.name,
         .socket = socket.native_handle(),
         .peer = peer,
-        .local = ec ? Peer{.transport = peer.transport, .address = {}, .port = 0, .path = {}}
+        .local = ec ? Peer{.transport = peer.transport, .port = 0, .address = {}, .credentials = {}}
                     : make_peer(transport_of<Protocol>, local),
         .admission = std::move(admission),
         .counters = service_->metrics.programs(),

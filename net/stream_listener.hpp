@@ -63,8 +63,9 @@ class StreamListener final : public Listener,
     void on_own_loop(std::function<void()> step);
     /// Accepting failed for lack of resources (descriptors, memory): pause instead of spinning.
     void pause_accepting();
-    /// Puts the bound socket into the listening state; throws like the constructor.
-    void listen(const std::string& why_not_bound);
+    /// Puts the opened socket into the listening state; throws like the constructor (naming
+    /// the key not_opened blames, or the transport's).
+    void listen(const OpenError& not_opened);
 
     ListeningSocket<typename Protocol::acceptor> acceptor_;
     std::shared_ptr<Service> service_;

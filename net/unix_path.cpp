@@ -1,5 +1,6 @@
 #include "net/unix_path.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -9,6 +10,32 @@
 #include <cstring>
 
 namespace netd {
+
+namespace {
+
+/// A descriptor of the socket file at path, not following a symlink; -1 (why set) when there is
+/// none.
+int open_socket_file(const std::string& path, std::string& why) {
+    const int fd = ::open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st {};
+    if (fd < 0 || ::fstat(fd, &st) != 0) {
+        why = std::strerror(errno);
+    } else if (!S_ISSOCK(st.st_mode)) {
+        why = "it is no longer the socket netd bound";
+    }
+    if (!why.empty() && fd >= 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/// " (netd runs as uid N)" after a refusal that more privilege would have avoided.
+std::string privilege_hint(int error) {
+    return error == EPERM ? " (netd runs as uid " + std::to_string(::geteuid()) + ")" : "";
+}
+
+}  // namespace
 
 std::string free_unix_path(const std::string& path, int type) {
     struct stat st {};
@@ -50,6 +77,36 @@ void remove_unix_path(const std::string& path, ino_t inode) {
     if (inode != 0 && inode_of(path) == inode) {
         ::unlink(path.c_str());
     }
+}
+
+std::string set_unix_mode(const std::string& path, mode_t mode) {
+    std::string why;
+    const int fd = open_socket_file(path, why);
+    if (fd < 0) {
+        return "cannot set its mode: " + why;
+    }
+    // An O_PATH descriptor takes no fchmod; its /proc link names the very file it holds.
+    const std::string self = "/proc/self/fd/" + std::to_string(fd);
+    const int rc = ::chmod(self.c_str(), mode);
+    const int error = errno;
+    ::close(fd);
+    return rc == 0 ? ""
+                   : "cannot set its mode: " + std::string(std::strerror(error)) +
+                         privilege_hint(error);
+}
+
+std::string set_unix_owner(const std::string& path, uid_t owner, gid_t group) {
+    std::string why;
+    const int fd = open_socket_file(path, why);
+    if (fd < 0) {
+        return "cannot change its owner or group: " + why;
+    }
+    const int rc = ::fchownat(fd, "", owner, group, AT_EMPTY_PATH);
+    const int error = errno;
+    ::close(fd);
+    return rc == 0 ? ""
+                   : "cannot change its owner or group: " + std::string(std::strerror(error)) +
+                         privilege_hint(error);
 }
 
 }  // namespace netd

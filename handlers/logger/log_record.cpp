@@ -118,6 +118,10 @@ void append_record(std::string& out, RecordFormat format, const RecordContext& c
         boost::json::object record;
         record["received"] = context.received;
         record["peer"] = json_text(context.peer);
+        const bool known = context.credentials.known();
+        record["pid"] = known ? boost::json::value(context.credentials.pid) : nullptr;
+        record["uid"] = known ? boost::json::value(context.credentials.uid) : nullptr;
+        record["gid"] = known ? boost::json::value(context.credentials.gid) : nullptr;
         record["service"] = context.service;
         record["facility"] = message.facility < 0
                                  ? boost::json::value(nullptr)

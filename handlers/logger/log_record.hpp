@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/peer.hpp"
 #include "handlers/logger/syslog.hpp"
 
 namespace netd {
@@ -15,8 +16,10 @@ enum class RecordFormat { text, json };
 /// What a record says besides the message itself.
 struct RecordContext {
     std::string_view received;  ///< RFC 3339 UTC with microseconds
-    std::string_view peer;
+    std::string_view peer;      ///< Peer::to_string(): "unix:PID:UID" for a Unix client
     std::string_view service;
+    /// A Unix client's, from the kernel: JSON's pid, uid and gid (null when not known).
+    PeerCredentials credentials;
 };
 
 /// Appends one record line ("\n" included) to out.

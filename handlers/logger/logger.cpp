@@ -66,6 +66,7 @@ LoggerOptions parse_logger_options(const config::ServiceConfig& service) {
 /// Per-thread scratch: records are formatted here and handed to the file once per read.
 struct RecordBuffer {
     std::string records;
+    std::string peer;  ///< a datagram's sender, written here rather than in a new string
     ReceivedClock clock;
 };
 
@@ -78,7 +79,7 @@ class LoggerHandler;
 
 class LoggerSession final : public StreamSession {
   public:
-    LoggerSession(const LoggerHandler& handler, std::string peer);
+    LoggerSession(const LoggerHandler& handler, const Peer& peer);
 
     void handle(std::string_view bytes, Output& out) override;
     void finish(Output& out) override;
@@ -90,7 +91,8 @@ class LoggerSession final : public StreamSession {
     void record(Frame frame);
 
     const LoggerHandler& handler_;
-    std::string peer_;
+    std::string peer_;  ///< written once, for every record of the connection
+    PeerCredentials credentials_;
     OctetCountFramer framer_;
 };
 
@@ -137,14 +139,15 @@ class LoggerHandler final : public Handler {
     void enter_child() override { file_->enter_child(); }
 
     std::unique_ptr<StreamSession> open_session(const Peer& peer) override {
-        return std::make_unique<LoggerSession>(*this, peer.to_string());
+        return std::make_unique<LoggerSession>(*this, peer);
     }
 
     void datagram(std::string_view bytes, const Peer& peer, Output& /*out*/) override {
         auto& buffer = record_buffer();
         buffer.records.clear();
-        const std::string sender = peer.to_string();
-        format(buffer.records, sender, strip_datagram_framing(bytes), false);
+        buffer.peer.clear();
+        peer.append_to(buffer.peer);
+        format(buffer.records, buffer.peer, peer.credentials, strip_datagram_framing(bytes), false);
         if (file_->try_append(buffer.records)) {
             counters_->add(metrics::records);
         } else {
@@ -152,16 +155,18 @@ class LoggerHandler final : public Handler {
         }
     }
 
-    /// Appends the record of one message to records.
-    void format(std::string& records, std::string_view peer, std::string_view message,
-                bool truncated) const {
+    /// Appends the record of one message from peer (its text, its credentials) to records.
+    void format(std::string& records, std::string_view peer, const PeerCredentials& credentials,
+                std::string_view message, bool truncated) const {
         auto& clock = record_buffer().clock;
         const std::string_view kept =
             message.substr(0, std::min(message.size(), options_.max_line));
-        append_record(
-            records, options_.format,
-            RecordContext{.received = clock.now(), .peer = peer, .service = options_.service},
-            parse_syslog(kept), truncated || kept.size() < message.size());
+        append_record(records, options_.format,
+                      RecordContext{.received = clock.now(),
+                                    .peer = peer,
+                                    .service = options_.service,
+                                    .credentials = credentials},
+                      parse_syslog(kept), truncated || kept.size() < message.size());
     }
 
     LogFile& file() const { return *file_; }
@@ -208,8 +213,11 @@ class LoggerHandler final : public Handler {
     Throttle drop_log_{std::chrono::seconds(1)};
 };
 
-LoggerSession::LoggerSession(const LoggerHandler& handler, std::string peer)
-    : handler_(handler), peer_(std::move(peer)), framer_(handler.max_line()) {}
+LoggerSession::LoggerSession(const LoggerHandler& handler, const Peer& peer)
+    : handler_(handler),
+      peer_(peer.to_string()),
+      credentials_(peer.credentials),
+      framer_(handler.max_line()) {}
 
 void LoggerSession::handle(std::string_view bytes, Output& /*out*/) {
     record([&](const auto& on_message) { framer_.feed(bytes, on_message); });
@@ -225,7 +233,7 @@ void LoggerSession::record(Frame frame) {
     buffer.records.clear();
     std::uint64_t count = 0;
     frame([&](std::string_view message, bool truncated) {
-        handler_.format(buffer.records, peer_, message, truncated);
+        handler_.format(buffer.records, peer_, credentials_, message, truncated);
         ++count;
     });
     if (count > 0) {

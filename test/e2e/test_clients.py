@@ -6,6 +6,7 @@ Needs netcat-openbsd (`nc`, for -N and -U) and socat; a missing client skips its
 """
 
 import os
+import pwd
 import subprocess
 import sys
 import unittest
@@ -13,7 +14,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
 from clients import CLIENT_TIMEOUT, NC, NEED_NC, NEED_SOCAT, SOCAT  # noqa: E402
-from netd_harness import clean_env, deterministic_bytes, ipv6_available, shared_netd  # noqa: E402
+from netd_harness import Netd, clean_env, deterministic_bytes, ipv6_available, shared_netd  # noqa: E402
 
 CONFIG = """\
 [server]
@@ -29,9 +30,10 @@ unixgram = {{tmp}}/echo.dgram
 TEXT = b"hello from a real client\r\nline two\nline three without end"
 
 
-def run_client(testcase, argv, data, timeout=CLIENT_TIMEOUT):
+def run_client(testcase, argv, data, timeout=CLIENT_TIMEOUT, **kwargs):
     try:
-        r = subprocess.run(argv, input=data, capture_output=True, timeout=timeout, env=clean_env())
+        r = subprocess.run(argv, input=data, capture_output=True, timeout=timeout, env=clean_env(),
+                           **kwargs)
     except subprocess.TimeoutExpired as e:   # subprocess.run has killed it
         testcase.fail("%r did not finish within %d s (stdout so far: %r)" % (argv, timeout, e.stdout))
     return r
@@ -118,6 +120,21 @@ class EchoWithClients(unittest.TestCase):
         # -t 1: wait 1 s for the answer after stdin EOF
         argv = [SOCAT, "-t", "1", "-", "UNIX-SENDTO:%s,bind=%s" % (path, client)]
         self.assertEchoed(run_client(self, argv, data), data, argv)
+
+
+class EchoForOtherUsers(unittest.TestCase):
+    """unix_mode = 0666 opens the echo socket to every local user; its client is socat."""
+
+    @NEED_SOCAT
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to run socat as nobody")
+    def test_socat_as_nobody(self):
+        nobody = pwd.getpwnam("nobody")
+        config = "[server]\nlog_level = info\n[echo]\nunix = {tmp}/echo.sock\nunix_mode = 0666\n"
+        with Netd(config, setup=lambda d: os.chmod(d, 0o755)) as n:
+            argv = [SOCAT, "-t", "5", "-", "UNIX-CONNECT:" + n.addr("echo", "unix")]
+            r = run_client(self, argv, TEXT, user=nobody.pw_uid, group=nobody.pw_gid,
+                           extra_groups=[])
+        self.assertEqual((r.returncode, r.stdout), (0, TEXT), r.stderr)
 
 
 if __name__ == "__main__":

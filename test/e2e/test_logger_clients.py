@@ -5,10 +5,13 @@ Run: NETD_BIN=build/netd python3 test/e2e/test_logger_clients.py -v   (or throug
 Needs util-linux `logger` (Debian package bsdutils) and netcat-openbsd (`nc`); a missing client
 skips its tests. Every test starts its own netd, runs the client (bounded), waits until the expected
 records are in the file, stops netd with SIGTERM (exit status 0) and compares the whole file: each
-message exactly once, with the right facility.severity, host, app and text.
+message exactly once, with the right facility.severity, host, app and text. A client over a Unix
+socket is recorded as the process the kernel names, unix:PID:UID; the tests that run it as another
+user (nobody) need root and skip otherwise.
 """
 
 import os
+import pwd
 import re
 import signal
 import socket
@@ -46,6 +49,9 @@ LINES = [b"first message from logger", b"second one, with  two spaces", b"third:
 TRUNC = b" \\[truncated]"
 
 TS_RE = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+UNIX_PEER = rb"^unix:\d+:%d$" % os.getuid()     # a client process of this user
+NOBODY = pwd.getpwnam("nobody")
+NEED_ROOT = unittest.skipUnless(os.geteuid() == 0, "needs root to run a client as nobody")
 
 
 def parse_record(line):
@@ -151,25 +157,25 @@ class LoggerClients(unittest.TestCase):
         """`logger --socket` to a datagram socket, as to /dev/log: the local RFC 3164 form, no HOST."""
         with Netd(CONFIG) as n:
             recs = self.run_logger(n, ["--socket", n.addr("logger", "unixgram"), "--socket-errors=on"])
-        self.assertLogged(recs, rb"^unix$", {b"-"}, LINES)
+        self.assertLogged(recs, UNIX_PEER, {b"-"}, LINES)
 
     @NEED_LOGGER
     def test_logger_unix_stream_socket(self):
         with Netd(CONFIG) as n:
             recs = self.run_logger(n, ["--socket", n.addr("logger", "unix"), "--socket-errors=on"])
-        self.assertLogged(recs, rb"^unix$", {b"-"}, LINES)
+        self.assertLogged(recs, UNIX_PEER, {b"-"}, LINES)
 
     @NEED_LOGGER
     def test_logger_unix_stream_socket_octet_count(self):
         with Netd(CONFIG) as n:
             recs = self.run_logger(n, ["--socket", n.addr("logger", "unix"), "--octet-count"])
-        self.assertLogged(recs, rb"^unix$", {b"-"}, LINES)
+        self.assertLogged(recs, UNIX_PEER, {b"-"}, LINES)
 
     @NEED_LOGGER
     def test_logger_unixgram_rfc5424(self):
         with Netd(CONFIG) as n:
             recs = self.run_logger(n, ["--socket", n.addr("logger", "unixgram"), "--rfc5424"], LINES[:1])
-        self.assertLogged(recs, rb"^unix$", {HOSTNAME}, LINES[:1])
+        self.assertLogged(recs, UNIX_PEER, {HOSTNAME}, LINES[:1])
 
     @NEED_LOGGER
     def test_logger_priorities(self):
@@ -219,7 +225,7 @@ class LoggerClients(unittest.TestCase):
         with Netd(CONFIG) as n:
             self.run_nc(n, b"over nc -U\n", unix=True)
             recs = self.records(n, 1)
-        self.assertPlain(recs, rb"^unix$", [b"over nc -U"])
+        self.assertPlain(recs, UNIX_PEER, [b"over nc -U"])
 
     @NEED_NC
     def test_nc_1mib_line_truncated(self):
@@ -230,6 +236,53 @@ class LoggerClients(unittest.TestCase):
             self.run_nc(n, big + b"\nafter the big line\n")
             recs = self.records(n, 2)
         self.assertPlain(recs, rb"^127\.0\.0\.1:\d+$", [big[:8192] + TRUNC, b"after the big line"])
+
+
+class LocalSenders(unittest.TestCase):
+    """/dev/log as a system has it: other users' `logger` may write to it when unix_mode lets
+    them, and every record names the sending process and user as the kernel reports them,
+    whatever program name the message claims."""
+
+    CONFIG = CONFIG + "unix_mode = {mode}\n"
+    records = LoggerClients.records
+
+    def netd(self, mode):
+        # The temp dir is 0700: nobody's client must be able to pass through it.
+        return Netd(self.CONFIG.replace("{mode}", mode), setup=lambda d: os.chmod(d, 0o755))
+
+    def logger_as_nobody(self, args):
+        """util-linux logger as nobody, claiming to be sshd: (exit status, stderr, its pid)."""
+        argv = [LOGGER] + args + ["--socket-errors=on", "-t", "sshd", "-p", "auth.info",
+                                  "Accepted publickey for root"]
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, env=clean_env(), user=NOBODY.pw_uid,
+                             group=NOBODY.pw_gid, extra_groups=[])
+        try:
+            _, err = p.communicate(timeout=CLIENT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            self.fail("%r did not finish within %d s" % (argv, CLIENT_TIMEOUT))
+        return p.returncode, err, p.pid
+
+    @NEED_LOGGER
+    @NEED_ROOT
+    def test_unix_mode_decides_whether_another_user_may_log(self):
+        for mode, kind, extra in (("0666", "unixgram", []), ("0666", "unix", ["--tcp"]),
+                                  ("0600", "unixgram", []), ("0600", "unix", ["--tcp"])):
+            with self.subTest(mode=mode, kind=kind), self.netd(mode) as n:
+                status, err, pid = self.logger_as_nobody(["--socket", n.addr("logger", kind)] + extra)
+                if mode == "0600":
+                    self.assertNotEqual(status, 0)
+                    self.assertIn(b"Permission denied", err)
+                    self.assertEqual(n.stop(signal.SIGTERM, 10), 0, n.describe())
+                    self.assertEqual(os.path.getsize(n.path("netd.log")), 0)
+                    continue
+                self.assertEqual(status, 0, err)
+                recs = self.records(n, 1)
+                self.assertEqual([(r[1], r[3], r[5], r[6]) for r in recs],
+                                 [(b"unix:%d:%d" % (pid, NOBODY.pw_uid), b"auth.info", b"sshd",
+                                   b"Accepted publickey for root")])
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from netd_harness import (  # noqa: E402
     Netd, child_pids, netd_bin, recv_exact, recv_until_eof, run_netd, tcp_connect, udp_socket,
-    unix_connect, wait_until,
+    unix_connect, unixgram_socket, wait_until,
 )
 
 SH = "/bin/sh"
@@ -108,6 +108,18 @@ class Streams(ExecTestCase):
             "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": str(local_port),
             "LOCAL_ADDR": "127.0.0.1", "LOCAL_PORT": str(port),
             "LANG": "C.UTF-8", "GREETING": "hello world",
+        })
+
+    def test_a_unix_client_is_named_by_its_process_user_and_group(self):
+        # From the kernel (SO_PEERCRED), in every mode: in fork mode the parent reads them.
+        with self.netd(service("env", "/usr/bin/env", listen="unix = {tmp}/env.sock")) as n:
+            with unix_connect(n.addr("env", "unix")) as c:
+                c.shutdown(socket.SHUT_WR)
+                got = dict(line.split("=", 1) for line in
+                           recv_until_eof(c).decode().splitlines())
+        self.assertEqual(got, {
+            "PATH": "/usr/bin:/bin", "NETD_SERVICE": "env", "REMOTE_PID": str(os.getpid()),
+            "REMOTE_UID": str(os.getuid()), "REMOTE_GID": str(os.getgid()),
         })
 
     def test_nothing_but_the_socket_is_open_and_no_signal_is_blocked_or_ignored(self):
@@ -310,11 +322,16 @@ data, peer = s.recvfrom(2048)
 s.sendto(data.upper() + b" " + str(__import__("os").getpid()).encode(), peer)
 """
 
-    def test_the_program_reads_the_datagrams_and_netd_resumes_after_it(self):
-        path = os.path.join(self.dir, "upper.py")
+    def program(self, name, text):
+        """text as an executable file in the test's directory; its path."""
+        path = os.path.join(self.dir, name)
         with open(path, "w") as f:
-            f.write(self.PROGRAM)
+            f.write(text)
         os.chmod(path, 0o755)
+        return path
+
+    def test_the_program_reads_the_datagrams_and_netd_resumes_after_it(self):
+        path = self.program("upper.py", self.PROGRAM)
         with self.netd(service("upper", path, "wait = yes", listen="udp = 127.0.0.1:0")) as n:
             addr = n.addr("upper", "udp")
             pids = set()
@@ -326,6 +343,22 @@ s.sendto(data.upper() + b" " + str(__import__("os").getpid()).encode(), peer)
                     self.assertEqual(text, word.upper())
                     pids.add(pid)
             self.assertEqual(len(pids), 3, "a program per hand-over")
+
+    ENV_PROGRAM = """#!/usr/bin/env python3
+import os, socket
+s = socket.socket(fileno=0)
+data, peer = s.recvfrom(2048)
+s.sendto(" ".join(os.environ.get(k, "-") for k in ("REMOTE_PID", "REMOTE_UID", "REMOTE_GID"))
+         .encode(), peer)
+"""
+
+    def test_a_unix_datagram_program_learns_who_sent_the_first_datagram(self):
+        path = self.program("who.py", self.ENV_PROGRAM)
+        with self.netd(service("who", path, "wait = yes", listen="unixgram = {tmp}/who.dgram")) as n:
+            with unixgram_socket(n.path("client.dgram")) as u:
+                u.sendto(b"who am i", n.addr("who", "unixgram"))
+                reply, _ = u.recvfrom(100)
+        self.assertEqual(reply.decode(), "%d %d %d" % (os.getpid(), os.getuid(), os.getgid()))
 
 
 class Config(ExecTestCase):
@@ -348,6 +381,8 @@ class Config(ExecTestCase):
         self.assertIn("a quote is not closed", self.error_of(service("x", CAT, "args = 'open"),
                                                              "args"))
         self.assertIn("is set by netd", self.error_of(service("x", CAT, "env = REMOTE_ADDR=1"),
+                                                      "env"))
+        self.assertIn("is set by netd", self.error_of(service("x", CAT, "env = REMOTE_UID=0"),
                                                       "env"))
         self.assertIn("not log, socket or null", self.error_of(service("x", CAT, "stderr = file"),
                                                                "stderr"))

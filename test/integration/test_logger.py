@@ -152,6 +152,10 @@ def peer_of(sock):
     return ("[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)).encode()
 
 
+# The PEER of this test process over a Unix socket: its pid and uid, as the kernel gives them.
+ME = b"unix:%d:%d" % (os.getpid(), os.getuid())
+
+
 def tcp_send(addr, *chunks, delay=0.0):
     """Connect, send each chunk (pausing `delay` between them), half-close, close.
     Returns the client's PEER text."""
@@ -516,7 +520,8 @@ class Transports(LoggerTestCase):
                            [(peer, b"logger", b"local4.notice", b"h5", b"a5", b"udp 5424"),
                             (peer, b"logger", b"user.notice", b"host", b"app", b"udp 3164")])
 
-    def test_unix_stream_unnamed_and_bound_peer(self):
+    def test_unix_stream_peer_is_its_process_bound_or_not(self):
+        # The path a client binds is its own choice: the record names its process and user.
         with self.netd() as n:
             path = n.addr("logger", "unix")
             self.assertEqual(path, n.path("log.sock"))
@@ -530,10 +535,10 @@ class Transports(LoggerTestCase):
                 s.connect(path)
                 s.sendall(b"bound unix peer\n")
             recs = self.collect(n, 2)
-        self.assertRecords(recs, [(b"unix", b"logger", b"user.notice", b"-", b"root", b"unnamed unix peer"),
-                                  plain(client.encode(), b"bound unix peer")])
+        self.assertRecords(recs, [(ME, b"logger", b"user.notice", b"-", b"root", b"unnamed unix peer"),
+                                  plain(ME, b"bound unix peer")])
 
-    def test_unixgram_bound_and_unnamed_peer(self):
+    def test_unixgram_peer_is_its_process_bound_or_not(self):
         with self.netd() as n:
             path = n.addr("logger", "unixgram")
             self.assertEqual(path, n.path("dev-log"))
@@ -545,8 +550,8 @@ class Transports(LoggerTestCase):
                 s.settimeout(5)
                 s.sendto(b"unnamed sender\n", path)
             recs = self.collect(n, 2)
-        self.assertRecords(recs, [(client.encode(), b"logger", b"user.notice", b"-", b"root", b"hello"),
-                                  plain(b"unix", b"unnamed sender")])
+        self.assertRecords(recs, [(ME, b"logger", b"user.notice", b"-", b"root", b"hello"),
+                                  plain(ME, b"unnamed sender")])
 
 
 class Escaping(LoggerTestCase):
@@ -578,12 +583,12 @@ class Escaping(LoggerTestCase):
         udp = sorted((r for r in recs if r.peer == upeer), key=lambda r: r.message)
         self.assertRecords(stream, [plain(peer, m) for m in msgs], "octet-counted")
         self.assertRecords(udp, sorted((plain(upeer, m) for m in msgs), key=lambda e: e[5]), "udp")
-        self.assertRecords([r for r in recs if r.peer == b"unix"], [plain(b"unix", msgs[1])], "unixgram")
+        self.assertRecords([r for r in recs if r.peer == ME], [plain(ME, msgs[1])], "unixgram")
 
 
 class JsonFormat(LoggerTestCase):
-    KEYS = {"received", "peer", "service", "facility", "severity", "timestamp", "host", "app", "procid",
-            "msgid", "sd", "message", "truncated"}
+    KEYS = {"received", "peer", "pid", "uid", "gid", "service", "facility", "severity", "timestamp",
+            "host", "app", "procid", "msgid", "sd", "message", "truncated"}
 
     def test_json_records(self):
         sent = [
@@ -627,6 +632,7 @@ class JsonFormat(LoggerTestCase):
                 self.assertRegex(obj["received"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
                 self.assertTrue(self.t_start - 1 <= received_time(obj["received"]) <= now + 1)
                 self.assertEqual(obj["peer"], peer.decode())
+                self.assertEqual((obj["pid"], obj["uid"], obj["gid"]), (None, None, None))
                 self.assertEqual(obj["service"], "logger")
                 got = {k: obj[k] for k in exp}
                 self.assertEqual(got, exp)
@@ -644,11 +650,13 @@ class JsonFormat(LoggerTestCase):
             objs = [json.loads(l) for l in read_lines(n.path("netd.log"))]
         self.assertEqual(len(objs), 2, objs)
         self.assertEqual({k: objs[0][k] for k in self.KEYS - {"received"}},
-                         dict(peer=upeer, service="logger", facility="local7", severity="debug",
+                         dict(peer=upeer, pid=None, uid=None, gid=None, service="logger",
+                              facility="local7", severity="debug",
                               timestamp=None, host="h", app="a", procid=None, msgid=None, sd=None,
                               message="udp json \\xff", truncated=False))
         self.assertEqual({k: objs[1][k] for k in self.KEYS - {"received"}},
-                         dict(peer="unix", service="logger", facility="user", severity="notice",
+                         dict(peer=ME.decode(), pid=os.getpid(), uid=os.getuid(), gid=os.getgid(),
+                              service="logger", facility="user", severity="notice",
                               timestamp=None, host=None, app=None, procid=None, msgid=None, sd=None,
                               message="unix json", truncated=False))
 
@@ -840,9 +848,9 @@ class Durability(LoggerTestCase):
             finally:
                 s.close()
                 u.close()
-        recs.sort(key=lambda r: r.peer == b"unix")
+        recs.sort(key=lambda r: r.peer == ME)
         self.assertRecords(recs, [plain(peer, b"one"), plain(peer, b"two"), plain(peer, b"three\nfour"),
-                                  plain(peer, b"partial at shutdown"), plain(b"unix", b"unix open")])
+                                  plain(peer, b"partial at shutdown"), plain(ME, b"unix open")])
 
     def test_sighup_reopens_file(self):
         with self.netd() as n:

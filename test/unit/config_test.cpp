@@ -114,6 +114,7 @@ BOOST_AUTO_TEST_CASE(defaults) {
     BOOST_TEST(echo.idle_timeout.count() == 60);
     BOOST_TEST(echo.max_line == 8192U);
     BOOST_TEST(echo.udp_min_source_port == 1024);
+    BOOST_TEST((echo.unix_access == UnixSocketAccess{}));
 }
 
 BOOST_AUTO_TEST_CASE(every_key) {
@@ -294,6 +295,51 @@ BOOST_AUTO_TEST_CASE(user_and_group_must_exist) {
                "FILE: [server] user: no such user 'no-such-user-here'");
     BOOST_TEST(error_of("[server]\ngroup = no-such-group-here\n" + echo_ini) ==
                "FILE: [server] group: no such group 'no-such-group-here'");
+}
+
+BOOST_AUTO_TEST_CASE(unix_socket_files_get_a_mode_an_owner_and_a_group) {
+    const std::string unix_ini =
+        "[log]\nhandler = logger\nfile = /tmp/x.log\nunixgram = /tmp/x.dgram\n";
+    const auto access =
+        load(unix_ini + "unix_mode = 0666\nunix_owner = daemon\nunix_group = nogroup\n")
+            ->services.front()
+            .unix_access;
+    BOOST_TEST((access.mode == 0666U));
+    BOOST_TEST((access.owner == 1U));
+    BOOST_TEST((access.group == 65534U));
+    for (const auto* mode : {"600", "0", "0750", " 0660 "}) {
+        BOOST_TEST(load(unix_ini + "unix_mode = " + mode + "\n")
+                       ->services.front()
+                       .unix_access.mode.has_value(),
+                   mode);
+    }
+    BOOST_TEST(
+        (load(unix_ini + "unix_mode =\n")->services.front().unix_access.mode == std::nullopt));
+    for (const auto* mode : {"01777", "0800", "rw-rw-rw-", "0o666", "-1", "00666", "777 7"}) {
+        BOOST_TEST(error_of(unix_ini + "unix_mode = " + mode + "\n") ==
+                       "FILE: [log] unix_mode: '" + std::string(mode) +
+                           "' is not an octal mode from 0000 to 0777 (such as 0660)",
+                   mode);
+    }
+    BOOST_TEST(error_of(unix_ini + "unix_owner = no-such-user-here\n") ==
+               "FILE: [log] unix_owner: no such user 'no-such-user-here'");
+    BOOST_TEST(error_of(unix_ini + "unix_group = no-such-group-here\n") ==
+               "FILE: [log] unix_group: no such group 'no-such-group-here'");
+}
+
+BOOST_AUTO_TEST_CASE(unix_socket_keys_need_a_unix_listener) {
+    // A key that would do nothing is a mistake to point out, not to ignore.
+    for (const auto* key : {"unix_mode = 0666", "unix_owner = nobody", "unix_group = nogroup"}) {
+        const std::string name(key, std::string_view(key).find(' '));
+        BOOST_TEST(error_of(echo_ini + key + "\n") ==
+                       "FILE: [echo] " + name +
+                           ": is for the socket files of unix and unixgram listeners, and this "
+                           "service has none (a passed socket is set up by its unit: "
+                           "SocketMode=, SocketUser=, SocketGroup=)",
+                   key);
+    }
+    const auto config = load("[echo]\nunix = /tmp/x.sock\nunix_mode = 0600\n");
+    BOOST_TEST((config->services.front().unix_access.mode == 0600U));
 }
 
 BOOST_AUTO_TEST_CASE(log_targets) {

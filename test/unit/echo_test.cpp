@@ -40,7 +40,8 @@ BOOST_AUTO_TEST_CASE(datagram_comes_back_whole) {
     Output out(buffer);
     const std::string payload(65507, 'x');
     handler->datagram(
-        payload, Peer{.transport = Transport::udp, .address = {}, .port = 5000, .path = {}}, out);
+        payload, Peer{.transport = Transport::udp, .port = 5000, .address = {}, .credentials = {}},
+        out);
     BOOST_TEST((out.pending() == payload));  // (( )): a mismatch is not worth printing 64 KiB
     BOOST_TEST(out.replied());
 }
@@ -75,11 +76,26 @@ BOOST_AUTO_TEST_CASE(registry_finds_by_name) {
 
 BOOST_AUTO_TEST_CASE(peers_are_written_for_logs) {
     namespace ip = boost::asio::ip;
-    BOOST_TEST((Peer{Transport::tcp, ip::make_address("127.0.0.1"), 80, {}}.to_string()) ==
+    BOOST_TEST((Peer{Transport::tcp, 80, ip::make_address("127.0.0.1"), {}}.to_string()) ==
                "127.0.0.1:80");
-    BOOST_TEST((Peer{Transport::udp, ip::make_address("::1"), 7, {}}.to_string()) == "[::1]:7");
-    BOOST_TEST((Peer{Transport::unix_stream, {}, 0, {}}.to_string()) == "unix");
-    BOOST_TEST((Peer{Transport::unix_datagram, {}, 0, "/tmp/c"}.to_string()) == "/tmp/c");
+    BOOST_TEST((Peer{Transport::udp, 7, ip::make_address("::1"), {}}.to_string()) == "[::1]:7");
+    // A Unix client is the process the kernel names: pid and uid.
+    const PeerCredentials root{.pid = 4194304, .uid = 0, .gid = 0};
+    BOOST_TEST((Peer{Transport::unix_stream, 0, {}, root}.to_string()) == "unix:4194304:0");
+    const PeerCredentials far{.pid = 0, .uid = 4294967294U, .gid = 4294967294U};
+    BOOST_TEST((Peer{Transport::unix_datagram, 0, {}, far}.to_string()) == "unix:0:4294967294");
+    BOOST_TEST((Peer{Transport::unix_stream, 0, {}, {}}.to_string()) == "unix");
+}
+
+BOOST_AUTO_TEST_CASE(a_peer_is_appended_to_a_reused_buffer) {
+    std::string text = "kept ";
+    Peer{Transport::unix_datagram, 0, {}, {.pid = 42, .uid = 1000, .gid = 100}}.append_to(text);
+    BOOST_TEST(text == "kept unix:42:1000");
+}
+
+BOOST_AUTO_TEST_CASE(a_peer_stays_small) {
+    // Every connection's Admission holds one (docs/BENCHMARKS.md, memory per idle connection).
+    BOOST_TEST(sizeof(Peer) <= 44U);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -93,4 +93,48 @@ BOOST_AUTO_TEST_CASE(logger_records_the_same_messages_however_input_is_cut) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(logger_names_a_unix_client_by_its_credentials) {
+    // The kernel's pid and uid, whatever the message claims (APP sshd, a pid of 1); a client the
+    // kernel said nothing about is "unix"; JSON adds pid, uid and gid, null for the others.
+    const TempDir dir;
+    const Peer datagram_client{.transport = Transport::unix_datagram,
+                               .port = 0,
+                               .address = {},
+                               .credentials = {.pid = 4321, .uid = 1000, .gid = 100}};
+    Peer stream_client = datagram_client;
+    stream_client.transport = Transport::unix_stream;
+    const Peer unknown{
+        .transport = Transport::unix_stream, .port = 0, .address = {}, .credentials = {}};
+    for (const auto* format : {"text", "json"}) {
+        auto built = build("logger", {{"file", (dir.path / format).string()}, {"format", format}});
+        built.handler->start();
+        std::string buffer;
+        Output out(buffer);
+        built.handler->datagram("<38>Nov 22 10:00:00 sshd[1]: claimed", datagram_client, out);
+        for (const auto& [peer, line] :
+             {std::pair<const Peer*, std::string_view>{&stream_client, "over a stream\n"},
+              {&unknown, "no credentials\n"}}) {
+            auto session = built.handler->open_session(*peer);
+            session->handle(line, out);
+            session->finish(out);
+        }
+        built.handler->stop();
+    }
+    const auto text = lines_of(dir.path / "text");
+    BOOST_REQUIRE(text.size() == 3U);
+    BOOST_TEST(text[0].ends_with(" unix:4321:1000 logger auth.info - sshd claimed"), text[0]);
+    BOOST_TEST(text[1].ends_with(" unix:4321:1000 logger user.notice - - over a stream"), text[1]);
+    BOOST_TEST(text[2].ends_with(" unix logger user.notice - - no credentials"), text[2]);
+    const auto json = lines_of(dir.path / "json");
+    BOOST_REQUIRE(json.size() == 3U);
+    for (const auto& line : {json[0], json[1]}) {
+        BOOST_TEST(line.find(R"("peer":"unix:4321:1000","pid":4321,"uid":1000,"gid":100,)") !=
+                       std::string::npos,
+                   line);
+    }
+    BOOST_TEST(
+        json[2].find(R"("peer":"unix","pid":null,"uid":null,"gid":null,)") != std::string::npos,
+        json[2]);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

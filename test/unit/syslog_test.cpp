@@ -32,11 +32,12 @@ Messages frame_messages(const std::vector<std::string>& chunks, std::size_t max_
 
 std::string text_record(std::string_view message, bool truncated = false) {
     std::string out;
-    append_record(
-        out, RecordFormat::text,
-        RecordContext{
-            .received = "2026-11-23T00:00:00.000000Z", .peer = "127.0.0.1:5", .service = "log"},
-        parse_syslog(message), truncated);
+    append_record(out, RecordFormat::text,
+                  RecordContext{.received = "2026-11-23T00:00:00.000000Z",
+                                .peer = "127.0.0.1:5",
+                                .service = "log",
+                                .credentials = {}},
+                  parse_syslog(message), truncated);
     return out;
 }
 
@@ -440,11 +441,12 @@ BOOST_AUTO_TEST_CASE(no_client_can_split_or_forge_a_record) {
 BOOST_AUTO_TEST_CASE(json_is_valid_for_any_bytes) {
     std::string out;
     append_record(out, RecordFormat::json,
-                  RecordContext{.received = "T", .peer = "p", .service = "s"},
+                  RecordContext{.received = "T", .peer = "p", .service = "s", .credentials = {}},
                   parse_syslog("<13>1 - h a - - - caf\xC3\xA9 \xFF\xC0\x80 \"q\" \\ \x01"), false);
     BOOST_TEST(
         out ==
-        "{\"received\":\"T\",\"peer\":\"p\",\"service\":\"s\",\"facility\":\"user\",\"severity\":"
+        "{\"received\":\"T\",\"peer\":\"p\",\"pid\":null,\"uid\":null,\"gid\":null,\"service\":"
+        "\"s\",\"facility\":\"user\",\"severity\":"
         "\"notice\",\"timestamp\":null,\"host\":\"h\",\"app\":\"a\",\"procid\":null,\"msgid\":null,"
         "\"sd\":null,\"message\":\"caf\xC3\xA9 \\\\xff\\\\xc0\\\\x80 \\\"q\\\" \\\\\\\\ "
         "\\u0001\",\"truncated\":false}\n");
@@ -453,30 +455,45 @@ BOOST_AUTO_TEST_CASE(json_is_valid_for_any_bytes) {
 BOOST_AUTO_TEST_CASE(json_keeps_timestamp_procid_msgid_and_structured_data) {
     std::string out;
     append_record(out, RecordFormat::json,
-                  RecordContext{.received = "T", .peer = "p", .service = "s"},
+                  RecordContext{.received = "T", .peer = "p", .service = "s", .credentials = {}},
                   parse_syslog("<165>1 2003-10-11T22:14:15.003Z h app 8710 ID47 "
                                "[a@1 k=\"x\\]y\"][b@2] msg"),
                   false);
     BOOST_TEST(
         out ==
-        "{\"received\":\"T\",\"peer\":\"p\",\"service\":\"s\",\"facility\":\"local4\","
+        "{\"received\":\"T\",\"peer\":\"p\",\"pid\":null,\"uid\":null,\"gid\":null,\"service\":"
+        "\"s\",\"facility\":\"local4\","
         "\"severity\":\"notice\",\"timestamp\":\"2003-10-11T22:14:15.003Z\",\"host\":\"h\","
         "\"app\":\"app\",\"procid\":\"8710\",\"msgid\":\"ID47\","
         "\"sd\":\"[a@1 k=\\\"x\\\\\\\\]y\\\"][b@2]\",\"message\":\"msg\",\"truncated\":false}\n");
     out.clear();
     append_record(out, RecordFormat::json,
-                  RecordContext{.received = "T", .peer = "p", .service = "s"},
+                  RecordContext{.received = "T", .peer = "p", .service = "s", .credentials = {}},
                   parse_syslog("<30>Mar  1 10:01:02 web01 sshd[42]: hi"), false);
     BOOST_TEST(out.find("\"timestamp\":\"Mar  1 10:01:02\",\"host\":\"web01\",\"app\":\"sshd\","
                         "\"procid\":\"42\",\"msgid\":null,\"sd\":null,\"message\":\"hi\"") !=
                std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(json_gives_a_unix_clients_pid_uid_and_gid) {
+    std::string out;
+    append_record(out, RecordFormat::json,
+                  RecordContext{.received = "T",
+                                .peer = "unix:42:1000",
+                                .service = "s",
+                                .credentials = {.pid = 42, .uid = 1000, .gid = 100}},
+                  parse_syslog("<38>Nov 22 10:00:00 sshd[1]: claimed"), false);
+    BOOST_TEST(out.starts_with("{\"received\":\"T\",\"peer\":\"unix:42:1000\",\"pid\":42,"
+                               "\"uid\":1000,\"gid\":100,\"service\":\"s\","),
+               out);
+    BOOST_TEST(out.find("\"app\":\"sshd\",\"procid\":\"1\"") != std::string::npos, out);
+}
+
 BOOST_AUTO_TEST_CASE(json_escapes_del_too) {
     // Found by fuzz/record_fuzz.cpp: JSON allows a raw DEL, a record here never has one.
     std::string out;
     append_record(out, RecordFormat::json,
-                  RecordContext{.received = "T", .peer = "p", .service = "s"},
+                  RecordContext{.received = "T", .peer = "p", .service = "s", .credentials = {}},
                   parse_syslog("a\x7f"
                                "b"),
                   false);

@@ -12,9 +12,9 @@ namespace {
 
 Peer tcp_peer(const char* address, std::uint16_t port = 40000) {
     return Peer{.transport = Transport::tcp,
-                .address = ip::make_address(address),
                 .port = port,
-                .path = {}};
+                .address = ip::make_address(address),
+                .credentials = {}};
 }
 
 Peer udp_peer(const char* address, std::uint16_t port) {
@@ -81,7 +81,8 @@ BOOST_AUTO_TEST_CASE(acl_deny_wins_and_mapped_ipv6_is_ipv4) {
     BOOST_TEST((chain.verify_stream(tcp_peer("::ffff:127.0.0.2"), admission) == Verdict::refuse));
     BOOST_TEST((chain.verify_stream(tcp_peer("10.0.0.1"), admission) == Verdict::refuse));
     BOOST_TEST(!chain.verify_datagram(udp_peer("127.0.0.2", 5000)));
-    const Peer unix_peer{.transport = Transport::unix_stream, .address = {}, .port = 0, .path = {}};
+    const Peer unix_peer{
+        .transport = Transport::unix_stream, .port = 0, .address = {}, .credentials = {}};
     BOOST_TEST((chain.verify_stream(unix_peer, admission) == Verdict::accept));
     BOOST_TEST(chain.rejected("acl") == 4U);
 }
