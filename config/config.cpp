@@ -33,6 +33,16 @@ Mode parse_mode(std::string_view text) {
     throw ValueError("'" + std::string(text) + "' is not a mode (strand, pool or fork)");
 }
 
+ProxyProtocol parse_proxy_protocol(std::string_view text) {
+    for (const auto versions :
+         {ProxyProtocol::off, ProxyProtocol::v1, ProxyProtocol::v2, ProxyProtocol::any}) {
+        if (text == to_string(versions)) {
+            return versions;
+        }
+    }
+    throw ValueError("'" + std::string(text) + "' is not off, v1, v2 or any");
+}
+
 LogLevel parse_log_level(std::string_view text) {
     static constexpr std::array<std::pair<std::string_view, LogLevel>, 5> levels{{
         {"trace", LogLevel::trace},
@@ -201,6 +211,10 @@ const std::array server_table{
         [](ServerConfig& c, std::string_view v) { c.log_target = parse_log_target(v); }},
     KeyRow<ServerConfig>{{"include_dir", "", "a directory whose *.ini files are read after this file, in name order; empty = none"},
         [](ServerConfig& c, std::string_view v) { c.include_dir = std::string(trim(v)); }},
+    KeyRow<ServerConfig>{{"drain_delay", "0", "seconds netd serves on, not ready (/readyz 503), after SIGTERM before it drains"},
+        [](ServerConfig& c, std::string_view v) { c.drain_delay = std::chrono::seconds(parse_unsigned(v, 0, 3600)); }},
+    KeyRow<ServerConfig>{{"reuseport", "false", "listeners set SO_REUSEPORT: several netd processes of one user share the addresses"},
+        [](ServerConfig& c, std::string_view v) { c.reuseport = parse_bool(v); }},
 };
 
 const std::array service_table{
@@ -240,6 +254,12 @@ const std::array service_table{
         [](ServiceConfig& c, std::string_view v) { c.unix_access.owner = parse_user_id(v); }},
     KeyRow<ServiceConfig>{{"unix_group", "", "group owning those socket files; empty = netd's"},
         [](ServiceConfig& c, std::string_view v) { c.unix_access.group = parse_group_id(v); }},
+    KeyRow<ServiceConfig>{{"proxy_protocol", "off", "off | v1 | v2 | any: tcp connections from proxy_from begin with a PROXY protocol header"},
+        [](ServiceConfig& c, std::string_view v) { c.proxy_protocol = parse_proxy_protocol(trim(v)); }},
+    KeyRow<ServiceConfig>{{"proxy_from", "", "CIDRs of the balancers that send PROXY headers; needed with proxy_protocol"},
+        [](ServiceConfig& c, std::string_view v) { c.proxy_from = parse_cidrs(v); }},
+    KeyRow<ServiceConfig>{{"proxy_timeout", "3", "seconds a connection has to send its whole PROXY header"},
+        [](ServiceConfig& c, std::string_view v) { c.proxy_timeout = std::chrono::seconds(parse_unsigned(v, 1, 3600)); }},
 };
 // clang-format on
 
@@ -416,6 +436,28 @@ std::shared_ptr<const Config> build_config(const RawConfig& raw, const Catalog& 
                 }
             }
         }
+        if (service.proxy_protocol != ProxyProtocol::off) {
+            // A header only ever comes from a balancer on a TCP connection: datagrams carry
+            // none, and a Unix client is named by the kernel, not by its bytes.
+            for (const auto& [key, used] : {std::pair{"udp", !service.udp.empty()},
+                                            {"unix", !service.unix_stream.empty()},
+                                            {"unixgram", !service.unix_datagram.empty()}}) {
+                if (used) {
+                    throw service.error("proxy_protocol",
+                                        std::string("is for tcp listeners, and this service has ") +
+                                            key +
+                                            " listeners too: give them a section of their own");
+                }
+            }
+            if (service.proxy_from.empty()) {
+                throw service.error("proxy_from",
+                                    "is needed with proxy_protocol: the addresses of the balancers "
+                                    "(a header from anyone else would let a client pick its "
+                                    "address)");
+            }
+        } else if (!service.proxy_from.empty()) {
+            throw service.error("proxy_from", "does nothing with proxy_protocol = off");
+        }
         for (const auto* key : {"unix", "unixgram"}) {
             const auto& paths =
                 std::string_view(key) == "unix" ? service.unix_stream : service.unix_datagram;
@@ -498,6 +540,20 @@ std::string_view to_string(Mode mode) {
             return "pool";
         case Mode::fork:
             return "fork";
+    }
+    return "?";
+}
+
+std::string_view to_string(ProxyProtocol versions) {
+    switch (versions) {
+        case ProxyProtocol::off:
+            return "off";
+        case ProxyProtocol::v1:
+            return "v1";
+        case ProxyProtocol::v2:
+            return "v2";
+        case ProxyProtocol::any:
+            return "any";
     }
     return "?";
 }

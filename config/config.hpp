@@ -71,6 +71,8 @@ class KeyError : public ValueError {
 };
 
 enum class Mode { strand, pool, fork };
+/// Which PROXY protocol headers a service's stream connections from its balancers begin with.
+enum class ProxyProtocol : std::uint8_t { off, v1, v2, any };
 enum class LogLevel { trace, debug, info, warning, error };
 
 struct LogTarget {
@@ -89,6 +91,11 @@ struct ServerConfig {
     LogLevel log_level = LogLevel::info;
     LogTarget log_target;
     std::string include_dir;  ///< read by the reader; kept for --check-config and reload
+    /// SIGTERM: how long netd goes on serving, not ready, before it drains (a balancer's health
+    /// checks take it out of rotation meanwhile).
+    std::chrono::seconds drain_delay{0};
+    /// Listeners set SO_REUSEPORT: several netd processes of one user share their addresses.
+    bool reuseport = false;
 };
 
 /// The socket files netd creates for a service's unix and unixgram listeners, set up as systemd's
@@ -120,6 +127,9 @@ struct ServiceConfig {
     std::vector<std::string> verify;  ///< custom verifiers, by registered name
     bool log_connections = false;     ///< a log line for each stream connection that ends
     UnixSocketAccess unix_access;
+    ProxyProtocol proxy_protocol = ProxyProtocol::off;
+    std::vector<Cidr> proxy_from;  ///< the balancers that send PROXY headers
+    std::chrono::seconds proxy_timeout{3};
     /// The handler's own keys with defaults filled in; the handler's factory turns them into its
     /// typed options (and has already accepted them once, during validation).
     std::map<std::string, std::string, std::less<>> options;
@@ -179,6 +189,7 @@ void print_effective(std::ostream& out, const Config& config);
 void print_key_help(std::ostream& out, const Catalog& catalog);
 
 std::string_view to_string(Mode mode);
+std::string_view to_string(ProxyProtocol versions);
 std::string_view to_string(LogLevel level);
 std::ostream& operator<<(std::ostream& out, Mode mode);
 std::ostream& operator<<(std::ostream& out, LogLevel level);

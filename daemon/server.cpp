@@ -13,6 +13,7 @@
 #include "daemon/logging.hpp"
 #include "daemon/socket_activation.hpp"
 #include "handlers/registry.hpp"
+#include "metrics/health.hpp"
 #include "net/connection.hpp"
 
 namespace netd {
@@ -41,6 +42,7 @@ Server::Server(std::shared_ptr<const config::Config> config, std::vector<PassedS
       loops_(loop_count(config_->server)),
       signals_(loops_.main(), SIGINT, SIGTERM, SIGHUP),
       manager_(loops_.main()),
+      drain_delay_(loops_.main()),
       passed_(std::move(passed)),
       children_(
           std::make_unique<Children>(loops_.main(), config_->server.max_children, counters_)) {
@@ -109,8 +111,9 @@ std::vector<std::pair<Transport, ListenAddress>> addresses_of(
 
 std::vector<Server::BoundListener> Server::open_listeners(
     const std::vector<std::shared_ptr<Service>>& services, std::vector<bool>& kept) {
-    const ListenerOptions options{
-        .shared_port = loops_.size() > 1, .fork = forking(), .children = children_.get()};
+    const ListenerOptions options{.shared_port = loops_.size() > 1 || config_->server.reuseport,
+                                  .fork = forking(),
+                                  .children = children_.get()};
     kept.assign(listeners_.size(), false);
     std::vector<BoundListener> opened;
     std::vector<bool> is_new;
@@ -300,6 +303,7 @@ void Server::prepare_reload(std::shared_ptr<const config::Config>& config,
          {std::pair{"mode", now.mode == next.mode},
           {"threads", now.threads == next.threads},
           {"max_children", now.max_children == next.max_children},
+          {"reuseport", now.reuseport == next.reuseport},
           {"user", now.user == next.user},
           {"group", now.group == next.group},
           {"log_target", now.log_target.kind == next.log_target.kind &&
@@ -374,7 +378,9 @@ int Server::run() {
     for (std::size_t loop = 0; loop < loops_.size(); ++loop) {
         idle_sweeps_.push_back(std::make_unique<asio::steady_timer>(loops_.at(loop)));
         drain_watches_.push_back(std::make_unique<asio::steady_timer>(loops_.at(loop)));
+        heartbeats_.push_back(std::make_unique<asio::steady_timer>(loops_.at(loop)));
         sweep_idle(loop);
+        heartbeat(loop);
     }
     for (const auto& listener : listeners_) {
         for (const auto& copy : listener.copies) {
@@ -387,6 +393,7 @@ int Server::run() {
     // thread to take it.
     unblock_async_signals();
     BOOST_LOG_TRIVIAL(info) << "ready: " << summary();
+    metrics::set_readiness(metrics::Readiness::ready);
     manager_.ready(summary());
     running_ = true;
     loops_.run();
@@ -419,16 +426,64 @@ void Server::await_signal() {
             if (parent) {
                 BOOST_LOG_TRIVIAL(info) << "ready: " << summary();
             }
-            manager_.ready(summary());
+            if (!draining_) {
+                manager_.ready(summary());
+            }
             children_->reopen_children();
             return;
         }
-        if (parent) {
-            BOOST_LOG_TRIVIAL(info) << "stopping on " << (signal == SIGTERM ? "SIGTERM" : "SIGINT");
+        begin_stop(signal);
+    });
+}
+
+void Server::begin_stop(int signal) {
+    const auto delay = config_->server.drain_delay;
+    if (draining_ || children_->in_child() || delay.count() == 0) {
+        return stop_now(signal, draining_);
+    }
+    // Not ready, still serving: a balancer's health check (/readyz) sees it and sends new
+    // clients elsewhere before this process stops accepting them.
+    draining_ = true;
+    metrics::set_readiness(metrics::Readiness::draining);
+    BOOST_LOG_TRIVIAL(info) << (signal == SIGTERM ? "SIGTERM" : "SIGINT")
+                            << ": not ready; serving for drain_delay = " << delay.count()
+                            << " s, then draining";
+    manager_.draining("draining: not ready, serving for " + std::to_string(delay.count()) +
+                      " s (drain_delay)");
+    await_signal();  // SIGHUP still reloads; another SIGTERM stops at once
+    drain_delay_.expires_after(delay);
+    drain_delay_.async_wait([this, signal](const boost::system::error_code& ec) {
+        if (!ec) {
+            signals_.cancel();
+            stop_now(signal, false);
         }
-        manager_.stopping("stopping: draining connections");
-        // What clients already sent is handled; the loops then run out of work and return.
-        shutdown();
+    });
+}
+
+void Server::stop_now(int signal, bool cut_short) {
+    if (stopping_) {
+        return;
+    }
+    if (!children_->in_child()) {
+        BOOST_LOG_TRIVIAL(info) << "stopping on " << (signal == SIGTERM ? "SIGTERM" : "SIGINT")
+                                << (cut_short ? " (drain_delay cut short)" : "");
+    }
+    draining_ = true;
+    drain_delay_.cancel();
+    metrics::set_readiness(metrics::Readiness::draining);
+    manager_.stopping("stopping: draining connections");
+    // What clients already sent is handled; the loops then run out of work and return.
+    shutdown();
+}
+
+void Server::heartbeat(std::size_t loop) {
+    metrics::beat(static_cast<unsigned>(loop));
+    auto& timer = *heartbeats_[loop];
+    timer.expires_after(metrics::heartbeat_interval);
+    timer.async_wait([this, loop](const boost::system::error_code& ec) {
+        if (!ec) {
+            heartbeat(loop);
+        }
     });
 }
 
@@ -446,6 +501,7 @@ void Server::sweep_idle(std::size_t loop) {
 
 void Server::watch_drain(std::size_t loop) {
     if (live_connections().empty()) {
+        heartbeats_[loop]->cancel();
         return;  // nothing keeps this loop busy any more
     }
     const auto now = std::chrono::steady_clock::now();
@@ -513,6 +569,11 @@ void Server::serve_child() {
     // connection on SIGTERM and reopens log files on SIGHUP just as the parent does, and a signal
     // that arrived during the fork is still queued there.
     manager_.silence();
+    // The daemon's heartbeats are its own loops': this process serves one connection.
+    for (const auto& timer : heartbeats_) {
+        timer->cancel();
+    }
+    drain_delay_.cancel();
     for (const auto& listener : listeners_) {
         for (const auto& copy : listener.copies) {
             copy->abandon();

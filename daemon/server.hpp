@@ -97,6 +97,13 @@ class Server {
     /// unix_group differ from what the file was made with (services_ still the old ones).
     void note_kept_socket_file(const Service& next, const BoundListener& kept) const;
     void await_signal();
+    /// SIGTERM or SIGINT: not ready from now on; serves on for drain_delay (a second signal cuts
+    /// it short), then shutdown().
+    void begin_stop(int signal);
+    /// The drain of shutdown() begins (cut_short: a second signal ended drain_delay).
+    void stop_now(int signal, bool cut_short);
+    /// Each loop's heartbeat (metrics/health.hpp), until the loop has drained.
+    void heartbeat(std::size_t loop);
     /// Closes the connections of the loop that have been silent too long, once a second.
     void sweep_idle(std::size_t loop);
     /// Until the loop's connections have finished draining, or drain_deadline_ aborts them.
@@ -126,6 +133,11 @@ class Server {
     GlobalLimit connection_limit_;  ///< [server] max_connections, all services together
     /// Each loop's once-a-second idle sweep (close_idle_connections), by loop index.
     std::vector<std::unique_ptr<boost::asio::steady_timer>> idle_sweeps_;
+    /// Each loop's heartbeat timer, by loop index.
+    std::vector<std::unique_ptr<boost::asio::steady_timer>> heartbeats_;
+    /// SIGTERM came: drain_delay runs on this timer (on loop 0).
+    boost::asio::steady_timer drain_delay_;
+    bool draining_ = false;
     /// After SIGTERM, each loop's watch over its draining connections, by loop index.
     std::vector<std::unique_ptr<boost::asio::steady_timer>> drain_watches_;
     /// SIGTERM came: sweeps stop; connections still open at this time are aborted.

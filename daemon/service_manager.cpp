@@ -41,6 +41,10 @@ void ServiceManager::reloading() {
     notify("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(monotonic_usec()));
 }
 
+void ServiceManager::draining(const std::string& status) {
+    notify("STATUS=" + status);
+}
+
 void ServiceManager::stopping(const std::string& status) {
     watchdog_.cancel();
     notify("STOPPING=1\nSTATUS=" + status);

@@ -23,6 +23,8 @@ class ServiceManager {
     void ready(const std::string& status);
     /// A reload begins (RELOADING=1, MONOTONIC_USEC=now); ready() ends it.
     void reloading();
+    /// SIGTERM with a drain_delay: STATUS= only (still serving; the watchdog goes on).
+    void draining(const std::string& status);
     /// Shutdown began: STOPPING=1 with status; the watchdog stops.
     void stopping(const std::string& status);
 

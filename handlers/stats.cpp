@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "metrics/exposition.hpp"
+#include "metrics/health.hpp"
 
 namespace netd {
 
@@ -139,11 +140,26 @@ class StatsSession final : public StreamSession {
         if (request.method() != http::verb::get && request.method() != http::verb::head) {
             return respond(http::status::method_not_allowed, "only GET and HEAD\n", out);
         }
-        if (path != "/metrics" && path != "/") {
-            return respond(http::status::not_found, "the metrics are at /metrics\n", out);
+        const bool head = request.method() == http::verb::head;
+        if (path == "/healthz") {
+            std::string why;
+            return metrics::live(why)
+                       ? respond(http::status::ok, "ok\n", out, head)
+                       : respond(http::status::service_unavailable, why + "\n", out, head);
         }
-        respond(http::status::ok, metrics::render(), out, request.method() == http::verb::head,
-                metrics::exposition_content_type);
+        if (path == "/readyz") {
+            const auto readiness = metrics::readiness();
+            return respond(readiness == metrics::Readiness::ready
+                               ? http::status::ok
+                               : http::status::service_unavailable,
+                           std::string(metrics::to_string(readiness)) + "\n", out, head);
+        }
+        if (path != "/metrics" && path != "/") {
+            return respond(http::status::not_found,
+                           "the metrics are at /metrics; /healthz and /readyz answer 200 or 503\n",
+                           out);
+        }
+        respond(http::status::ok, metrics::render(), out, head, metrics::exposition_content_type);
     }
 
     void respond(http::status status, std::string body, Output& out, bool head = false,

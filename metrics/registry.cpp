@@ -15,7 +15,7 @@ namespace netd::metrics {
 
 namespace {
 
-constexpr std::size_t family_count = 7;
+constexpr std::size_t family_count = static_cast<std::size_t>(Family::loop) + 1;
 /// Rows in the table, the last family_count of them the overflow rows. 256 bytes each: 2 MiB of
 /// address space, of which only the pages of rows in use are ever touched.
 constexpr std::uint32_t capacity = 8192;

@@ -28,6 +28,7 @@ enum class Family : std::uint8_t {
     server,      ///< the daemon: ServerValue values
     programs,    ///< one exec service: ProgramValue values
     exits,       ///< one exec service and outcome (ok, error, signal): ExitValue values
+    loop,        ///< one event loop of the daemon: LoopValue values (the last family)
 };
 
 /// Values of a traffic row.
@@ -78,6 +79,13 @@ enum ServerValue : std::size_t {
     fork_children,  ///< fork mode: live children
     reloads,        ///< SIGHUP reloads that took effect
     reload_failures,
+    ready,     ///< 1 while serving and ready for new clients (see metrics/health.hpp)
+    draining,  ///< 1 from SIGTERM on: drain_delay, then the drain
+};
+
+/// Values of a loop row.
+enum LoopValue : std::size_t {
+    heartbeat,  ///< when the loop last ran its heartbeat timer: steady clock, milliseconds
 };
 
 constexpr std::size_t row_values = 10;

@@ -1,12 +1,19 @@
 #include "net/stream_listener.hpp"
 
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <array>
 #include <boost/asio/post.hpp>
 #include <boost/asio/socket_base.hpp>
 #include <boost/log/trivial.hpp>
+#include <cerrno>
+#include <cstring>
 #include <optional>
 
+#include "net/io_buffers.hpp"
 #include "net/peer_credentials.hpp"
+#include "net/proxy_header.hpp"
 
 namespace netd {
 
@@ -107,11 +114,11 @@ template <class Protocol>
 void StreamListener<Protocol>::on_accept(boost::system::error_code ec,
                                          typename Protocol::socket socket) {
     if (!acceptor_.socket().is_open()) {
-        // Stopped: a connection accepted just before is drained like the others; nothing is
-        // re-armed (an accept on a closed acceptor fails at once, every time).
-        if (Admission admission;
-            !ec && service_->handler->program() == nullptr && verify(socket, admission)) {
-            serve(std::move(socket), std::move(admission))->drain(Drain::shutdown);
+        // Stopped: a connection accepted just before is taken like the others, and drained
+        // (admit serves it without forking or a program); nothing is re-armed (an accept on a
+        // closed acceptor fails at once, every time).
+        if (!ec) {
+            take(std::move(socket));
         }
         return;
     }
@@ -142,28 +149,186 @@ void StreamListener<Protocol>::on_accept(boost::system::error_code ec,
     take(std::move(socket));
 }
 
+/// The bytes of a PROXY header read so far, and its deadline.
+template <class Protocol>
+struct StreamListener<Protocol>::PendingHeader {
+    PendingHeader(std::shared_ptr<StreamListener> owner, typename Protocol::socket s, Peer balancer)
+        : listener(std::move(owner)),
+          socket(std::move(s)),
+          deadline(socket.get_executor()),
+          balancer(std::move(balancer)) {
+        listener->headers_.insert(this);
+    }
+    PendingHeader(const PendingHeader&) = delete;
+    PendingHeader& operator=(const PendingHeader&) = delete;
+    ~PendingHeader() { listener->headers_.erase(this); }
+
+    std::shared_ptr<StreamListener> listener;
+    typename Protocol::socket socket;
+    asio::steady_timer deadline;
+    Peer balancer;       ///< the socket's peer
+    std::string header;  ///< taken off the socket: every byte is the header's
+    bool late = false;   ///< proxy_timeout passed
+};
+
 template <class Protocol>
 void StreamListener<Protocol>::take(typename Protocol::socket socket) {
-    if (const auto* program = service_->handler->program()) {
-        return take_for_program(*program, std::move(socket));
-    }
-    if (Admission admission; verify(socket, admission)) {
-        if (!options_.fork) {
-            serve(std::move(socket), std::move(admission));
-        } else if (serve_in_child(std::move(socket), std::move(admission))) {
-            return;  // this is the child: it serves that connection only
+    const bool accepting = !draining_;
+    const auto peer = peer_of<Protocol>(socket);
+    if (!peer) {
+        // Gone before we got to it.
+    } else if (service_->settings.proxy_protocol == config::ProxyProtocol::off ||
+               !std::is_same_v<Protocol, asio::ip::tcp>) {
+        if (!admit(std::move(socket), Ends{.peer = *peer, .local = std::nullopt}, accepting)) {
+            return;  // waiting for room for a process (or this is fork mode's child)
         }
+    } else if (const auto& from = service_->settings.proxy_from;
+               std::none_of(from.begin(), from.end(), [&](const config::Cidr& block) {
+                   return block.contains(peer->address);
+               })) {
+        reject_proxy(socket, *peer, "not from proxy_from");
+    } else {
+        auto pending =
+            std::make_shared<PendingHeader>(this->shared_from_this(), std::move(socket), *peer);
+        pending->deadline.expires_after(service_->settings.proxy_timeout);
+        pending->deadline.async_wait([pending](boost::system::error_code ec) {
+            if (!ec) {
+                pending->late = true;
+                boost::system::error_code ignored;
+                pending->socket.cancel(ignored);
+            }
+        });
+        boost::system::error_code ignored;
+        pending->socket.non_blocking(true, ignored);
+        read_proxy_header(pending);
     }
-    do_accept();
+    if (accepting) {
+        do_accept();
+    }
 }
 
 template <class Protocol>
-bool StreamListener<Protocol>::verify(typename Protocol::socket& socket, Admission& admission) {
-    const auto found = peer_of<Protocol>(socket);
-    if (!found) {
+void StreamListener<Protocol>::read_proxy_header(const std::shared_ptr<PendingHeader>& pending) {
+    auto& socket = pending->socket;
+    // Looks without taking (MSG_PEEK), then takes only the header's bytes: the client's own
+    // bytes after it stay in the socket for whoever serves the connection, a child or a program
+    // included. A header comes in one segment from every balancer known; a split one is taken
+    // piece by piece.
+    auto& buffer = io_buffers().in;
+    const std::size_t room = max_proxy_header - pending->header.size();
+    const ssize_t peeked =
+        ::recv(socket.native_handle(), buffer.data(), room, MSG_PEEK | MSG_DONTWAIT);
+    if (peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        socket.async_wait(Protocol::socket::wait_read, [self = this->shared_from_this(),
+                                                        pending](boost::system::error_code ec) {
+            if (self->abandoned_) {
+                return;  // a fork-mode child: the connection is the parent's
+            }
+            if (pending->late) {
+                return self->reject_proxy(pending->socket, pending->balancer,
+                                          "no whole header within proxy_timeout");
+            }
+            if (ec) {
+                return self->reject_proxy(pending->socket, pending->balancer, ec.message());
+            }
+            self->read_proxy_header(pending);
+        });
+        return;
+    }
+    if (peeked <= 0) {
+        return reject_proxy(socket, pending->balancer,
+                            peeked == 0 ? "closed before a whole header" : std::strerror(errno));
+    }
+    const auto seen = static_cast<std::size_t>(peeked);
+    const std::size_t had = pending->header.size();
+    pending->header.append(buffer.data(), seen);
+    const auto header = parse_proxy_header(pending->header, service_->settings.proxy_protocol);
+    if (header.status == ProxyHeader::Status::invalid) {
+        return reject_proxy(socket, pending->balancer, header.error);
+    }
+    // Every byte of an incomplete header is the header's: all of them are taken.
+    const std::size_t take =
+        header.status == ProxyHeader::Status::complete ? header.size - had : seen;
+    if (::recv(socket.native_handle(), buffer.data(), take, MSG_DONTWAIT) !=
+        static_cast<ssize_t>(take)) {
+        return reject_proxy(socket, pending->balancer, "the header could not be read");
+    }
+    if (header.status == ProxyHeader::Status::incomplete) {
+        return read_proxy_header(pending);  // waits for the rest
+    }
+    pending->deadline.cancel();
+    Ends ends{.peer = pending->balancer, .local = std::nullopt};
+    if (header.source) {
+        ends.peer = make_peer(transport_of<Protocol>, *header.source);
+        ends.local = make_peer(transport_of<Protocol>, *header.destination);
+    }
+    boost::system::error_code ignored;
+    socket.non_blocking(false, ignored);
+    admit(std::move(socket), std::move(ends), false);
+}
+
+template <class Protocol>
+void StreamListener<Protocol>::reject_proxy(typename Protocol::socket& socket, const Peer& peer,
+                                            std::string_view why) {
+    service_->verify->reject("proxy", peer, why);
+    if (service_->settings.log_connections) {
+        BOOST_LOG_TRIVIAL(info) << log_prefix(*service_) << to_string(peer.transport) << " "
+                                << peer.to_string() << ": rejected by proxy (" << why << ")";
+    }
+    boost::system::error_code ignored;
+    socket.close(ignored);
+}
+
+template <class Protocol>
+bool StreamListener<Protocol>::admit(typename Protocol::socket socket, Ends ends, bool accepting) {
+    const auto* program = service_->handler->program();
+    if (draining_) {
+        // Stopped (shutdown): served and drained here, like the connections already open; no
+        // child is forked and no program started any more.
+        if (Admission admission; program == nullptr && verify(socket, ends.peer, admission)) {
+            serve(std::move(socket), std::move(admission))->drain(Drain::shutdown);
+        }
         return false;
     }
-    const Peer& peer = *found;
+    if (program != nullptr || options_.fork) {
+        // do_accept checked for room before it accepted; in pool mode another loop may have
+        // started the last program the limits allow since, and a PROXY header may have taken
+        // its time. Then this connection waits here until there is room: waiting, not refused.
+        // (It is admitted then by the service of that moment: a reload may have changed it.)
+        auto self = this->shared_from_this();
+        auto held = std::make_shared<typename Protocol::socket>(std::move(socket));
+        if (!options_.children->has_room(
+                [self, held, ends, accepting] {
+                    self->on_own_loop([self, held, ends, accepting] {
+                        if (self->admit(std::move(*held), ends, accepting) && accepting) {
+                            self->do_accept();
+                        }
+                    });
+                },
+                [self, program] { return program != nullptr && self->service_->verify->full(); })) {
+            return false;
+        }
+        socket = std::move(*held);
+    }
+    Admission admission;
+    if (!verify(socket, ends.peer, admission)) {
+        return true;
+    }
+    if (program != nullptr) {
+        start_program(*program, socket, std::move(admission), ends.local);
+        return true;
+    }
+    if (!options_.fork) {
+        serve(std::move(socket), std::move(admission));
+        return true;
+    }
+    // In the child, nothing else: it serves that connection only.
+    return !serve_in_child(std::move(socket), std::move(admission));
+}
+
+template <class Protocol>
+bool StreamListener<Protocol>::verify(typename Protocol::socket& socket, const Peer& peer,
+                                      Admission& admission) {
     std::string_view rejected_by;
     const Verdict verdict = service_->verify->verify_stream(peer, admission, &rejected_by);
     if (verdict == Verdict::accept) {
@@ -218,41 +383,21 @@ bool StreamListener<Protocol>::serve_in_child(typename Protocol::socket socket,
 }
 
 template <class Protocol>
-void StreamListener<Protocol>::take_for_program(const Program& program,
-                                                typename Protocol::socket socket) {
-    // do_accept checked for room before it accepted; in pool mode another loop may have started
-    // the last program the limits allow since. Then this connection waits here, and this
-    // listener accepts no more, until there is room: waiting, not refused. (It is taken again
-    // then, for the service of that moment: a reload may have changed it.)
-    auto self = this->shared_from_this();
-    auto held = std::make_shared<typename Protocol::socket>(std::move(socket));
-    if (!options_.children->has_room(
-            [self, held] {
-                self->on_own_loop([self, held] { self->take(std::move(*held)); });
-            },
-            [self] { return self->service_->verify->full(); })) {
-        return;
-    }
-    if (Admission admission; verify(*held, admission)) {
-        start_program(program, *held, std::move(admission));
-    }
-    do_accept();
-}
-
-template <class Protocol>
 void StreamListener<Protocol>::start_program(const Program& program,
-                                             typename Protocol::socket& socket,
-                                             Admission admission) {
+                                             typename Protocol::socket& socket, Admission admission,
+                                             const std::optional<Peer>& local) {
     boost::system::error_code ec;
-    const auto local = socket.local_endpoint(ec);
+    const auto own = socket.local_endpoint(ec);
     const Peer peer = admission.peer();
     options_.children->spawn(ProgramStart{
         .program = &program,
         .service = service_->settings.name,
         .socket = socket.native_handle(),
         .peer = peer,
-        .local = ec ? Peer{.transport = peer.transport, .port = 0, .address = {}, .credentials = {}}
-                    : make_peer(transport_of<Protocol>, local),
+        .local =
+            local ? *local
+            : ec  ? Peer{.transport = peer.transport, .port = 0, .address = {}, .credentials = {}}
+                  : make_peer(transport_of<Protocol>, own),
         .admission = std::move(admission),
         .counters = service_->metrics.programs(),
         .executor = acceptor_.socket().get_executor(),
@@ -283,14 +428,14 @@ void StreamListener<Protocol>::drain() {
     // backlog; they become connections, which the server drains next like every other (in fork
     // mode too: the parent serves them itself, as it no longer forks).
     // exec's are not started any more: they close.
+    draining_ = true;
     auto& acceptor = acceptor_.socket();
     boost::system::error_code ec;
     acceptor.non_blocking(true, ec);
     while (!ec && acceptor.is_open()) {
         auto socket = acceptor.accept(ec);
-        if (Admission admission;
-            !ec && service_->handler->program() == nullptr && verify(socket, admission)) {
-            serve(std::move(socket), std::move(admission));
+        if (!ec) {
+            take(std::move(socket));
         }
     }
 }
@@ -307,12 +452,22 @@ void StreamListener<Protocol>::pause_accepting() {
 
 template <class Protocol>
 void StreamListener<Protocol>::stop() {
+    draining_ = true;
     retry_timer_.cancel();
     acceptor_.stop();
 }
 
 template <class Protocol>
 void StreamListener<Protocol>::abandon() {
+    // A fork-mode child: the parent's connections whose header is on its way are the parent's
+    // to serve; the child's copies of their sockets close, so that they end when the parent's do.
+    draining_ = true;
+    abandoned_ = true;
+    for (auto* pending : headers_) {
+        boost::system::error_code ignored;
+        pending->deadline.cancel();
+        pending->socket.close(ignored);
+    }
     retry_timer_.cancel();
     acceptor_.abandon();
 }

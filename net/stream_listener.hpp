@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <set>
 
 #include "net/listen_socket.hpp"
 #include "net/listener.hpp"
@@ -37,26 +39,47 @@ class StreamListener final : public Listener,
     /// A copy of original for another event loop.
     StreamListener(boost::asio::io_context& io, StreamListener& original);
 
+    /// What is known of an accepted connection's two ends: the client, and the address it
+    /// reached when a PROXY header said (unset: the socket's own).
+    struct Ends {
+        Peer peer;
+        std::optional<Peer> local;
+    };
+    /// A connection whose PROXY header is on its way.
+    struct PendingHeader;
+
     /// Accepts the next connection, once fork mode has room for another child.
     void do_accept();
     void on_accept(boost::system::error_code ec, typename Protocol::socket socket);
-    /// Runs the service's verifiers on an accepted socket: true when it may be served (admission
-    /// is then set); false when the peer is already gone or was rejected (the socket is then
-    /// closed, after the busy answer for a limit).
-    bool verify(typename Protocol::socket& socket, Admission& admission);
+    /// An accepted socket: its client known (from a PROXY header where the service wants one),
+    /// then admitted.
+    void take(typename Protocol::socket socket);
+    /// PROXY protocol: reads the header off the socket (never past it, so that what follows is
+    /// the handler's or the program's) until it is whole, then admits the connection as the
+    /// header says; closes it at proxy_timeout, or at the first byte that cannot be a header.
+    void read_proxy_header(const std::shared_ptr<PendingHeader>& pending);
+    /// A connection whose header is missing, bad, late or not from proxy_from: counted (reason
+    /// proxy) and closed.
+    void reject_proxy(typename Protocol::socket& socket, const Peer& peer, std::string_view why);
+    /// The client is known: verified, then served here, in a child, or by a program. A
+    /// connection for a process (fork mode's child, exec's program) waits for room for one,
+    /// and is admitted once there is (the listener stops accepting meanwhile when it is the one
+    /// that waits: accepting). Returns whether the listener goes on accepting now.
+    bool admit(typename Protocol::socket socket, Ends ends, bool accepting);
+    /// Runs the service's verifiers for peer: true when it may be served (admission is then
+    /// set); false when it was rejected (the socket is then closed, after the busy answer for a
+    /// limit).
+    bool verify(typename Protocol::socket& socket, const Peer& peer, Admission& admission);
     /// Makes an admitted socket a connection of this listener's service, on this loop.
     std::shared_ptr<StreamConnection<PlainStream<Protocol>>> serve(typename Protocol::socket socket,
                                                                    Admission admission);
     /// fork mode: a child process serves the admitted socket. Whether this process is that
     /// child.
     bool serve_in_child(typename Protocol::socket socket, Admission admission);
-    /// An accepted socket: verified, then served here, in a child, or by a program.
-    void take(typename Protocol::socket socket);
-    /// exec: the accepted socket becomes a program's once there is room for one.
-    void take_for_program(const Program& program, typename Protocol::socket socket);
-    /// exec: program gets the admitted socket (this listener's copy closes after).
+    /// exec: program gets the admitted socket (this listener's copy closes after); local is
+    /// the address the client reached, when a PROXY header said.
     void start_program(const Program& program, typename Protocol::socket& socket,
-                       Admission admission);
+                       Admission admission, const std::optional<Peer>& local);
     /// There is room for a child again: accept on this listener's loop.
     void resume_accepting();
     /// Runs step on this listener's loop, unless the listener has stopped by then.
@@ -68,6 +91,13 @@ class StreamListener final : public Listener,
     void listen(const OpenError& not_opened);
 
     ListeningSocket<typename Protocol::acceptor> acceptor_;
+    /// drain() or stop() came: what is accepted from now on (the backlog, a PROXY header that
+    /// completes) is served here and drained at once, and nothing is accepted again.
+    bool draining_ = false;
+    /// A fork-mode child's copy: nothing of it is served here.
+    bool abandoned_ = false;
+    /// Connections whose PROXY header is on its way (each removes itself when it goes).
+    std::set<PendingHeader*> headers_;
     std::shared_ptr<Service> service_;
     ListenerOptions options_;
     boost::asio::steady_timer retry_timer_;

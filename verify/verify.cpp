@@ -237,6 +237,13 @@ VerifyChain::VerifyChain(const config::ServiceConfig& service, GlobalLimit& glob
         link->verifier = std::move(verifier);
         links_.push_back(std::move(link));
     };
+    if (service.proxy_protocol != config::ProxyProtocol::off) {
+        auto link = std::make_unique<Link>();
+        link->name = "proxy";
+        link->counted[static_cast<std::size_t>(Transport::tcp)] =
+            &metrics_.rejections(Transport::tcp, link->name);
+        stages_.push_back(std::move(link));
+    }
     if (!service.allow.empty() || !service.deny.empty()) {
         add("acl", std::make_unique<AclVerifier>(service.allow, service.deny));
     }
@@ -262,7 +269,7 @@ std::pair<Verdict, std::size_t> VerifyChain::run(const Peer& peer, bool stream) 
     for (std::size_t i = 0; i < links_.size(); ++i) {
         const Verdict verdict = links_[i]->verifier->verify(peer, stream);
         if (verdict != Verdict::accept) {
-            note(i, peer, stream);
+            note(*links_[i], peer, stream);
             return {verdict, i};
         }
     }
@@ -298,8 +305,15 @@ void VerifyChain::release(const Peer& peer, std::size_t admitted) {
     }
 }
 
-void VerifyChain::note(std::size_t index, const Peer& peer, bool stream) {
-    auto& link = *links_[index];
+void VerifyChain::reject(std::string_view reason, const Peer& peer, std::string_view why) {
+    for (const auto& stage : stages_) {
+        if (stage->name == reason) {
+            return note(*stage, peer, true, why);
+        }
+    }
+}
+
+void VerifyChain::note(Link& link, const Peer& peer, bool stream, std::string_view why) {
     if (auto* counted = link.counted[static_cast<std::size_t>(peer.transport)]) {
         counted->add(metrics::rejected);
     }
@@ -310,15 +324,17 @@ void VerifyChain::note(std::size_t index, const Peer& peer, bool stream) {
     const auto since = total - link.logged.exchange(total);
     BOOST_LOG_TRIVIAL(warning) << "[" << service_ << "] rejected "
                                << (stream ? "connection" : "datagram") << " from "
-                               << peer.to_string() << " (" << link.name << "); " << since
-                               << " rejected by " << link.name << " since the last report, "
-                               << total << " in all";
+                               << peer.to_string() << " (" << link.name << (why.empty() ? "" : ": ")
+                               << why << "); " << since << " rejected by " << link.name
+                               << " since the last report, " << total << " in all";
 }
 
 std::uint64_t VerifyChain::rejected(std::string_view name) const {
-    for (const auto& link : links_) {
-        if (link->name == name) {
-            return link->rejected.load();
+    for (const auto* links : {&links_, &stages_}) {
+        for (const auto& link : *links) {
+            if (link->name == name) {
+                return link->rejected.load();
+            }
         }
     }
     return 0;

@@ -175,6 +175,11 @@ class VerifyChain : public std::enable_shared_from_this<VerifyChain> {
     /// A datagram: whether to serve it (a rejected one is counted, logged and dropped).
     bool verify_datagram(const Peer& peer);
 
+    /// A connection turned away before the verifiers could see its client, by a stage of the
+    /// listener's own (reason "proxy": a bad or missing PROXY header): counted under reason and
+    /// logged like a verifier's rejection, with why. The caller closes it.
+    void reject(std::string_view reason, const Peer& peer, std::string_view why);
+
     /// Whether the service (or the server) has as many live connections as it may: the next
     /// one would be refused by max_connections.
     bool full() const;
@@ -188,8 +193,8 @@ class VerifyChain : public std::enable_shared_from_this<VerifyChain> {
 
     /// Runs the verifiers; returns the verdict and how many accepted before it.
     std::pair<Verdict, std::size_t> run(const Peer& peer, bool stream);
-    /// Counts and (at most once a second per verifier) logs a rejection by links_[index].
-    void note(std::size_t index, const Peer& peer, bool stream);
+    /// Counts and (at most once a second per verifier) logs a rejection by link.
+    void note(Link& link, const Peer& peer, bool stream, std::string_view why = {});
     void release(const Peer& peer, std::size_t admitted);
 
     std::string service_;
@@ -198,6 +203,8 @@ class VerifyChain : public std::enable_shared_from_this<VerifyChain> {
     std::shared_ptr<ServiceLoad> load_;
     ServiceMetrics metrics_;
     std::vector<std::unique_ptr<Link>> links_;
+    /// The listener's stages before verification (proxy), counted like verifiers.
+    std::vector<std::unique_ptr<Link>> stages_;
 };
 
 /// The busy answer a stream rejected by a limit gets before it is closed.

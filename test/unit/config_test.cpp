@@ -510,3 +510,48 @@ BOOST_AUTO_TEST_CASE(the_command_line_may_set_it_and_wins_over_every_file) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(proxy_keys)
+
+BOOST_AUTO_TEST_CASE(proxy_protocol_takes_its_balancers_and_a_timeout) {
+    const auto config = load(echo_ini +
+                             "proxy_protocol = v2\nproxy_from = 10.0.0.0/8, ::1\n"
+                             "proxy_timeout = 5\n");
+    const auto& echo = config->services.front();
+    BOOST_TEST((echo.proxy_protocol == ProxyProtocol::v2));
+    BOOST_TEST(echo.proxy_from.size() == 2U);
+    BOOST_TEST(echo.proxy_timeout.count() == 5);
+    BOOST_TEST((load(echo_ini)->services.front().proxy_protocol == ProxyProtocol::off));
+    BOOST_TEST(load(echo_ini)->services.front().proxy_timeout.count() == 3);
+}
+
+BOOST_AUTO_TEST_CASE(proxy_protocol_errors_name_the_key) {
+    BOOST_TEST(error_of(echo_ini + "proxy_protocol = v3\n") ==
+               "FILE: [echo] proxy_protocol: 'v3' is not off, v1, v2 or any");
+    BOOST_TEST(error_of(echo_ini + "proxy_protocol = any\n") ==
+               "FILE: [echo] proxy_from: is needed with proxy_protocol: the addresses of the "
+               "balancers (a header from anyone else would let a client pick its address)");
+    BOOST_TEST(error_of(echo_ini + "proxy_from = 10.0.0.1\n") ==
+               "FILE: [echo] proxy_from: does nothing with proxy_protocol = off");
+    BOOST_TEST(error_of(echo_ini + "udp = 127.0.0.1:7007\nproxy_protocol = v1\nproxy_from = "
+                                   "127.0.0.1\n") ==
+               "FILE: [echo] proxy_protocol: is for tcp listeners, and this service has udp "
+               "listeners too: give them a section of their own");
+    BOOST_TEST(error_of(echo_ini + "unix = /tmp/e.sock\nproxy_protocol = v1\nproxy_from = "
+                                   "127.0.0.1\n") ==
+               "FILE: [echo] proxy_protocol: is for tcp listeners, and this service has unix "
+               "listeners too: give them a section of their own");
+    BOOST_TEST(
+        error_of(echo_ini + "proxy_timeout = 0\n").starts_with("FILE: [echo] proxy_timeout:"));
+}
+
+BOOST_AUTO_TEST_CASE(drain_delay_and_reuseport) {
+    const auto config = load("[server]\ndrain_delay = 5\nreuseport = yes\n" + echo_ini);
+    BOOST_TEST(config->server.drain_delay.count() == 5);
+    BOOST_TEST(config->server.reuseport);
+    BOOST_TEST(!load(echo_ini)->server.reuseport);
+    BOOST_TEST(error_of("[server]\ndrain_delay = soon\n" + echo_ini)
+                   .starts_with("FILE: [server] drain_delay:"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
