@@ -131,6 +131,7 @@ struct Options {
     std::string format = "%Y-%m-%d %H:%M:%S";
     bool utc = false;
     bool json = false;
+    bool proxy_v2 = false;
     bool quiet = false;
     std::string verify_file;
     std::string unixgram;  // logger: send datagrams to this Unix socket instead of TCP
@@ -178,6 +179,9 @@ struct Options {
                  "                   once, and report end-to-end lines/s\n"
                  "  --unixgram PATH  logger: each line a datagram to this Unix datagram socket,\n"
                  "                   over --connections sockets (instead of --host, --port)\n"
+                 "  --proxy-v2       connect: each connection begins with a PROXY protocol v2\n"
+                 "                   header naming the client's own address (a balancer's\n"
+                 "                   send-proxy-v2), sent with the request\n"
                  "  --json           print the summary as one JSON object\n"
                  "  --quiet          no progress line on stderr\n");
     std::exit(status);
@@ -223,6 +227,7 @@ constexpr ModeOption kModeOptions[] = {
     {"utc", " timefmt "},
     {"verify-file", " logger "},
     {"unixgram", " logger "},
+    {"proxy-v2", " connect "},
 };
 constexpr const char* kModes = " echo connect udp-echo timefmt chargen logger ";
 
@@ -241,6 +246,10 @@ Options parse_args(int argc, char** argv) {
             bad_usage("unexpected argument '%s'", a.c_str());
         std::string name = a.substr(2), val;
         given.insert(name.substr(0, name.find('=')));
+        if (name == "proxy-v2") {
+            o.proxy_v2 = true;
+            continue;
+        }
         if (name == "json" || name == "quiet" || name == "utc") {
             (name == "json" ? o.json : name == "quiet" ? o.quiet : o.utc) = true;
             continue;
@@ -581,6 +590,10 @@ class Bench {
             }
             watch(ep_, EPOLL_CTL_ADD, c.fd, c.tag(), EPOLLIN);
             ++live_;
+            // connect mode's first connection of each is made here: it begins with the header
+            // as every later one does (on_connected).
+            if (opt_.proxy_v2)
+                send_proxy_header(c);
         }
         return live_ > 0;
     }
@@ -1191,7 +1204,48 @@ class Bench {
             return;
         }
         c.connecting = false;
+        if (opt_.proxy_v2 && !send_proxy_header(c))
+            return;
         send_stream(c);
+    }
+
+    /// --proxy-v2: the header a balancer would send for this connection, held back (MSG_MORE)
+    /// to leave in one segment with the request that follows.
+    bool send_proxy_header(Conn& c) {
+        sockaddr_storage local{};
+        socklen_t local_len = sizeof local;
+        getsockname(c.fd, reinterpret_cast<sockaddr*>(&local), &local_len);
+        std::string header("\r\n\r\n\0\r\nQUIT\n", 12);
+        const bool v6 = local.ss_family == AF_INET6;
+        header += '\x21';
+        header += v6 ? '\x21' : '\x11';
+        const uint16_t body = v6 ? 36 : 12;
+        header += static_cast<char>(body >> 8);
+        header += static_cast<char>(body & 0xff);
+        const auto append = [&header](const void* p, size_t n) {
+            header.append(static_cast<const char*>(p), n);
+        };
+        if (v6) {
+            const auto& src = reinterpret_cast<const sockaddr_in6&>(local);
+            const auto& dst = reinterpret_cast<const sockaddr_in6&>(target_.addr);
+            append(&src.sin6_addr, 16);
+            append(&dst.sin6_addr, 16);
+            append(&src.sin6_port, 2);
+            append(&dst.sin6_port, 2);
+        } else {
+            const auto& src = reinterpret_cast<const sockaddr_in&>(local);
+            const auto& dst = reinterpret_cast<const sockaddr_in&>(target_.addr);
+            append(&src.sin_addr, 4);
+            append(&dst.sin_addr, 4);
+            append(&src.sin_port, 2);
+            append(&dst.sin_port, 2);
+        }
+        const ssize_t w = send(c.fd, header.data(), header.size(), MSG_NOSIGNAL | MSG_MORE);
+        if (w != static_cast<ssize_t>(header.size())) {
+            connection_error(c, "send", w < 0 ? errno : EAGAIN);
+            return false;
+        }
+        return true;
     }
 
     /// A TCP request outstanding too long fails its connection; a datagram is lost.

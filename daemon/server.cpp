@@ -112,6 +112,7 @@ std::vector<std::pair<Transport, ListenAddress>> addresses_of(
 std::vector<Server::BoundListener> Server::open_listeners(
     const std::vector<std::shared_ptr<Service>>& services, std::vector<bool>& kept) {
     const ListenerOptions options{.shared_port = loops_.size() > 1 || config_->server.reuseport,
+                                  .reuseport = config_->server.reuseport,
                                   .fork = forking(),
                                   .children = children_.get()};
     kept.assign(listeners_.size(), false);
@@ -379,6 +380,7 @@ int Server::run() {
         idle_sweeps_.push_back(std::make_unique<asio::steady_timer>(loops_.at(loop)));
         drain_watches_.push_back(std::make_unique<asio::steady_timer>(loops_.at(loop)));
         heartbeats_.push_back(std::make_unique<asio::steady_timer>(loops_.at(loop)));
+        drain_graces_.push_back(std::make_unique<asio::steady_timer>(loops_.at(loop)));
         sweep_idle(loop);
         heartbeat(loop);
     }
@@ -500,18 +502,19 @@ void Server::sweep_idle(std::size_t loop) {
 }
 
 void Server::watch_drain(std::size_t loop) {
-    if (live_connections().empty()) {
-        heartbeats_[loop]->cancel();
-        return;  // nothing keeps this loop busy any more
-    }
     const auto now = std::chrono::steady_clock::now();
-    if (now >= drain_deadline_) {
+    if (!live_connections().empty() && now >= drain_deadline_) {
         BOOST_LOG_TRIVIAL(warning) << live_connections().size()
                                    << " connections still sending after shutdown_timeout; closed";
         const std::vector<Connection*> live(live_connections().begin(), live_connections().end());
         for (auto* connection : live) {
             connection->abort();
         }
+    }
+    if (live_connections().empty() || now >= drain_deadline_) {
+        // Nothing keeps this loop busy any more: it runs out of work once the last handlers ran.
+        heartbeats_[loop]->cancel();
+        drain_graces_[loop]->cancel();
         return;
     }
     auto& timer = *drain_watches_[loop];
@@ -548,6 +551,17 @@ void Server::shutdown() {
             for (auto* connection : live) {
                 connection->drain(Drain::shutdown);
             }
+            auto& grace = *drain_graces_[loop];
+            grace.expires_after(first_bytes_grace);
+            grace.async_wait([](const boost::system::error_code& ec) {
+                if (!ec) {
+                    const std::vector<Connection*> silent(live_connections().begin(),
+                                                          live_connections().end());
+                    for (auto* connection : silent) {
+                        connection->drain(Drain::late);
+                    }
+                }
+            });
             watch_drain(loop);
         });
     }

@@ -133,6 +133,8 @@ class Server {
     GlobalLimit connection_limit_;  ///< [server] max_connections, all services together
     /// Each loop's once-a-second idle sweep (close_idle_connections), by loop index.
     std::vector<std::unique_ptr<boost::asio::steady_timer>> idle_sweeps_;
+    /// After SIGTERM, each loop's first_bytes_grace, by loop index.
+    std::vector<std::unique_ptr<boost::asio::steady_timer>> drain_graces_;
     /// Each loop's heartbeat timer, by loop index.
     std::vector<std::unique_ptr<boost::asio::steady_timer>> heartbeats_;
     /// SIGTERM came: drain_delay runs on this timer (on loop 0).

@@ -32,8 +32,8 @@ bool live(std::string& why) {
     const auto now = now_ms();
     bool any = false;
     for (const auto& series : collect()) {
-        if (series.family != Family::loop) {
-            continue;
+        if (series.family != Family::loop || !series.labels.starts_with("loop=")) {
+            continue;  // (the family's overflow row is no loop)
         }
         any = true;
         const auto last = series.values[heartbeat];

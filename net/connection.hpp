@@ -12,7 +12,15 @@ namespace netd {
 enum class Drain : std::uint8_t {
     shutdown,  ///< SIGTERM
     idle,      ///< silent for longer than its idle_timeout
+    /// After shutdown, once first_bytes_grace has passed: a connection that was accepted just
+    /// before the SIGTERM and has not sent anything yet stops waiting for its first bytes.
+    late,
 };
+
+/// How long a drained connection that has not sent a byte yet waits for its first ones: a
+/// client whose connect raced the SIGTERM has its request on the way (what a balancer or a
+/// reuseport sibling would otherwise see fail).
+constexpr std::chrono::milliseconds first_bytes_grace{250};
 
 class Connection {
   public:

@@ -65,6 +65,8 @@ class ChildProcesses {
 struct ListenerOptions {
     /// Pool mode: every event loop gets a copy of each listener (see Listener::copy_for).
     bool shared_port = false;
+    /// [server] reuseport: other processes may listen on the same addresses.
+    bool reuseport = false;
     /// fork mode: accepted connections are served by child processes.
     bool fork = false;
     /// Where child processes are started: fork mode's, and exec's programs in every mode.

@@ -214,6 +214,7 @@ void StreamConnection<Stream>::wake() {
 template <class Stream>
 bool StreamConnection<Stream>::handle_input(std::string_view bytes) {
     touch();
+    heard_ = true;
     admission_.traffic()->add(metrics::bytes_in, bytes.size());
     count(bytes.size(), true);
     return respond([&](Output& out) { session_->handle(bytes, out); });
@@ -329,11 +330,21 @@ void StreamConnection<Stream>::do_write() {
 
 template <class Stream>
 void StreamConnection<Stream>::drain(Drain why) {
+    if (why == Drain::late) {
+        if (phase_ == Phase::draining && queued_read_ != QueuedRead::none) {
+            stream_.cancel();  // the read's completion finishes the drain
+        }
+        return;
+    }
     if (phase_ != Phase::serving) {
         return;  // already on its way out
     }
     ending(why == Drain::idle ? "idle timeout" : "drained at shutdown");
     phase_ = Phase::draining;
+    if (why == Drain::shutdown && !heard_ && queued_read_ == QueuedRead::waiting) {
+        // Nothing heard yet: the read stays queued for the first bytes, until Drain::late.
+        return;
+    }
     if (queued_read_ != QueuedRead::none) {
         // The reactor may already have read into first_read_: cancel, and finish the drain in
         // that read's completion, after its bytes, so that nothing is handled out of order.

@@ -129,6 +129,8 @@ class StreamConnection final : public Connection,
     QueuedRead queued_read_ = QueuedRead::none;
     /// The client ended its input: a close then needs no lingering.
     bool input_ended_ = false;
+    /// The client has sent something (a drain at shutdown waits first_bytes_grace otherwise).
+    bool heard_ = false;
     std::chrono::steady_clock::time_point linger_until_;
     /// Made on first use, so connections that never pause, linger or wake do not pay for them.
     std::unique_ptr<Timers> timers_;

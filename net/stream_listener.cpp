@@ -9,6 +9,7 @@
 #include <boost/log/trivial.hpp>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <optional>
 
 #include "net/io_buffers.hpp"
@@ -422,8 +423,28 @@ void StreamListener<Protocol>::on_own_loop(std::function<void()> step) {
     });
 }
 
+namespace {
+
+/// Whether closing a listener hands the connections in its queues to another listener of the
+/// same address and SO_REUSEPORT group (net.ipv4.tcp_migrate_req, Linux 5.14), in netd's own
+/// network namespace.
+bool kernel_migrates_requests() {
+    std::ifstream setting("/proc/sys/net/ipv4/tcp_migrate_req");
+    int value = 0;
+    return setting >> value && value == 1;
+}
+
+}  // namespace
+
 template <class Protocol>
 void StreamListener<Protocol>::drain() {
+    if (std::is_same_v<Protocol, asio::ip::tcp> && options_.reuseport &&
+        kernel_migrates_requests()) {
+        // The other instances take the backlog, including clients whose request has not
+        // arrived yet, which a drain here would close unanswered.
+        draining_ = true;
+        return;
+    }
     // Clients that connected, sent and perhaps closed before we accepted them wait in the
     // backlog; they become connections, which the server drains next like every other (in fork
     // mode too: the parent serves them itself, as it no longer forks).

@@ -39,7 +39,8 @@ class InstalledUnits(unittest.TestCase):
 
     def test_install_layout(self):
         for path in ("bin/netd", "etc/netd/netd.ini", "lib/systemd/system/netd.service",
-                     "lib/systemd/system/netd.socket", "share/doc/netd/operations.md"):
+                     "lib/systemd/system/netd@.service", "lib/systemd/system/netd.socket",
+                     "share/doc/netd/operations.md"):
             self.assertTrue(os.path.exists(os.path.join(self.prefix, path)), path)
         service = self.unit("netd.service")
         self.assertIn("ExecStart=%s/bin/netd --config %s/etc/netd/netd.ini" % (self.prefix, self.prefix),
@@ -50,6 +51,26 @@ class InstalledUnits(unittest.TestCase):
                             os.path.join(self.units, "netd.socket")],
                            capture_output=True, text=True, timeout=CLIENT_TIMEOUT)
         # verify exits 0 on mere warnings (an unknown key, say): any output is a failure here.
+        self.assertEqual((r.returncode, r.stdout + r.stderr), (0, ""))
+
+    def test_the_instance_template_shares_the_addresses_under_one_user(self):
+        # SO_REUSEPORT binds only for the same user: every instance is the dynamic user netd.
+        template = self.unit("netd@.service")
+        service = self.unit("netd.service")
+        self.assertIn("--server.reuseport=true --stats.tcp=127.0.0.1:%i", template)
+        self.assertIn("User=netd\nGroup=netd", template)
+        self.assertIn("RuntimeDirectory=netd-%i", template)
+        self.assertNotIn("%i", service)
+        # The hardening is the same file's: only the instance lines differ.
+        differing = set(template.splitlines()) ^ set(service.splitlines())
+        self.assertTrue(all("%i" in line or "netd@" in line or line.startswith(
+            ("# ", "User=", "Group=", "Description=", "DynamicUser=", "RuntimeDirectory=",
+             "ExecStart=")) for line in differing), differing)
+        with tempfile.TemporaryDirectory() as d:
+            instance = os.path.join(d, "netd@9101.service")
+            shutil.copy(os.path.join(self.units, "netd@.service"), instance)
+            r = subprocess.run([SYSTEMD_ANALYZE, "verify", instance], capture_output=True,
+                               text=True, timeout=CLIENT_TIMEOUT)
         self.assertEqual((r.returncode, r.stdout + r.stderr), (0, ""))
 
     def test_service_is_notify_with_watchdog_and_hardening(self):

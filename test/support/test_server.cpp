@@ -10,6 +10,7 @@
 //   "pid"   -> the serving process's pid (tells a fork-mode child from the parent)
 //   "tid"   -> the serving thread's id (tells pool-mode threads apart)
 //   "hang"  -> the handler blocks for good (fork mode only: a child that cannot finish)
+//   "stall" -> the handler blocks its thread for 2 s (a stuck event loop, for /healthz)
 // With `start_error = system` its start() throws std::system_error, as a handler does when no
 // thread can be had (a reload that meets it must keep the running config and its signals).
 
@@ -17,9 +18,11 @@
 
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <stdexcept>
 #include <system_error>
+#include <thread>
 
 #include "daemon/daemon_main.hpp"
 #include "handlers/line_framer.hpp"
@@ -39,6 +42,9 @@ void answer(std::string_view line, std::string_view line_end, netd::Output& out)
         for (;;) {
             ::pause();
         }
+    }
+    if (line == "stall") {
+        std::this_thread::sleep_for(std::chrono::seconds(2));
     }
     if (line == "pid" || line == "tid") {
         out.write(std::to_string(line == "pid" ? ::getpid() : ::gettid()));
