@@ -381,6 +381,7 @@ int Server::run() {
         drain_watches_.push_back(std::make_unique<asio::steady_timer>(loops_.at(loop)));
         heartbeats_.push_back(std::make_unique<asio::steady_timer>(loops_.at(loop)));
         drain_graces_.push_back(std::make_unique<asio::steady_timer>(loops_.at(loop)));
+        drained_.push_back(0);
         sweep_idle(loop);
         heartbeat(loop);
     }
@@ -483,7 +484,7 @@ void Server::heartbeat(std::size_t loop) {
     auto& timer = *heartbeats_[loop];
     timer.expires_after(metrics::heartbeat_interval);
     timer.async_wait([this, loop](const boost::system::error_code& ec) {
-        if (!ec) {
+        if (!ec && drained_[loop] == 0) {
             heartbeat(loop);
         }
     });
@@ -513,6 +514,8 @@ void Server::watch_drain(std::size_t loop) {
     }
     if (live_connections().empty() || now >= drain_deadline_) {
         // Nothing keeps this loop busy any more: it runs out of work once the last handlers ran.
+        // (A beat that is due already runs all the same, and must not arm the next.)
+        drained_[loop] = 1;
         heartbeats_[loop]->cancel();
         drain_graces_[loop]->cancel();
         return;
@@ -584,8 +587,9 @@ void Server::serve_child() {
     // that arrived during the fork is still queued there.
     manager_.silence();
     // The daemon's heartbeats are its own loops': this process serves one connection.
-    for (const auto& timer : heartbeats_) {
-        timer->cancel();
+    for (std::size_t loop = 0; loop < heartbeats_.size(); ++loop) {
+        drained_[loop] = 1;
+        heartbeats_[loop]->cancel();
     }
     drain_delay_.cancel();
     for (const auto& listener : listeners_) {

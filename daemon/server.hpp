@@ -137,6 +137,9 @@ class Server {
     std::vector<std::unique_ptr<boost::asio::steady_timer>> drain_graces_;
     /// Each loop's heartbeat timer, by loop index.
     std::vector<std::unique_ptr<boost::asio::steady_timer>> heartbeats_;
+    /// By loop index: the loop has drained (or is a fork-mode child's): it beats no more. Each
+    /// loop's own thread reads and writes its element only.
+    std::vector<char> drained_;
     /// SIGTERM came: drain_delay runs on this timer (on loop 0).
     boost::asio::steady_timer drain_delay_;
     bool draining_ = false;
