@@ -116,6 +116,8 @@ ChildProcesses::Forked Children::fork_child(const std::string& peer, Admission a
     // (pending, not lost) until each side is ready, and this function returns.
     const AsyncSignalsBlocked quiet;
     std::unique_lock lock(mutex_);
+    // Counted before the fork: the child may answer a scrape before the parent runs again.
+    counters_.set(metrics::fork_children, forked() + 1);
     io_.notify_fork(asio::execution_context::fork_prepare);
     const pid_t pid = ::fork();
     if (pid == 0) {
@@ -141,6 +143,7 @@ ChildProcesses::Forked Children::fork_child(const std::string& peer, Admission a
     }
     io_.notify_fork(asio::execution_context::fork_parent);
     if (pid < 0) {
+        counters_.set(metrics::fork_children, forked());
         BOOST_LOG_TRIVIAL(warning)
             << peer << ": cannot fork: " << std::strerror(errno) << "; connection closed";
         return Forked::failed;

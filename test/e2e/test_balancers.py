@@ -132,7 +132,7 @@ class Balancers(unittest.TestCase):
             f.write(deployed("nginx/netd-stream.conf", cls.nginx_ports, cls.ports))
         nginx_conf = os.path.join(cls.tmp, "nginx.conf")
         with open(nginx_conf, "w") as f:
-            f.write("load_module %s;\ndaemon off;\npid %s/nginx.pid;\nerror_log %s/error.log;\n"
+            f.write("load_module %s;\ndaemon off;\npid %s/nginx.pid;\nerror_log %s/error.log info;\n"
                     "events {}\ninclude %s;\n" % (STREAM_MODULE, cls.tmp, cls.tmp, stream_conf))
         cls.nginx = subprocess.Popen(["nginx", "-c", nginx_conf, "-p", cls.tmp],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
