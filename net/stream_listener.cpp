@@ -153,11 +153,13 @@ void StreamListener<Protocol>::on_accept(boost::system::error_code ec,
 /// The bytes of a PROXY header read so far, and its deadline.
 template <class Protocol>
 struct StreamListener<Protocol>::PendingHeader {
-    PendingHeader(std::shared_ptr<StreamListener> owner, typename Protocol::socket s, Peer balancer)
+    PendingHeader(std::shared_ptr<StreamListener> owner, typename Protocol::socket s, Peer balancer,
+                  std::string taken)
         : listener(std::move(owner)),
           socket(std::move(s)),
           deadline(socket.get_executor()),
-          balancer(std::move(balancer)) {
+          balancer(std::move(balancer)),
+          header(std::move(taken)) {
         listener->headers_.insert(this);
     }
     PendingHeader(const PendingHeader&) = delete;
@@ -171,6 +173,51 @@ struct StreamListener<Protocol>::PendingHeader {
     std::string header;  ///< taken off the socket: every byte is the header's
     bool late = false;   ///< proxy_timeout passed
 };
+
+namespace {
+
+/// What one look at a socket found of its PROXY header.
+struct HeaderStep {
+    enum class Kind : std::uint8_t { whole, wait, refused } kind = Kind::wait;
+    ProxyHeader header;    ///< whole: what it says
+    std::string_view why;  ///< refused: a static text, or strerror's
+};
+
+/// Looks at what the socket holds without taking it (MSG_PEEK), then takes only the header's
+/// bytes into taken (all of them while it is incomplete): the client's own bytes after it stay
+/// in the socket for whoever serves the connection, a child or a program included. Never blocks.
+HeaderStep take_header(int fd, std::string& taken, config::ProxyProtocol accepted) {
+    auto& buffer = io_buffers().in;
+    const ssize_t peeked =
+        ::recv(fd, buffer.data(), max_proxy_header - taken.size(), MSG_PEEK | MSG_DONTWAIT);
+    if (peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        return {};
+    }
+    if (peeked <= 0) {
+        return {.kind = HeaderStep::Kind::refused,
+                .header = {},
+                .why = peeked == 0 ? "closed before a whole header" : std::strerror(errno)};
+    }
+    const auto seen = static_cast<std::size_t>(peeked);
+    const std::size_t had = taken.size();
+    taken.append(buffer.data(), seen);
+    auto header = parse_proxy_header(taken, accepted);
+    if (header.status == ProxyHeader::Status::invalid) {
+        return {.kind = HeaderStep::Kind::refused, .header = {}, .why = header.error};
+    }
+    const bool whole = header.status == ProxyHeader::Status::complete;
+    const std::size_t take = whole ? header.size - had : seen;
+    if (::recv(fd, buffer.data(), take, MSG_DONTWAIT) != static_cast<ssize_t>(take)) {
+        return {
+            .kind = HeaderStep::Kind::refused, .header = {}, .why = "the header could not be read"};
+    }
+    if (!whole) {
+        return {};
+    }
+    return {.kind = HeaderStep::Kind::whole, .header = header, .why = {}};
+}
+
+}  // namespace
 
 template <class Protocol>
 void StreamListener<Protocol>::take(typename Protocol::socket socket) {
@@ -189,19 +236,28 @@ void StreamListener<Protocol>::take(typename Protocol::socket socket) {
                })) {
         reject_proxy(socket, *peer, "not from proxy_from");
     } else {
-        auto pending =
-            std::make_shared<PendingHeader>(this->shared_from_this(), std::move(socket), *peer);
-        pending->deadline.expires_after(service_->settings.proxy_timeout);
-        pending->deadline.async_wait([pending](boost::system::error_code ec) {
-            if (!ec) {
-                pending->late = true;
-                boost::system::error_code ignored;
-                pending->socket.cancel(ignored);
-            }
-        });
-        boost::system::error_code ignored;
-        pending->socket.non_blocking(true, ignored);
-        read_proxy_header(pending);
+        // A balancer sends the header at once: it is usually here already, and then no timer
+        // or waiting state is made.
+        std::string taken;
+        const auto step =
+            take_header(socket.native_handle(), taken, service_->settings.proxy_protocol);
+        if (step.kind == HeaderStep::Kind::whole) {
+            admit_proxied(std::move(socket), *peer, step.header);
+        } else if (step.kind == HeaderStep::Kind::refused) {
+            reject_proxy(socket, *peer, step.why);
+        } else {
+            auto pending = std::make_shared<PendingHeader>(
+                this->shared_from_this(), std::move(socket), *peer, std::move(taken));
+            pending->deadline.expires_after(service_->settings.proxy_timeout);
+            pending->deadline.async_wait([pending](boost::system::error_code ec) {
+                if (!ec) {
+                    pending->late = true;
+                    boost::system::error_code ignored;
+                    pending->socket.cancel(ignored);
+                }
+            });
+            wait_for_header(pending);
+        }
     }
     if (accepting) {
         do_accept();
@@ -209,19 +265,10 @@ void StreamListener<Protocol>::take(typename Protocol::socket socket) {
 }
 
 template <class Protocol>
-void StreamListener<Protocol>::read_proxy_header(const std::shared_ptr<PendingHeader>& pending) {
-    auto& socket = pending->socket;
-    // Looks without taking (MSG_PEEK), then takes only the header's bytes: the client's own
-    // bytes after it stay in the socket for whoever serves the connection, a child or a program
-    // included. A header comes in one segment from every balancer known; a split one is taken
-    // piece by piece.
-    auto& buffer = io_buffers().in;
-    const std::size_t room = max_proxy_header - pending->header.size();
-    const ssize_t peeked =
-        ::recv(socket.native_handle(), buffer.data(), room, MSG_PEEK | MSG_DONTWAIT);
-    if (peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-        socket.async_wait(Protocol::socket::wait_read, [self = this->shared_from_this(),
-                                                        pending](boost::system::error_code ec) {
+void StreamListener<Protocol>::wait_for_header(const std::shared_ptr<PendingHeader>& pending) {
+    pending->socket.async_wait(
+        Protocol::socket::wait_read,
+        [self = this->shared_from_this(), pending](boost::system::error_code ec) {
             if (self->abandoned_) {
                 return;  // a fork-mode child: the connection is the parent's
             }
@@ -232,39 +279,27 @@ void StreamListener<Protocol>::read_proxy_header(const std::shared_ptr<PendingHe
             if (ec) {
                 return self->reject_proxy(pending->socket, pending->balancer, ec.message());
             }
-            self->read_proxy_header(pending);
+            const auto step = take_header(pending->socket.native_handle(), pending->header,
+                                          self->service_->settings.proxy_protocol);
+            if (step.kind == HeaderStep::Kind::refused) {
+                return self->reject_proxy(pending->socket, pending->balancer, step.why);
+            }
+            if (step.kind == HeaderStep::Kind::wait) {
+                return self->wait_for_header(pending);
+            }
+            pending->deadline.cancel();
+            self->admit_proxied(std::move(pending->socket), pending->balancer, step.header);
         });
-        return;
-    }
-    if (peeked <= 0) {
-        return reject_proxy(socket, pending->balancer,
-                            peeked == 0 ? "closed before a whole header" : std::strerror(errno));
-    }
-    const auto seen = static_cast<std::size_t>(peeked);
-    const std::size_t had = pending->header.size();
-    pending->header.append(buffer.data(), seen);
-    const auto header = parse_proxy_header(pending->header, service_->settings.proxy_protocol);
-    if (header.status == ProxyHeader::Status::invalid) {
-        return reject_proxy(socket, pending->balancer, header.error);
-    }
-    // Every byte of an incomplete header is the header's: all of them are taken.
-    const std::size_t take =
-        header.status == ProxyHeader::Status::complete ? header.size - had : seen;
-    if (::recv(socket.native_handle(), buffer.data(), take, MSG_DONTWAIT) !=
-        static_cast<ssize_t>(take)) {
-        return reject_proxy(socket, pending->balancer, "the header could not be read");
-    }
-    if (header.status == ProxyHeader::Status::incomplete) {
-        return read_proxy_header(pending);  // waits for the rest
-    }
-    pending->deadline.cancel();
-    Ends ends{.peer = pending->balancer, .local = std::nullopt};
+}
+
+template <class Protocol>
+void StreamListener<Protocol>::admit_proxied(typename Protocol::socket socket, const Peer& balancer,
+                                             const ProxyHeader& header) {
+    Ends ends{.peer = balancer, .local = std::nullopt};
     if (header.source) {
         ends.peer = make_peer(transport_of<Protocol>, *header.source);
         ends.local = make_peer(transport_of<Protocol>, *header.destination);
     }
-    boost::system::error_code ignored;
-    socket.non_blocking(false, ignored);
     admit(std::move(socket), std::move(ends), false);
 }
 

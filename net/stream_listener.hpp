@@ -14,6 +14,7 @@
 
 #include "net/listen_socket.hpp"
 #include "net/listener.hpp"
+#include "net/proxy_header.hpp"
 #include "net/service.hpp"
 #include "net/stream_connection.hpp"
 
@@ -54,10 +55,14 @@ class StreamListener final : public Listener,
     /// An accepted socket: its client known (from a PROXY header where the service wants one),
     /// then admitted.
     void take(typename Protocol::socket socket);
-    /// PROXY protocol: reads the header off the socket (never past it, so that what follows is
-    /// the handler's or the program's) until it is whole, then admits the connection as the
-    /// header says; closes it at proxy_timeout, or at the first byte that cannot be a header.
-    void read_proxy_header(const std::shared_ptr<PendingHeader>& pending);
+    /// PROXY protocol, a header not whole at accept: reads on as its bytes come (never past it,
+    /// so that what follows is the handler's or the program's), then admits the connection as
+    /// the header says; closes it at proxy_timeout, or at the first byte that cannot be a header.
+    void wait_for_header(const std::shared_ptr<PendingHeader>& pending);
+    /// The whole header came from balancer: the client it names (or the balancer, for LOCAL
+    /// and UNKNOWN) is admitted.
+    void admit_proxied(typename Protocol::socket socket, const Peer& balancer,
+                       const ProxyHeader& header);
     /// A connection whose header is missing, bad, late or not from proxy_from: counted (reason
     /// proxy) and closed.
     void reject_proxy(typename Protocol::socket& socket, const Peer& peer, std::string_view why);
