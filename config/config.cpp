@@ -502,19 +502,41 @@ void print_effective(std::ostream& out, const Config& config) {
     }
 }
 
+namespace {
+
+template <class Table>
+std::vector<KeySpec> specs_of(const Table& table) {
+    std::vector<KeySpec> specs;
+    specs.reserve(table.size());
+    for (const auto& row : table) {
+        specs.push_back(row.spec);
+    }
+    return specs;
+}
+
+}  // namespace
+
+std::vector<KeySpec> server_keys() {
+    return specs_of(server_table);
+}
+
+std::vector<KeySpec> service_keys() {
+    return specs_of(service_table);
+}
+
 void print_key_help(std::ostream& out, const Catalog& catalog) {
     const auto row = [&out](const KeySpec& spec) {
         std::string left = "  " + std::string(spec.name) + " = " + std::string(spec.default_value);
-        left.resize(std::max<std::size_t>(left.size() + 1, 30), ' ');
+        left.resize(std::max<std::size_t>(left.size() + 2, 30), ' ');
         out << left << spec.help << "\n";
     };
     out << "[server]\n";
-    for (const auto& key : server_table) {
-        row(key.spec);
+    for (const auto& key : server_keys()) {
+        row(key);
     }
     out << "\n[SERVICE]  (any other section is a service; its name is free)\n";
-    for (const auto& key : service_table) {
-        row(key.spec);
+    for (const auto& key : service_keys()) {
+        row(key);
     }
     out << "\nHandlers (handler = NAME) and their own keys:\n";
     for (const auto& spec : catalog.handlers) {

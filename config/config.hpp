@@ -185,7 +185,13 @@ std::shared_ptr<const Config> build_config(const RawConfig& raw, const Catalog& 
 /// The effective configuration as an INI file that netd would read back unchanged.
 void print_effective(std::ostream& out, const Config& config);
 
-/// Every key with its default and meaning, the catalog's handlers' own keys included.
+/// The keys of [server], and those every service has, in the order --help and the manual list
+/// them (the tables build_config reads by).
+std::vector<KeySpec> server_keys();
+std::vector<KeySpec> service_keys();
+
+/// Every key with its default and meaning, the catalog's handlers' own keys included; a default
+/// and its meaning are at least two spaces apart (the manual's test reads them back).
 void print_key_help(std::ostream& out, const Catalog& catalog);
 
 std::string_view to_string(Mode mode);

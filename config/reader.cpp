@@ -1,6 +1,7 @@
 #include "config/reader.hpp"
 
 #include <algorithm>
+#include <array>
 #include <boost/program_options.hpp>
 #include <cerrno>
 #include <cstring>
@@ -38,14 +39,35 @@ std::string printable(std::string_view text) {
     return out;
 }
 
+constexpr std::array<OptionSpec, 4> option_table{{
+    {"help", 'h', "", "print this help with every config key, its default and meaning"},
+    {"version", '\0', "", "print the version"},
+    {"check-config", '\0', "", "validate the configuration, print the effective one, exit 0 or 1"},
+    {"config", '\0', "PATH", "INI file to read (default /etc/netd/netd.ini; /dev/null for none)"},
+}};
+
+constexpr std::array<std::string_view, 3> usage_table{
+    "[--config PATH] [--SECTION.KEY=VALUE ...]",
+    "--check-config [--config PATH] [--SECTION.KEY=VALUE ...]",
+    "--help | --version",
+};
+
 po::options_description generic_options() {
     po::options_description generic("Options");
-    generic.add_options()("help,h",
-                          "print this help with every config key, its default and meaning")(
-        "version", "print the version")(
-        "check-config", "validate the configuration, print the effective one, exit 0 or 1")(
-        "config", po::value<std::string>()->value_name("PATH"),
-        "INI file to read (default /etc/netd/netd.ini; /dev/null for none)");
+    for (const auto& option : option_table) {
+        std::string names(option.name);
+        if (option.letter != '\0') {
+            names.append(",").push_back(option.letter);
+        }
+        const std::string help(option.help);
+        if (option.value_name.empty()) {
+            generic.add_options()(names.c_str(), help.c_str());
+        } else {
+            generic.add_options()(
+                names.c_str(), po::value<std::string>()->value_name(std::string(option.value_name)),
+                help.c_str());
+        }
+    }
     return generic;
 }
 
@@ -261,12 +283,22 @@ CommandLine read_command_line(int argc, const char* const argv[]) {
     return result;
 }
 
+std::span<const OptionSpec> command_line_options() {
+    return option_table;
+}
+
+std::span<const std::string_view> usage_forms() {
+    return usage_table;
+}
+
 std::string usage_text() {
     std::ostringstream out;
-    out << "Usage: netd [--config PATH] [--SECTION.KEY=VALUE ...]\n"
-           "       netd --check-config [--config PATH] [--SECTION.KEY=VALUE ...]\n"
-           "       netd --help | --version\n\n"
-           "Every config key [SECTION] KEY = VALUE can also be given as --SECTION.KEY=VALUE;\n"
+    std::string_view lead = "Usage: netd ";
+    for (const auto form : usage_table) {
+        out << lead << form << "\n";
+        lead = "       netd ";
+    }
+    out << "\nEvery config key [SECTION] KEY = VALUE can also be given as --SECTION.KEY=VALUE;\n"
            "the command line wins over the file.\n\n"
         << generic_options() << "\nConfig keys (with defaults):\n";
     return out.str();

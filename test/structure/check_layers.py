@@ -30,7 +30,7 @@ def main(root):
                       if os.path.isdir(os.path.join(root, entry)) and
                       any(name.endswith((".cpp", ".hpp")) for _, _, names in
                           os.walk(os.path.join(root, entry)) for name in names)}
-    for folder in sorted(source_folders - set(LAYERS) - {"test", "bench", "fuzz", "build"}
+    for folder in sorted(source_folders - set(LAYERS) - {"test", "bench", "fuzz", "man", "build"}
                          - {f for f in source_folders if f.startswith("build")}):
         problems.append("%s/ holds sources but is in no layer (test/structure/check_layers.py)"
                         % folder)
