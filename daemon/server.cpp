@@ -76,12 +76,29 @@ std::vector<std::shared_ptr<Service>> Server::make_services(
             }
             metrics.programs();  // exec's rows, found now rather than on a request
         }
+        // The TLS files are read again on every reload: a bad one fails it here, before
+        // anything is bound or started.
+        std::shared_ptr<const TlsContext> tls;
+        metrics::Row* tls_rejections = nullptr;
+        if (!settings.tls_settings.cert.empty()) {
+            try {
+                tls = std::make_shared<const TlsContext>(settings.tls_settings);
+            } catch (const config::KeyError& e) {
+                throw settings.error(e.key(), e.what());
+            }
+            if (const auto warning = tls->certificate_warning(); !warning.empty()) {
+                BOOST_LOG_TRIVIAL(warning) << "[" << settings.name << "] " << warning;
+            }
+            tls_rejections = &metrics.rejections(Transport::tls, "tls");
+        }
         auto verify = std::make_shared<VerifyChain>(settings, connection_limit_, load, metrics);
         services.push_back(std::make_shared<Service>(Service{.config = config,
                                                              .settings = settings,
                                                              .handler = std::move(handler),
                                                              .metrics = std::move(metrics),
-                                                             .verify = std::move(verify)}));
+                                                             .verify = std::move(verify),
+                                                             .tls = std::move(tls),
+                                                             .tls_rejections = tls_rejections}));
     }
     return services;
 }
@@ -94,6 +111,9 @@ std::vector<std::pair<Transport, ListenAddress>> addresses_of(
     std::vector<std::pair<Transport, ListenAddress>> addresses;
     for (const auto& endpoint : settings.tcp) {
         addresses.emplace_back(Transport::tcp, endpoint);
+    }
+    for (const auto& endpoint : settings.tls) {
+        addresses.emplace_back(Transport::tls, endpoint);
     }
     for (const auto& endpoint : settings.udp) {
         addresses.emplace_back(Transport::udp, endpoint);
@@ -171,6 +191,15 @@ std::vector<Server::BoundListener> Server::open_listeners(
                 throw config::ConfigError(where + ": handler '" + (*found)->settings.handler +
                                           "' does not serve " +
                                           (is_stream(passed.transport) ? "streams" : "datagrams"));
+            }
+            if (passed.transport == Transport::tls && !(*found)->tls) {
+                throw config::ConfigError(where + ": [" + passed.service +
+                                          "] has no tls_cert and tls_key for it");
+            }
+            if (const auto* program = (*found)->handler->program();
+                program != nullptr && passed.transport == Transport::tls) {
+                throw config::ConfigError(where + ": [" + passed.service +
+                                          "] exec cannot serve TLS (its program gets the socket)");
             }
             if (const auto* program = (*found)->handler->program();
                 program != nullptr && program->wait == is_stream(passed.transport)) {

@@ -6,6 +6,7 @@
 #include <iomanip>
 #include <utility>
 
+#include "core/throttle.hpp"
 #include "net/io_buffers.hpp"
 
 namespace netd {
@@ -25,6 +26,9 @@ constexpr std::chrono::seconds linger_time{2};
 /// ...and once the client has sent nothing for this long.
 constexpr std::chrono::milliseconds linger_quiet{100};
 
+/// Failed TLS handshakes are logged at most this often per service.
+constexpr std::chrono::seconds rejection_log_interval{1};
+
 }  // namespace
 
 template <class Stream>
@@ -43,6 +47,76 @@ void StreamConnection<Stream>::start() {
     if (ec) {
         return fail(ec, "non_blocking");
     }
+    if constexpr (Stream::handshakes) {
+        handshake();
+    } else {
+        open_session();
+    }
+}
+
+template <class Stream>
+void StreamConnection<Stream>::handshake() {
+    if constexpr (Stream::handshakes) {
+        auto& deadline = timers().pause;
+        deadline.expires_after(stream_.handshake_timeout());
+        deadline.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+            if (!ec && self->phase_ == Phase::starting) {
+                self->handshake_failed("not complete within tls_timeout (" +
+                                       std::to_string(self->stream_.handshake_timeout().count()) +
+                                       " s)");
+            }
+        });
+        stream_.async_handshake([self = this->shared_from_this()](boost::system::error_code ec) {
+            self->on_handshake(ec);
+        });
+    }
+}
+
+template <class Stream>
+void StreamConnection<Stream>::on_handshake(const boost::system::error_code& ec) {
+    if constexpr (Stream::handshakes) {
+        if (phase_ != Phase::starting) {
+            return;  // the deadline passed, or abort() closed the connection
+        }
+        timers_->pause.cancel();
+        if (ec == boost::asio::error::operation_aborted && drain_when_started_) {
+            // Shutdown, and the client had not finished its handshake: it cannot have sent a
+            // request yet.
+            ending("drained at shutdown during the TLS handshake");
+            return close();
+        }
+        if (ec) {
+            return handshake_failed(stream_.failure(ec));
+        }
+        touch();  // the idle timeout counts from here
+        open_session();
+        if (const auto came = drain_when_started_) {
+            drain(Drain::shutdown);
+            if (*came == Drain::late) {
+                drain(Drain::late);
+            }
+        }
+    }
+}
+
+template <class Stream>
+void StreamConnection<Stream>::handshake_failed(const std::string& why) {
+    ending("TLS handshake failed: " + why);
+    auto& rejections = *service_->tls_rejections;
+    rejections.add(metrics::rejected);
+    if (throttle_ready(rejections.at(metrics::last_logged), rejection_log_interval)) {
+        const auto total = rejections.get(metrics::rejected);
+        const auto since = total - rejections.at(metrics::rejected_when_logged).exchange(total);
+        BOOST_LOG_TRIVIAL(warning)
+            << log_prefix(*service_) << "TLS handshake with " << admission_.peer().to_string()
+            << " failed: " << why << "; " << since << " failed since the last report, " << total
+            << " in all";
+    }
+    close();
+}
+
+template <class Stream>
+void StreamConnection<Stream>::open_session() {
     phase_ = Phase::serving;
     const bool read_on = respond([&](Output& out) {
         session_ = service_->handler->open_session(admission_.peer());
@@ -330,6 +404,19 @@ void StreamConnection<Stream>::do_write() {
 
 template <class Stream>
 void StreamConnection<Stream>::drain(Drain why) {
+    if (phase_ == Phase::starting) {
+        // The handshake has its own deadline, idle or not. At shutdown it goes on for
+        // first_bytes_grace (a client whose connect raced the SIGTERM is in the middle of it),
+        // then takes one last step with what the client has sent: a connection that is up then
+        // drains at once, the others close (their clients cannot have sent a request yet).
+        if (why != Drain::idle) {
+            drain_when_started_ = why;
+            if (why == Drain::late) {
+                stream_.cancel();
+            }
+        }
+        return;
+    }
     if (why == Drain::late) {
         if (phase_ == Phase::draining && queued_read_ != QueuedRead::none) {
             stream_.cancel();  // the read's completion finishes the drain
@@ -482,5 +569,6 @@ void StreamConnection<Stream>::count(std::size_t bytes, bool in) {
 
 template class StreamConnection<PlainStream<boost::asio::ip::tcp>>;
 template class StreamConnection<PlainStream<boost::asio::local::stream_protocol>>;
+template class StreamConnection<TlsStream>;
 
 }  // namespace netd

@@ -111,7 +111,9 @@ class SourceLimit final : public Verifier {
         }
     }
 
-    bool can_reject(Transport transport) const override { return transport == Transport::tcp; }
+    bool can_reject(Transport transport) const override {
+        return is_stream(transport) && has_address(transport);
+    }
 
   private:
     std::uint64_t max_;
@@ -184,7 +186,7 @@ struct VerifyChain::Link {
     std::atomic<std::uint64_t> logged = 0;  ///< rejected when the last log line was written
     Throttle log{rejection_log_interval};
     /// The metrics rows of its rejections, by transport.
-    std::array<metrics::Row*, 4> counted{};
+    std::array<metrics::Row*, all_transports.size()> counted{};
 };
 
 ServiceLoad::ServiceLoad() = default;
@@ -226,8 +228,7 @@ VerifyChain::VerifyChain(const config::ServiceConfig& service, GlobalLimit& glob
       metrics_(std::move(metrics)) {
     const auto add = [&](std::string name, std::unique_ptr<Verifier> verifier) {
         auto link = std::make_unique<Link>();
-        for (const auto transport :
-             {Transport::tcp, Transport::udp, Transport::unix_stream, Transport::unix_datagram}) {
+        for (const auto transport : all_transports) {
             if (verifier->can_reject(transport)) {
                 link->counted[static_cast<std::size_t>(transport)] =
                     &metrics_.rejections(transport, name);

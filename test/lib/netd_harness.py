@@ -49,7 +49,7 @@ LOG_LINE_RE = re.compile(
     r"^(?P<ts>\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2}))"
     r" (?P<level>trace|debug|info|warning|error|fatal) (?P<msg>.*)$")
 LISTEN_RE = re.compile(
-    r"\[(?P<service>[^\]\s]+)\] listening on (?P<kind>tcp|udp|unixgram|unix) (?P<addr>\S+)\s*$")
+    r"\[(?P<service>[^\]\s]+)\] listening on (?P<kind>tcp|udp|unixgram|unix|tls) (?P<addr>\S+)\s*$")
 
 
 # The concurrency model every serving netd runs in, unless its test names one: the integration
