@@ -61,9 +61,10 @@ void StreamConnection<Stream>::handshake() {
         deadline.expires_after(stream_.handshake_timeout());
         deadline.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
             if (!ec && self->phase_ == Phase::starting) {
-                self->handshake_failed("not complete within tls_timeout (" +
-                                       std::to_string(self->stream_.handshake_timeout().count()) +
-                                       " s)");
+                self->handshake_failed(
+                    "not complete within tls_timeout (" +
+                        std::to_string(self->stream_.handshake_timeout().count()) + " s)",
+                    boost::log::trivial::warning);
             }
         });
         stream_.async_handshake([self = this->shared_from_this()](boost::system::error_code ec) {
@@ -86,7 +87,11 @@ void StreamConnection<Stream>::on_handshake(const boost::system::error_code& ec)
             return close();
         }
         if (ec) {
-            return handshake_failed(stream_.failure(ec));
+            // A client that leaves before it said anything is most likely a port check (a
+            // balancer's TCP health check): counted, but logged as info (as nginx does).
+            return handshake_failed(stream_.failure(ec), ec == boost::asio::error::eof
+                                                             ? boost::log::trivial::info
+                                                             : boost::log::trivial::warning);
         }
         touch();  // the idle timeout counts from here
         open_session();
@@ -100,14 +105,15 @@ void StreamConnection<Stream>::on_handshake(const boost::system::error_code& ec)
 }
 
 template <class Stream>
-void StreamConnection<Stream>::handshake_failed(const std::string& why) {
+void StreamConnection<Stream>::handshake_failed(const std::string& why,
+                                                boost::log::trivial::severity_level level) {
     ending("TLS handshake failed: " + why);
     auto& rejections = *service_->tls_rejections;
     rejections.add(metrics::rejected);
     if (throttle_ready(rejections.at(metrics::last_logged), rejection_log_interval)) {
         const auto total = rejections.get(metrics::rejected);
         const auto since = total - rejections.at(metrics::rejected_when_logged).exchange(total);
-        BOOST_LOG_TRIVIAL(warning)
+        BOOST_LOG_SEV(boost::log::trivial::logger::get(), level)
             << log_prefix(*service_) << "TLS handshake with " << admission_.peer().to_string()
             << " failed: " << why << "; " << since << " failed since the last report, " << total
             << " in all";

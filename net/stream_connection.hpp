@@ -21,6 +21,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/log/trivial.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -64,8 +65,8 @@ class StreamConnection final : public Connection,
     void handshake();
     void on_handshake(const boost::system::error_code& ec);
     /// The handshake failed (why, for the log): counted as a rejection (reason tls), logged at
-    /// most once a second for the service (fork mode's children together), and closed.
-    void handshake_failed(const std::string& why);
+    /// level at most once a second for the service (fork mode's children together), and closed.
+    void handshake_failed(const std::string& why, boost::log::trivial::severity_level level);
     /// The session opens and sets up; reading starts.
     void open_session();
 
