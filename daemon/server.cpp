@@ -79,7 +79,6 @@ std::vector<std::shared_ptr<Service>> Server::make_services(
         // The TLS files are read again on every reload: a bad one fails it here, before
         // anything is bound or started.
         std::shared_ptr<const TlsContext> tls;
-        metrics::Row* tls_rejections = nullptr;
         if (!settings.tls_settings.cert.empty()) {
             try {
                 tls = std::make_shared<const TlsContext>(settings.tls_settings);
@@ -89,7 +88,6 @@ std::vector<std::shared_ptr<Service>> Server::make_services(
             if (const auto warning = tls->certificate_warning(); !warning.empty()) {
                 BOOST_LOG_TRIVIAL(warning) << "[" << settings.name << "] " << warning;
             }
-            tls_rejections = &metrics.rejections(Transport::tls, "tls");
         }
         auto verify = std::make_shared<VerifyChain>(settings, connection_limit_, load, metrics);
         services.push_back(std::make_shared<Service>(Service{.config = config,
@@ -97,8 +95,7 @@ std::vector<std::shared_ptr<Service>> Server::make_services(
                                                              .handler = std::move(handler),
                                                              .metrics = std::move(metrics),
                                                              .verify = std::move(verify),
-                                                             .tls = std::move(tls),
-                                                             .tls_rejections = tls_rejections}));
+                                                             .tls = std::move(tls)}));
     }
     return services;
 }

@@ -47,9 +47,10 @@ enum Traffic : std::size_t {
 /// Values of a rejections row.
 enum RejectionValue : std::size_t {
     rejected,  ///< connections or datagrams this verifier turned away
-    /// Rejections found after admission (a failed TLS handshake), in fork mode by the children:
-    /// when one was last logged (steady_clock ticks, see throttle_ready) and how many there were
-    /// then, so that all processes together log at most one line a second. Not rendered.
+    /// A connection stage's rejections (VerifyChain::reject: proxy, tls), made in fork mode by
+    /// the children too: when one was last logged (steady_clock ticks, see throttle_ready) and
+    /// how many there were then, so that all processes together log one line a second at most.
+    /// Not rendered.
     last_logged,
     rejected_when_logged,
 };

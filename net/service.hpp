@@ -21,9 +21,6 @@ struct Service {
     /// What its tls listeners' handshakes use (read from the files of its TLS keys when the
     /// service was made); null for a service without TLS.
     std::shared_ptr<const TlsContext> tls;
-    /// Where failed TLS handshakes are counted: its rejections row of transport tls, reason
-    /// tls (made with the service, in the shared table, before any child could fork).
-    metrics::Row* tls_rejections = nullptr;
 };
 
 /// "[name]", the prefix of every log line about a service.

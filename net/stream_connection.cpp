@@ -6,7 +6,6 @@
 #include <iomanip>
 #include <utility>
 
-#include "core/throttle.hpp"
 #include "net/io_buffers.hpp"
 
 namespace netd {
@@ -25,9 +24,6 @@ constexpr std::chrono::milliseconds pause_interval{5};
 constexpr std::chrono::seconds linger_time{2};
 /// ...and once the client has sent nothing for this long.
 constexpr std::chrono::milliseconds linger_quiet{100};
-
-/// Failed TLS handshakes are logged at most this often per service.
-constexpr std::chrono::seconds rejection_log_interval{1};
 
 }  // namespace
 
@@ -108,16 +104,7 @@ template <class Stream>
 void StreamConnection<Stream>::handshake_failed(const std::string& why,
                                                 boost::log::trivial::severity_level level) {
     ending("TLS handshake failed: " + why);
-    auto& rejections = *service_->tls_rejections;
-    rejections.add(metrics::rejected);
-    if (throttle_ready(rejections.at(metrics::last_logged), rejection_log_interval)) {
-        const auto total = rejections.get(metrics::rejected);
-        const auto since = total - rejections.at(metrics::rejected_when_logged).exchange(total);
-        BOOST_LOG_SEV(boost::log::trivial::logger::get(), level)
-            << log_prefix(*service_) << "TLS handshake with " << admission_.peer().to_string()
-            << " failed: " << why << "; " << since << " failed since the last report, " << total
-            << " in all";
-    }
+    service_->verify->reject("tls", admission_.peer(), why, level);
     close();
 }
 

@@ -1,12 +1,14 @@
 """End-to-end, SPEC 9: netd's TLS listeners with the real clients and peers people use, on
 loopback, with certificates the tests make (tls_certs): `openssl s_client` and GnuTLS's
 `gnutls-cli` to echo and timefmt (and with and without a client certificate to a service with
-tls_ca), `curl --cacert` scraping stats over https://, and rsyslog forwarding to netd's logger
+tls_ca), `curl --cacert` scraping stats over https://, rsyslog forwarding to netd's logger
 over TLS with its OpenSSL stream driver (RFC 5425's transport, octet-counted frames), every record
-arriving intact, with and without a client certificate of its own.
+arriving intact, with and without a client certificate of its own; and HAProxy in front, sending a
+PROXY v2 header and then TLS (send-proxy-v2 ssl verify required), netd's ACL and logger seeing
+the client of the header.
 
-Needs openssl, gnutls-cli (gnutls-bin), curl, rsyslogd with rsyslog-openssl (scripts/setup); a
-missing one skips its tests and says which.
+Needs openssl, gnutls-cli (gnutls-bin), curl, rsyslogd with rsyslog-openssl, haproxy
+(scripts/setup); a missing one skips its tests and says which.
 """
 
 import contextlib
@@ -17,6 +19,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -31,6 +34,8 @@ from tls_certs import certificates  # noqa: E402
 
 OPENSSL = shutil.which("openssl")
 GNUTLS_CLI = shutil.which("gnutls-cli")
+HAPROXY = shutil.which("haproxy") or next(
+    (p for p in ("/usr/sbin/haproxy",) if os.access(p, os.X_OK)), None)
 RSYSLOGD = shutil.which("rsyslogd") or next(
     (p for p in ("/usr/sbin/rsyslogd", "/sbin/rsyslogd") if os.access(p, os.X_OK)), None)
 OSSL_DRIVER = next((p for p in ("/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_ossl.so",
@@ -38,6 +43,7 @@ OSSL_DRIVER = next((p for p in ("/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_ossl.so
 
 NEED_OPENSSL = unittest.skipUnless(OPENSSL, "openssl (package openssl) is not installed")
 NEED_GNUTLS_CLI = unittest.skipUnless(GNUTLS_CLI, "gnutls-cli (package gnutls-bin) is not installed")
+NEED_HAPROXY = unittest.skipUnless(HAPROXY, "haproxy (package haproxy) is not installed")
 NEED_RSYSLOG_OSSL = unittest.skipUnless(
     RSYSLOGD and OSSL_DRIVER,
     "rsyslogd is not installed" if not RSYSLOGD else
@@ -310,6 +316,109 @@ class RsyslogOverTls(unittest.TestCase):
     @NEED_RSYSLOG_OSSL
     def test_rsyslog_with_a_client_certificate(self):
         self.forward("syslog_mutual", client_cert=True)
+
+
+HAPROXY_CONFIG = """\
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+frontend echo
+    bind 127.0.0.1:{echo_in}
+    default_backend echo
+backend echo
+    server netd 127.0.0.1:{echo} send-proxy-v2 ssl verify required ca-file {ca} sni str(localhost)
+frontend syslog
+    bind 127.0.0.1:{syslog_in}
+    default_backend syslog
+backend syslog
+    server netd 127.0.0.1:{syslog} send-proxy-v2 ssl verify required ca-file {ca} sni str(localhost)
+"""
+
+PROXIED_CONFIG = """\
+[server]
+log_level = info
+
+[echo]
+tls = 127.0.0.1:0
+proxy_protocol = v2
+proxy_from = 127.0.0.1
+deny = 127.0.0.6
+{keys}
+[syslog]
+handler = logger
+tls = 127.0.0.1:0
+proxy_protocol = v2
+proxy_from = 127.0.0.1
+file = {{tmp}}/proxied.json
+format = json
+flush_interval = 20
+{keys}
+""".format(keys=keys())
+
+
+def free_tcp_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def through(port, data, source):
+    """data to port from source, half-closed; what comes back until the close (b"" for a
+    reset)."""
+    try:
+        with tcp_connect(("127.0.0.1", port), source=source) as c:
+            c.sendall(data)
+            c.shutdown(socket.SHUT_WR)
+            got = b""
+            while True:
+                chunk = c.recv(65536)
+                if not chunk:
+                    return got
+                got += chunk
+    except OSError:
+        return b""
+
+
+class HaproxyProxyThenTls(unittest.TestCase):
+    """HAProxy connects to netd's tls listeners with send-proxy-v2 and ssl: the PROXY header in
+    the clear, then the handshake, HAProxy checking netd's certificate."""
+
+    @NEED_HAPROXY
+    def test_haproxy_send_proxy_v2_then_tls(self):
+        netd = shared_netd(self.__class__, PROXIED_CONFIG)
+        ports = {"echo_in": free_tcp_port(), "syslog_in": free_tcp_port(),
+                 "echo": netd.addr("echo", "tls")[1], "syslog": netd.addr("syslog", "tls")[1],
+                 "ca": CERTS.path("ca.pem")}
+        directory = tempfile.mkdtemp(prefix="netd-haproxy-")
+        config = os.path.join(directory, "haproxy.cfg")
+        with open(config, "w") as f:
+            f.write(HAPROXY_CONFIG.format(**ports))
+        haproxy = subprocess.Popen([HAPROXY, "-db", "-f", config], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE)
+        try:
+            self.assertTrue(wait_until(
+                lambda: through(ports["echo_in"], b"up\n", "127.0.0.5") == b"up\n", timeout=10),
+                "no echo through HAProxy: %s" % netd.stderr[-2000:])
+            self.assertEqual(through(ports["echo_in"], b"refused\n", "127.0.0.6"), b"")
+            through(ports["syslog_in"], b"<13>Dec  1 10:00:00 host app: via haproxy and TLS\n",
+                    "127.0.0.5")
+            path = netd.path("proxied.json")
+            self.assertTrue(wait_until(lambda: count_lines(path) >= 1, timeout=5))
+            with open(path) as f:
+                record = json.loads(f.readline())
+            self.assertRegex(record["peer"], r"^127\.0\.0\.5:\d+$")
+            self.assertEqual(record["message"], "via haproxy and TLS")
+        finally:
+            haproxy.terminate()
+            try:
+                haproxy.wait(5)
+            except subprocess.TimeoutExpired:
+                haproxy.kill()
+                haproxy.wait()
+            haproxy.stderr.close()
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from netd_harness import (  # noqa: E402
     IO_TIMEOUT, Netd, count_lines, deterministic_bytes, free_port_holder, pid_alive, run_netd,
     shared_netd, tcp_connect, wait_until,
 )
+import proxy_header  # noqa: E402
 from tls_certs import certificates  # noqa: E402
 from tls_client import (  # noqa: E402
     client_context, closed_within, handshake_refused, recv_all, recv_exactly, roundtrip,
@@ -211,7 +212,7 @@ class TlsServices(unittest.TestCase):
         self.assertEqual(samples[("netd_rejected_total", labels("mutual", "tls", reason="tls"))],
                          before + 3)
         self.assertIsNotNone(self.netd.wait_for_line(
-            r"\[mutual\] TLS handshake with 127\.0\.0\.1:\d+ failed: .*"
+            r"\[mutual\] rejected connection from 127\.0\.0\.1:\d+ \(tls: .*"
             r"(peer did not return a certificate|certificate has expired|unable to get local "
             r"issuer certificate|certificate verify failed)"))
 
@@ -259,7 +260,7 @@ class TlsServices(unittest.TestCase):
             tls.sendall(b"still here\n")
             self.assertEqual(recv_exactly(tls, 11), b"still here\n")
         self.assertIsNotNone(self.netd.wait_for_line(
-            r"warning \[echo\] TLS handshake with 127\.0\.0\.1:\d+ failed: "))
+            r"warning \[echo\] rejected connection from 127\.0\.0\.1:\d+ \(tls: "))
 
     def test_unfinished_handshakes_time_out_and_slow_nobody(self):
         """Clients that connect and say nothing, or stop in the middle of their ClientHello,
@@ -294,7 +295,8 @@ class TlsServices(unittest.TestCase):
         self.assertEqual(samples[("netd_rejected_total", labels("slow", "tls", reason="tls"))],
                          before + 12)
         self.assertIsNotNone(self.netd.wait_for_line(
-            r"\[slow\] TLS handshake with .* failed: not complete within tls_timeout \(3 s\)"))
+            r"\[slow\] rejected connection from .* \(tls: not complete within tls_timeout "
+            r"\(3 s\)\)"))
 
 
 class TlsFailuresLog(unittest.TestCase):
@@ -313,8 +315,8 @@ class TlsFailuresLog(unittest.TestCase):
                     s.shutdown(socket.SHUT_WR)
                     closed_within(s, 5)
             elapsed = time.monotonic() - started
-            pattern = re.compile(r"TLS handshake with .* failed: .*; (\d+) failed since the last "
-                                 r"report, (\d+) in all")
+            pattern = re.compile(r"rejected connection from .* \(tls: .*\); (\d+) rejected by tls "
+                                 r"since the last report, (\d+) in all")
 
             def counted():
                 with tcp_connect(n.addr("stats", "tcp")) as s:
@@ -511,6 +513,114 @@ class TlsReload(unittest.TestCase):
             with tls_connect(("127.0.0.1", tls_port)) as tls:
                 tls.sendall(b"added\n")
                 self.assertEqual(recv_exactly(tls, 6), b"added\n")
+
+
+PROXY_CONFIG = """\
+[server]
+log_level = info
+
+[echo]
+tls = 127.0.0.1:0
+proxy_protocol = any
+proxy_from = 127.0.0.1
+deny = 203.0.113.66
+log_connections = true
+{keys}
+[log]
+handler = logger
+tls = 127.0.0.1:0
+proxy_protocol = v2
+proxy_from = 127.0.0.1
+file = {{tmp}}/messages.json
+format = json
+flush_interval = 20
+{keys}
+[stats]
+tcp = 127.0.0.1:0
+""".format(keys=tls_keys())
+
+
+def tls_after(addr, header, context=None):
+    """A TLS connection to addr that begins, before the handshake, with header (as a balancer
+    sends it: HAProxy's send-proxy-v2 with ssl)."""
+    sock = tcp_connect(addr)
+    try:
+        sock.sendall(header)
+        return (context or client_context()).wrap_socket(sock, server_hostname="localhost")
+    except BaseException:
+        sock.close()
+        raise
+
+
+class TlsBehindProxy(unittest.TestCase):
+    """proxy_protocol on a tls listener: the PROXY header comes first, in the clear, then the
+    handshake; the client the header names is the peer of everything, and each failure is counted
+    under its own reason."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.netd = shared_netd(cls, PROXY_CONFIG)
+
+    def scrape(self):
+        with tcp_connect(self.netd.addr("stats", "tcp")) as s:
+            s.shutdown(socket.SHUT_WR)
+            text = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return parse(text.decode())
+                text += chunk
+
+    def test_a_v1_and_a_v2_header_then_tls(self):
+        addr = self.netd.addr("echo", "tls")
+        for header in (proxy_header.v2("198.51.100.7", 4242), proxy_header.v1("198.51.100.8", 4343),
+                       proxy_header.v2_local()):
+            with tls_after(addr, header) as tls:
+                tls.sendall(b"behind a balancer\n")
+                self.assertEqual(recv_exactly(tls, 18), b"behind a balancer\n")
+        self.assertIsNotNone(self.netd.wait_for_line(
+            r"\[echo\] tls 198\.51\.100\.7:4242: closed by the client"))
+        self.assertIsNotNone(self.netd.wait_for_line(
+            r"\[echo\] tls 198\.51\.100\.8:4343: closed by the client"))
+
+    def test_the_logger_records_the_client_of_the_header(self):
+        with tls_after(self.netd.addr("log", "tls"), proxy_header.v2("198.51.100.9", 5151)) as tls:
+            tls.sendall(b"<13>from behind a balancer over TLS\n")
+        path = self.netd.path("messages.json")
+        self.assertTrue(wait_until(lambda: count_lines(path) >= 1, timeout=5))
+        with open(path) as f:
+            self.assertIn('"peer":"198.51.100.9:5151"', f.read())
+
+    def test_the_header_is_checked_before_the_handshake_and_the_handshake_after(self):
+        addr = self.netd.addr("echo", "tls")
+
+        def key(reason):
+            return ("netd_rejected_total", labels("echo", "tls", reason=reason))
+
+        before = self.scrape()
+        # No header: a TLS ClientHello is no PROXY header (reason proxy, transport tls).
+        self.assertTrue(handshake_refused(addr, client_context()))
+        # The ACL sees the header's client, before any handshake.
+        self.assertTrue(handshake_refused_after(addr, proxy_header.v2("203.0.113.66", 1)))
+        # A good header, then no TLS: reason tls, logged with the header's client.
+        with tcp_connect(addr) as s:
+            s.sendall(proxy_header.v2("198.51.100.10", 6000) + b"plain text\n")
+            s.shutdown(socket.SHUT_WR)
+            self.assertTrue(closed_within(s, 5))
+        after = wait_for(self.scrape, lambda s: s.get(key("tls"), 0) > before.get(key("tls"), 0))
+        for reason in ("proxy", "acl", "tls"):
+            self.assertEqual(after.get(key(reason), 0) - before.get(key(reason), 0), 1, reason)
+        self.assertIsNotNone(self.netd.wait_for_line(
+            r"rejected connection from 198\.51\.100\.10:6000 \(tls: "))
+
+
+def handshake_refused_after(addr, header):
+    try:
+        with tls_after(addr, header) as tls:
+            tls.sendall(b"x\n")
+            return tls.recv(10) == b""
+    except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
+        return True
 
 
 class TlsLimits(unittest.TestCase):
