@@ -141,6 +141,19 @@ std::vector<Server::BoundListener> Server::open_listeners(
                          const ListenAddress& address) {
         const auto& name = service->settings.name;
         const std::string text = describe(transport, address);
+        if (transport == Transport::tls) {
+            // The config checked its own tls listeners; this is for a passed one (socket
+            // activation's SERVICE.tls), at start and on every reload that keeps it.
+            if (!service->tls) {
+                throw service->settings.error("tls_cert",
+                                              "is required for its tls listener (" + text + ")");
+            }
+            if (service->handler->program() != nullptr) {
+                throw service->settings.error("handler",
+                                              "exec cannot serve its tls listener (" + text +
+                                                  "): the program would get the encrypted bytes");
+            }
+        }
         for (std::size_t i = 0; i < listeners_.size(); ++i) {
             if (!kept[i] && listeners_[i].service == name && listeners_[i].text == text) {
                 kept[i] = true;
@@ -188,15 +201,6 @@ std::vector<Server::BoundListener> Server::open_listeners(
                 throw config::ConfigError(where + ": handler '" + (*found)->settings.handler +
                                           "' does not serve " +
                                           (is_stream(passed.transport) ? "streams" : "datagrams"));
-            }
-            if (passed.transport == Transport::tls && !(*found)->tls) {
-                throw config::ConfigError(where + ": [" + passed.service +
-                                          "] has no tls_cert and tls_key for it");
-            }
-            if (const auto* program = (*found)->handler->program();
-                program != nullptr && passed.transport == Transport::tls) {
-                throw config::ConfigError(where + ": [" + passed.service +
-                                          "] exec cannot serve TLS (its program gets the socket)");
             }
             if (const auto* program = (*found)->handler->program();
                 program != nullptr && program->wait == is_stream(passed.transport)) {
