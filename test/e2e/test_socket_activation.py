@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from clients import NEED_SOCKET_ACTIVATE, SOCKET_ACTIVATE  # noqa: E402
 from netd_harness import clean_env, netd_bin, recv_exact  # noqa: E402
 from tls_certs import certificates  # noqa: E402
-from tls_client import recv_exactly, tls_connect  # noqa: E402
+from tls_client import tls_connect  # noqa: E402
 
 # A service with no listener of its own: socket activation passes it one.
 ACTIVATED = "[server]\nlog_level = info\n\n[echo]\n"
@@ -157,7 +157,7 @@ class SocketActivation(unittest.TestCase):
         proc = self.activate(config, port, "echo.tls")
         with tls_connect(("127.0.0.1", port), timeout=10) as tls:
             tls.sendall(b"activated over TLS\n")
-            self.assertEqual(recv_exactly(tls, 19), b"activated over TLS\n")
+            self.assertEqual(recv_exact(tls, 19), b"activated over TLS\n")
         log = self.stop_cleanly(proc)
         self.assertIn("[echo] listening on tls 127.0.0.1:%d (socket activation)" % port, log)
 

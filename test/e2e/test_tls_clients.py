@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from clients import CLIENT_TIMEOUT, CURL, NEED_CURL  # noqa: E402
 from log_records import unescape_netd  # noqa: E402
 from netd_harness import (  # noqa: E402
-    NetdProcess, clean_env, count_lines, shared_netd, tcp_connect, wait_until,
+    NetdProcess, clean_env, count_lines, exchange_from, shared_netd, tcp_connect, wait_until,
 )
 from tls_certs import certificates  # noqa: E402
 
@@ -150,15 +150,20 @@ class TlsClients(unittest.TestCase):
     def port(self, service):
         return self.netd.addr(service, "tls")[1]
 
+    def echo_and_timefmt(self, client, name):
+        """client(port): the argv of a client to that port; returns echo's whole output."""
+        line = ("hello from %s\n" % name).encode()
+        rc, echoed = converse(self, client(self.port("echo")), line, line)
+        self.assertIn(line, echoed)
+        self.assertEqual(rc, 0, echoed)
+        year = time.strftime("%Y").encode()
+        rc, out = converse(self, client(self.port("timefmt")), b"%Y\n", year + b"\n")
+        self.assertIn(year + b"\n", out)
+        return echoed
+
     @NEED_OPENSSL
     def test_openssl_s_client_echo_and_timefmt(self):
-        line = b"hello from openssl s_client\n"
-        rc, out = converse(self, s_client(self.port("echo")), line, line)
-        self.assertIn(line, out)
-        self.assertEqual(rc, 0, out)
-        year = time.strftime("%Y").encode()
-        rc, out = converse(self, s_client(self.port("timefmt")), b"%Y\n", year + b"\n")
-        self.assertIn(year + b"\n", out)
+        self.echo_and_timefmt(s_client, "openssl s_client")
 
     @NEED_OPENSSL
     def test_openssl_s_client_tls_1_2_and_1_3(self):
@@ -169,14 +174,8 @@ class TlsClients(unittest.TestCase):
 
     @NEED_GNUTLS_CLI
     def test_gnutls_cli_echo_and_timefmt(self):
-        line = b"hello from gnutls-cli\n"
-        rc, out = converse(self, gnutls_cli(self.port("echo")), line, line)
+        out = self.echo_and_timefmt(gnutls_cli, "gnutls-cli")
         self.assertIn(b"- Status: The certificate is trusted.", out)
-        self.assertIn(line, out)
-        self.assertEqual(rc, 0, out)
-        year = time.strftime("%Y").encode()
-        rc, out = converse(self, gnutls_cli(self.port("timefmt")), b"%Y\n", year + b"\n")
-        self.assertIn(year + b"\n", out)
 
     @NEED_OPENSSL
     def test_openssl_s_client_with_and_without_a_client_certificate(self):
@@ -365,20 +364,8 @@ def free_tcp_port():
 
 
 def through(port, data, source):
-    """data to port from source, half-closed; what comes back until the close (b"" for a
-    reset)."""
-    try:
-        with tcp_connect(("127.0.0.1", port), source=source) as c:
-            c.sendall(data)
-            c.shutdown(socket.SHUT_WR)
-            got = b""
-            while True:
-                chunk = c.recv(65536)
-                if not chunk:
-                    return got
-                got += chunk
-    except OSError:
-        return b""
+    """data to HAProxy's port from source: what comes back until the close."""
+    return exchange_from(source, ("127.0.0.1", port), data)
 
 
 class HaproxyProxyThenTls(unittest.TestCase):

@@ -22,14 +22,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from exposition import labels, parse, wait_for  # noqa: E402
 from netd_harness import (  # noqa: E402
-    IO_TIMEOUT, Netd, count_lines, deterministic_bytes, free_port_holder, pid_alive, run_netd,
-    shared_netd, tcp_connect, wait_until,
+    IO_TIMEOUT, Netd, count_lines, deterministic_bytes, free_port_holder, pid_alive, recv_exact,
+    recv_until_eof, run_netd, shared_netd, tcp_connect, wait_until,
 )
 import proxy_header  # noqa: E402
 from tls_certs import certificates  # noqa: E402
 from tls_client import (  # noqa: E402
-    client_context, closed_within, handshake_refused, recv_all, recv_exactly, roundtrip,
-    tls_connect,
+    client_context, closed_within, handshake_refused, roundtrip, tls_connect,
 )
 
 CERTS = certificates()
@@ -83,6 +82,13 @@ tls = 127.0.0.1:0
            modern_keys=tls_keys(tls_min_version="1.3"), slow_keys=tls_keys(tls_timeout="3"))
 
 
+def scrape_plain(addr):
+    """The stats service's text as nc gets it."""
+    with tcp_connect(addr) as s:
+        s.shutdown(socket.SHUT_WR)
+        return parse(recv_until_eof(s).decode())
+
+
 def https_get(addr, path="/metrics"):
     conn = http.client.HTTPSConnection("localhost", addr[1], timeout=IO_TIMEOUT,
                                        context=client_context())
@@ -113,15 +119,22 @@ class TlsServices(unittest.TestCase):
         self.assertEqual(status, 200)
         return parse(body)
 
-    def tls_rejections(self, service):
-        return self.scrape().get(("netd_rejected_total", labels(service, "tls", reason="tls")), 0)
+    def tls_rejections(self, service, samples=None):
+        return (samples or self.scrape()).get(
+            ("netd_rejected_total", labels(service, "tls", reason="tls")), 0)
+
+    def rejected_since(self, service, before, expected):
+        """Failed handshakes of service counted since before (at least expected of them)."""
+        samples = wait_for(self.scrape,
+                           lambda s: self.tls_rejections(service, s) >= before + expected)
+        return self.tls_rejections(service, samples) - before
 
     def test_echo_over_tls(self):
         with tls_connect(self.netd.addr("echo", "tls")) as tls:
             self.assertEqual(tls.version()[:5], "TLSv1")
             for line in (b"hello over TLS\n", b"\x00\xffbinary\r\n", b"x" * 20000):
                 tls.sendall(line)
-                self.assertEqual(recv_exactly(tls, len(line)), line)
+                self.assertEqual(recv_exact(tls, len(line)), line)
 
     def test_plain_tcp_beside_tls_is_still_plain(self):
         with tcp_connect(self.netd.addr("echo", "tcp")) as s:
@@ -160,7 +173,7 @@ class TlsServices(unittest.TestCase):
                                          "no back-pressure over TLS" % sent)
             self.assertTrue(pid_alive(self.netd.pid))
             tls.settimeout(20)
-            got = recv_exactly(tls, sent)
+            got = recv_exact(tls, sent)
         finally:
             tls.close()
         expected = (chunk * (sent // len(chunk) + 1))[:sent]
@@ -169,7 +182,7 @@ class TlsServices(unittest.TestCase):
     def test_timefmt_over_tls(self):
         with tls_connect(self.netd.addr("timefmt", "tls")) as tls:
             tls.sendall(b"%Y\n")
-            year = recv_exactly(tls, 5)
+            year = recv_exact(tls, 5)
         self.assertEqual(year, time.strftime("%Y\n").encode())
 
     def test_logger_over_tls_keeps_every_record(self):
@@ -190,7 +203,7 @@ class TlsServices(unittest.TestCase):
     def test_stats_over_https(self):
         with tls_connect(self.netd.addr("echo", "tls")) as tls:
             tls.sendall(b"counted\n")
-            recv_exactly(tls, 8)
+            recv_exact(tls, 8)
         samples = wait_for(self.scrape, lambda s: s.get(
             ("netd_connections_accepted_total", labels("echo", "tls")), 0) >= 1)
         self.assertGreaterEqual(
@@ -206,11 +219,8 @@ class TlsServices(unittest.TestCase):
                         "one signed by another CA")
         with tls_connect(addr, client_context(cert="client")) as tls:
             tls.sendall(b"mutual\n")
-            self.assertEqual(recv_exactly(tls, 7), b"mutual\n")
-        samples = wait_for(self.scrape, lambda s: s.get(
-            ("netd_rejected_total", labels("mutual", "tls", reason="tls")), 0) >= before + 3)
-        self.assertEqual(samples[("netd_rejected_total", labels("mutual", "tls", reason="tls"))],
-                         before + 3)
+            self.assertEqual(recv_exact(tls, 7), b"mutual\n")
+        self.assertEqual(self.rejected_since("mutual", before, 3), 3)
         self.assertIsNotNone(self.netd.wait_for_line(
             r"\[mutual\] rejected connection from 127\.0\.0\.1:\d+ \(tls: .*"
             r"(peer did not return a certificate|certificate has expired|unable to get local "
@@ -226,7 +236,7 @@ class TlsServices(unittest.TestCase):
                          client_context(max_version=ssl.TLSVersion.TLSv1_2)) as tls:
             self.assertEqual(tls.version(), "TLSv1.2", "1.2 is the default minimum")
             tls.sendall(b"v1.2\n")
-            self.assertEqual(recv_exactly(tls, 5), b"v1.2\n")
+            self.assertEqual(recv_exact(tls, 5), b"v1.2\n")
 
     def test_plain_text_and_garbage_on_the_tls_port(self):
         """Plain text, an HTTP request, random bytes, a record header that claims too much, a
@@ -252,13 +262,10 @@ class TlsServices(unittest.TestCase):
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
         # The reset may come before netd accepted that connection (fork mode's parent, busy
         # forking, often is): then there was no handshake to count.
-        samples = wait_for(self.scrape, lambda s: s.get(
-            ("netd_rejected_total", labels("echo", "tls", reason="tls")), 0) >= before + 7)
-        self.assertIn(samples[("netd_rejected_total", labels("echo", "tls", reason="tls"))],
-                      (before + 6, before + 7))
+        self.assertIn(self.rejected_since("echo", before, 7), (6, 7))
         with tls_connect(addr) as tls:
             tls.sendall(b"still here\n")
-            self.assertEqual(recv_exactly(tls, 11), b"still here\n")
+            self.assertEqual(recv_exact(tls, 11), b"still here\n")
         self.assertIsNotNone(self.netd.wait_for_line(
             r"warning \[echo\] rejected connection from 127\.0\.0\.1:\d+ \(tls: "))
 
@@ -279,7 +286,7 @@ class TlsServices(unittest.TestCase):
             for _ in range(3):
                 with tls_connect(addr) as tls:
                     tls.sendall(b"not slowed\n")
-                    self.assertEqual(recv_exactly(tls, 11), b"not slowed\n")
+                    self.assertEqual(recv_exact(tls, 11), b"not slowed\n")
             served_in = time.monotonic() - started
             still_open = [not closed_within(s, 0) for s in stalled]
             self.assertLess(served_in, 3.0, "a client waited for stalled handshakes")
@@ -290,10 +297,7 @@ class TlsServices(unittest.TestCase):
         finally:
             for s in stalled:
                 s.close()
-        samples = wait_for(self.scrape, lambda s: s.get(
-            ("netd_rejected_total", labels("slow", "tls", reason="tls")), 0) >= before + 12)
-        self.assertEqual(samples[("netd_rejected_total", labels("slow", "tls", reason="tls"))],
-                         before + 12)
+        self.assertEqual(self.rejected_since("slow", before, 12), 12)
         self.assertIsNotNone(self.netd.wait_for_line(
             r"\[slow\] rejected connection from .* \(tls: not complete within tls_timeout "
             r"\(3 s\)\)"))
@@ -319,15 +323,7 @@ class TlsFailuresLog(unittest.TestCase):
                                  r"since the last report, (\d+) in all")
 
             def counted():
-                with tcp_connect(n.addr("stats", "tcp")) as s:
-                    s.shutdown(socket.SHUT_WR)
-                    text = b""
-                    while True:
-                        chunk = s.recv(65536)
-                        if not chunk:
-                            break
-                        text += chunk
-                return parse(text.decode()).get(
+                return scrape_plain(n.addr("stats", "tcp")).get(
                     ("netd_rejected_total", labels("echo", "tls", reason="tls")), 0)
 
             self.assertTrue(wait_until(lambda: counted() == 60, timeout=5), "not 60 counted")
@@ -353,10 +349,10 @@ class TlsEnding(unittest.TestCase):
             tls = tls_connect(n.addr("echo", "tls"), ragged_eof_is_error=True)
             try:
                 tls.sendall(b"before the drain\n")
-                self.assertEqual(recv_exactly(tls, 17), b"before the drain\n")
+                self.assertEqual(recv_exact(tls, 17), b"before the drain\n")
                 n.send_signal(signal.SIGTERM)
                 # A TCP end without close_notify would raise SSLEOFError here.
-                self.assertEqual(recv_all(tls), b"")
+                self.assertEqual(recv_until_eof(tls), b"")
             finally:
                 tls.close()
             self.assertEqual(n.wait_exit(10), 0)
@@ -366,7 +362,7 @@ class TlsEnding(unittest.TestCase):
             with tls_connect(n.addr("echo", "tls"), ragged_eof_is_error=True) as tls:
                 tls.settimeout(5)
                 started = time.monotonic()
-                self.assertEqual(recv_all(tls), b"")
+                self.assertEqual(recv_until_eof(tls), b"")
                 self.assertLess(time.monotonic() - started, 4)
 
     def test_shutdown_is_not_held_by_a_client_in_its_handshake(self):
@@ -393,18 +389,18 @@ class TlsConfigErrors(unittest.TestCase):
 
     def test_missing_and_bad_files_name_their_key(self):
         d = CERTS.dir
-        self.assertConfigError(
-            "tls = 127.0.0.1:0\ntls_cert = %s/none.pem\ntls_key = %s/server.key\n" % (d, d),
-            r"netd: .*netd\.ini: \[echo\] tls_cert: cannot read '.*none\.pem': No such file")
-        self.assertConfigError(
-            "tls = 127.0.0.1:0\ntls_cert = %s/server.key\ntls_key = %s/server.key\n" % (d, d),
-            r"\[echo\] tls_cert: '.*server\.key' holds no PEM certificate")
-        self.assertConfigError(
-            "tls = 127.0.0.1:0\ntls_cert = %s/server.pem\ntls_key = %s/server.pem\n" % (d, d),
-            r"\[echo\] tls_key: '.*server\.pem' holds no unencrypted PEM private key")
-        self.assertConfigError(
-            "tls = 127.0.0.1:0\ntls_cert = %s/server.pem\ntls_key = %s/server2.key\n" % (d, d),
-            r"\[echo\] tls_key: '.*server2\.key' is not the private key of the certificate")
+        for cert, key, pattern in (
+                ("none.pem", "server.key",
+                 r"netd: .*netd\.ini: \[echo\] tls_cert: cannot read '.*none\.pem': No such file"),
+                ("server.key", "server.key",
+                 r"\[echo\] tls_cert: '.*server\.key' holds no PEM certificate"),
+                ("server.pem", "server.pem",
+                 r"\[echo\] tls_key: '.*server\.pem' holds no unencrypted PEM private key"),
+                ("server.pem", "server2.key",
+                 r"\[echo\] tls_key: '.*server2\.key' is not the private key of the "
+                 r"certificate")):
+            self.assertConfigError("tls = 127.0.0.1:0\ntls_cert = %s/%s\ntls_key = %s/%s\n"
+                                   % (d, cert, d, key), pattern)
         self.assertConfigError(
             "tls = 127.0.0.1:0\n" + tls_keys() + "tls_ca = %s/server.key\n" % d,
             r"\[echo\] tls_ca: '.*server\.key' holds no PEM certificate")
@@ -497,7 +493,7 @@ class TlsReload(unittest.TestCase):
                 self.assertEqual(peer_name(addr), "netd test server 2")
                 # The connection from before goes on under its own.
                 old.sendall(b"old connection\n")
-                self.assertEqual(recv_exactly(old, 15), b"old connection\n")
+                self.assertEqual(recv_exact(old, 15), b"old connection\n")
             finally:
                 old.close()
 
@@ -512,7 +508,7 @@ class TlsReload(unittest.TestCase):
             self.assertNotIn("reload: ", self.reload(n))
             with tls_connect(("127.0.0.1", tls_port)) as tls:
                 tls.sendall(b"added\n")
-                self.assertEqual(recv_exactly(tls, 6), b"added\n")
+                self.assertEqual(recv_exact(tls, 6), b"added\n")
 
 
 PROXY_CONFIG = """\
@@ -562,14 +558,7 @@ class TlsBehindProxy(unittest.TestCase):
         cls.netd = shared_netd(cls, PROXY_CONFIG)
 
     def scrape(self):
-        with tcp_connect(self.netd.addr("stats", "tcp")) as s:
-            s.shutdown(socket.SHUT_WR)
-            text = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    return parse(text.decode())
-                text += chunk
+        return scrape_plain(self.netd.addr("stats", "tcp"))
 
     def test_a_v1_and_a_v2_header_then_tls(self):
         addr = self.netd.addr("echo", "tls")
@@ -577,7 +566,7 @@ class TlsBehindProxy(unittest.TestCase):
                        proxy_header.v2_local()):
             with tls_after(addr, header) as tls:
                 tls.sendall(b"behind a balancer\n")
-                self.assertEqual(recv_exactly(tls, 18), b"behind a balancer\n")
+                self.assertEqual(recv_exact(tls, 18), b"behind a balancer\n")
         self.assertIsNotNone(self.netd.wait_for_line(
             r"\[echo\] tls 198\.51\.100\.7:4242: closed by the client"))
         self.assertIsNotNone(self.netd.wait_for_line(
@@ -632,7 +621,7 @@ class TlsLimits(unittest.TestCase):
             addr = n.addr("echo", "tls")
             with tls_connect(addr) as first:
                 first.sendall(b"one\n")
-                self.assertEqual(recv_exactly(first, 4), b"one\n")
+                self.assertEqual(recv_exact(first, 4), b"one\n")
                 with tcp_connect(addr) as second:
                     second.settimeout(5)
                     try:

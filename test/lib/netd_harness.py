@@ -726,6 +726,18 @@ def stream_roundtrip(sock, payload, timeout=30.0):
     return got
 
 
+def exchange_from(source, addr, data):
+    """data to addr from the local address source, half-closed: what comes back until the close
+    (b"" for a refused connection or a reset). For clients through a balancer."""
+    try:
+        with tcp_connect(addr, source=source) as c:
+            c.sendall(data)
+            c.shutdown(socket.SHUT_WR)
+            return recv_until_eof(c)
+    except OSError:
+        return b""
+
+
 def free_port_holder(kind="tcp", host="127.0.0.1"):
     """A socket bound (and listening, for tcp) to an ephemeral port; caller closes it."""
     st = socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM

@@ -44,28 +44,6 @@ def tls_connect(addr, context=None, timeout=IO_TIMEOUT, ragged_eof_is_error=True
     return tls
 
 
-def recv_all(tls, limit=64 << 20):
-    """What the server sends until its close_notify."""
-    got = bytearray()
-    while True:
-        chunk = tls.recv(1 << 20)
-        if not chunk:
-            return bytes(got)
-        got += chunk
-        if len(got) > limit:
-            raise AssertionError("more than %d bytes received" % limit)
-
-
-def recv_exactly(tls, n):
-    got = bytearray()
-    while len(got) < n:
-        chunk = tls.recv(n - len(got))
-        if not chunk:
-            raise AssertionError("closed after %d of %d bytes" % (len(got), n))
-        got += chunk
-    return bytes(got)
-
-
 def roundtrip(tls, payload, timeout=30.0):
     """Sends payload while reading the echo, in one thread (an SSL socket cannot be read and
     written from two at once); returns the bytes received once as many as sent have come."""
