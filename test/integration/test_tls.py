@@ -398,7 +398,9 @@ class TlsConfigErrors(unittest.TestCase):
                  r"\[echo\] tls_key: '.*server\.pem' holds no unencrypted PEM private key"),
                 ("server.pem", "server2.key",
                  r"\[echo\] tls_key: '.*server2\.key' is not the private key of the "
-                 r"certificate")):
+                 r"certificate"),
+                ("server.pem", "encrypted.key",
+                 r"\[echo\] tls_key: '.*encrypted\.key' holds no unencrypted PEM private key")):
             self.assertConfigError("tls = 127.0.0.1:0\ntls_cert = %s/%s\ntls_key = %s/%s\n"
                                    % (d, cert, d, key), pattern)
         self.assertConfigError(

@@ -11,7 +11,8 @@ them at exit. Every file is PEM:
 * ``expired.pem`` / ``expired.key``: a client certificate valid only on 2020-01-01;
 * ``stranger.pem`` / ``stranger.key``: a client certificate signed by another CA
   (``other-ca.pem``);
-* ``rsa-server.pem`` / ``rsa-server.key``: an RSA 2048 server certificate (peers that want one).
+* ``rsa-server.pem`` / ``rsa-server.key``: an RSA 2048 server certificate (peers that want one);
+* ``encrypted.key``: ``server.key`` encrypted with a passphrase (which netd cannot be given).
 """
 
 import atexit
@@ -124,5 +125,7 @@ def certificates():
     _issue(ca_dir, "ca", "expired", "netd expired client", "client_cert", directory,
            dates=("20200101000000Z", "20200102000000Z"))
     _issue(other_dir, "other-ca", "stranger", "netd stranger", "client_cert", directory)
+    _run("pkey", "-in", "server.key", "-aes256", "-passout", "pass:secret", "-out",
+         "encrypted.key", cwd=directory)
     _made = Certificates(directory)
     return _made
