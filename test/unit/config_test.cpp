@@ -608,14 +608,16 @@ BOOST_AUTO_TEST_CASE(proxy_protocol_errors_name_the_key) {
                "balancers (a header from anyone else would let a client pick its address)");
     BOOST_TEST(error_of(echo_ini + "proxy_from = 10.0.0.1\n") ==
                "FILE: [echo] proxy_from: does nothing with proxy_protocol = off");
-    BOOST_TEST(error_of(echo_ini + "udp = 127.0.0.1:7007\nproxy_protocol = v1\nproxy_from = "
-                                   "127.0.0.1\n") ==
-               "FILE: [echo] proxy_protocol: is for tcp and tls listeners, and this service has udp "
-               "listeners too: give them a section of their own");
-    BOOST_TEST(error_of(echo_ini + "unix = /tmp/e.sock\nproxy_protocol = v1\nproxy_from = "
-                                   "127.0.0.1\n") ==
-               "FILE: [echo] proxy_protocol: is for tcp and tls listeners, and this service has unix "
-               "listeners too: give them a section of their own");
+    BOOST_TEST(
+        error_of(echo_ini + "udp = 127.0.0.1:7007\nproxy_protocol = v1\nproxy_from = "
+                            "127.0.0.1\n") ==
+        "FILE: [echo] proxy_protocol: is for tcp and tls listeners, and this service has udp "
+        "listeners too: give them a section of their own");
+    BOOST_TEST(
+        error_of(echo_ini + "unix = /tmp/e.sock\nproxy_protocol = v1\nproxy_from = "
+                            "127.0.0.1\n") ==
+        "FILE: [echo] proxy_protocol: is for tcp and tls listeners, and this service has unix "
+        "listeners too: give them a section of their own");
     BOOST_TEST(
         error_of(echo_ini + "proxy_timeout = 0\n").starts_with("FILE: [echo] proxy_timeout:"));
 }
