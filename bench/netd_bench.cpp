@@ -22,6 +22,12 @@
 //             starting one printable character further). Latency is the time to receive them.
 //   logger    Open-loop line sender for the logger service (see "--mode logger" below).
 //
+// --tls (echo, connect, timefmt, chargen): the same over TLS (OpenSSL, the version the server
+// prefers), the server's certificate checked against --tls-ca if given (else not at all: a
+// load generator). Persistent connections do their handshake before the run; in connect mode
+// every request is a new connection with a full handshake (no session is resumed), and the
+// client sends close_notify before it closes. Bytes and latencies are of the plaintext.
+//
 // Payload content (echo, connect, udp-echo): one pseudo-random pattern of size+256 bytes is
 // generated up front; request seq on connection c is the window starting at
 // (c * 37 + seq) % 256, so content differs between consecutive requests and between
@@ -86,6 +92,9 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
@@ -135,6 +144,8 @@ struct Options {
     bool quiet = false;
     std::string verify_file;
     std::string unixgram;  // logger: send datagrams to this Unix socket instead of TCP
+    bool tls = false;      // TLS over the TCP connections
+    std::string tls_ca;    // --tls: check the server's certificate against this CA file
 };
 
 [[noreturn]] void usage(int status) {
@@ -143,7 +154,7 @@ struct Options {
                  "                  [--host 127.0.0.1] [--connections 50] [--size 64]\n"
                  "                  [--duration 5 --warmup 1 | --count N] [--pipeline 1]\n"
                  "                  [--rate R] [--format F] [--utc] [--timeout 5]\n"
-                 "                  [--json] [--quiet]\n"
+                 "                  [--tls [--tls-ca FILE]] [--json] [--quiet]\n"
                  "       netd-bench --mode logger --port P --count N [--host 127.0.0.1]\n"
                  "                  [--connections 8] [--size 100] [--verify-file PATH]\n"
                  "                  [--timeout 60] [--json] [--quiet]\n"
@@ -181,7 +192,10 @@ struct Options {
                  "                   over --connections sockets (instead of --host, --port)\n"
                  "  --proxy-v2       connect: each connection begins with a PROXY protocol v2\n"
                  "                   header naming the client's own address (a balancer's\n"
-                 "                   send-proxy-v2), sent with the request\n"
+                 "                   send-proxy-v2), sent with the request (before TLS)\n"
+                 "  --tls            echo, connect, timefmt, chargen over TLS (connect: a full\n"
+                 "                   handshake per request)\n"
+                 "  --tls-ca FILE    --tls: check the server's certificate (name: --host)\n"
                  "  --json           print the summary as one JSON object\n"
                  "  --quiet          no progress line on stderr\n");
     std::exit(status);
@@ -228,6 +242,8 @@ constexpr ModeOption kModeOptions[] = {
     {"verify-file", " logger "},
     {"unixgram", " logger "},
     {"proxy-v2", " connect "},
+    {"tls", " echo connect timefmt chargen "},
+    {"tls-ca", " echo connect timefmt chargen "},
 };
 constexpr const char* kModes = " echo connect udp-echo timefmt chargen logger ";
 
@@ -250,8 +266,11 @@ Options parse_args(int argc, char** argv) {
             o.proxy_v2 = true;
             continue;
         }
-        if (name == "json" || name == "quiet" || name == "utc") {
-            (name == "json" ? o.json : name == "quiet" ? o.quiet : o.utc) = true;
+        if (name == "json" || name == "quiet" || name == "utc" || name == "tls") {
+            (name == "json"    ? o.json
+             : name == "quiet" ? o.quiet
+             : name == "utc"   ? o.utc
+                               : o.tls) = true;
             continue;
         }
         if (auto eq = name.find('='); eq != std::string::npos) {
@@ -296,6 +315,10 @@ Options parse_args(int argc, char** argv) {
             if (val.empty())
                 bad_usage("--verify-file needs a path");
             o.verify_file = val;
+        } else if (name == "tls-ca") {
+            if (val.empty())
+                bad_usage("--tls-ca needs a path");
+            o.tls_ca = val;
         } else if (name == "unixgram") {
             if (val.empty() || val.size() >= sizeof(sockaddr_un{}.sun_path))
                 bad_usage("--unixgram needs a Unix socket path (at most %zu bytes)",
@@ -309,6 +332,8 @@ Options parse_args(int argc, char** argv) {
         bad_usage("--unixgram and --host/--port exclude each other");
     if (o.port.empty() && o.unixgram.empty())
         bad_usage("--port is required");
+    if (!o.tls_ca.empty() && !o.tls)
+        bad_usage("--tls-ca means nothing without --tls");
     for (const auto& m : kModeOptions)
         if (given.count(m.option) && !in_list(m.modes, o.mode))
             bad_usage("--%s means nothing in --mode %s", m.option, o.mode.c_str());
@@ -452,6 +477,31 @@ std::string json_escape(const std::string& s) {
     return o;
 }
 
+/// --tls: the client context (nullptr, the reason printed, when it cannot be made). Partial
+/// writes, as netd-bench's own writes are partial anyway; read ahead, so that a read takes what
+/// the socket holds rather than one record header and one record.
+SSL_CTX* make_tls_context(const Options& o) {
+    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx == nullptr) {
+        std::fprintf(stderr, "netd-bench: SSL_CTX_new: %s\n",
+                     ERR_error_string(ERR_get_error(), nullptr));
+        return nullptr;
+    }
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_read_ahead(ctx, 1);
+    if (o.tls_ca.empty()) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+    } else if (SSL_CTX_load_verify_locations(ctx, o.tls_ca.c_str(), nullptr) != 1) {
+        std::fprintf(stderr, "netd-bench: --tls-ca %s: %s\n", o.tls_ca.c_str(),
+                     ERR_error_string(ERR_get_error(), nullptr));
+        SSL_CTX_free(ctx);
+        return nullptr;
+    } else {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+    }
+    return ctx;
+}
+
 /// The progress line on stderr, once a second: rewritten in place on a terminal, one line
 /// each otherwise; nothing with --quiet.
 class Progress {
@@ -507,10 +557,12 @@ struct Request {
 struct Conn {
     int fd = -1;
     int id = 0;
-    uint32_t generation = 0;  // bumped per socket, so events of a closed one are told apart
-    bool alive = true;        // false once it failed: it takes no more requests
-    bool want_out = false;    // EPOLLOUT currently registered
-    bool connecting = false;  // --mode connect: a non-blocking connect is under way
+    uint32_t generation = 0;   // bumped per socket, so events of a closed one are told apart
+    bool alive = true;         // false once it failed: it takes no more requests
+    bool want_out = false;     // EPOLLOUT currently registered
+    bool connecting = false;   // --mode connect: a non-blocking connect is under way
+    SSL* ssl = nullptr;        // --tls: the connection's TLS state
+    bool handshaking = false;  // --tls, --mode connect: the handshake is under way
     uint64_t next_seq = 0;
     std::deque<Request> inflight;                 // issued, reply not complete; in issue order
     size_t unsent = 0;                            // inflight[unsent..] are not completely sent
@@ -573,10 +625,21 @@ class Bench {
         if (o.rate > 0)  // wake at a request's due time, not up to 50 us after it
             prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
         ep_ = make_epoll();
+        if (o.tls)
+            tls_out_.resize(kTlsRecord);
     }
+
+    ~Bench() {
+        if (tls_ctx_ != nullptr)
+            SSL_CTX_free(tls_ctx_);
+    }
+    Bench(const Bench&) = delete;
+    Bench& operator=(const Bench&) = delete;
 
     bool connect_all() {
         if (!resolve(opt_, target_))
+            return false;
+        if (opt_.tls && (tls_ctx_ = make_tls_context(opt_)) == nullptr)
             return false;
         conns_.resize(static_cast<size_t>(opt_.connections));
         for (int i = 0; i < opt_.connections; ++i) {
@@ -591,9 +654,13 @@ class Bench {
             watch(ep_, EPOLL_CTL_ADD, c.fd, c.tag(), EPOLLIN);
             ++live_;
             // connect mode's first connection of each is made here: it begins with the header
-            // as every later one does (on_connected).
-            if (opt_.proxy_v2)
-                send_proxy_header(c);
+            // as every later one does (on_connected), and the TLS handshake follows it.
+            if (opt_.proxy_v2 && !send_proxy_header(c))
+                continue;
+            if (tls_ctx_ != nullptr && !handshake_now(c)) {
+                ++st_.conn_errors;
+                fail(c);
+            }
         }
         return live_ > 0;
     }
@@ -657,6 +724,10 @@ class Bench {
                     on_connected(c);
                     continue;
                 }
+                if (c.handshaking) {
+                    continue_handshake(c);
+                    continue;
+                }
                 if (e & (EPOLLIN | EPOLLERR | EPOLLHUP))
                     on_readable(c, now);
                 if (c.alive && c.fd >= 0 && (e & EPOLLOUT))
@@ -671,7 +742,7 @@ class Bench {
         }
         for (auto& c : conns_)
             if (c.fd >= 0)
-                close(c.fd);
+                close_connection(c);
     }
 
     int report() {
@@ -715,6 +786,7 @@ class Bench {
             if (timefmt_)
                 std::printf(",\"format\":\"%s\",\"utc_only\":%s", json_escape(opt_.format).c_str(),
                             opt_.utc ? "true" : "false");
+            std::printf(",\"tls\":%s", opt_.tls ? "true" : "false");
             std::printf("}\n");
         } else {
             std::printf("target:      %s:%s %s, %d %s, ", opt_.host.c_str(), opt_.port.c_str(),
@@ -724,6 +796,8 @@ class Bench {
             else
                 std::printf("%zu-byte payload", opt_.size);
             std::printf(", %d in flight each", connect_mode_ ? 1 : opt_.pipeline);
+            if (opt_.tls)
+                std::printf(", TLS%s", connect_mode_ ? " (a full handshake each)" : "");
             if (opt_.rate > 0)
                 std::printf(", open loop at %.1f requests/s", opt_.rate);
             std::printf("\n");
@@ -771,6 +845,7 @@ class Bench {
     static constexpr size_t kMaxReplyLine = 4096;     // timefmt: longer is an error
     static constexpr uint64_t kMaxComplaints = 10;    // problems printed on stderr
     static constexpr int kDatagramsPerWakeup = 64;    // udp-echo: then let others run
+    static constexpr size_t kTlsRecord = 16384;       // --tls: plaintext per SSL_write
 
     /// Prints the first kMaxComplaints problems of the run on stderr.
     void complain(const char* fmt, ...) __attribute__((format(printf, 2, 3))) {
@@ -795,18 +870,159 @@ class Bench {
             ull(st_.completed_total), count, ull(outstanding_), ull(st_.errors()));
     }
 
-    /// A system call on c failed with err: counted, and c closed.
+    /// A system call on c failed with err: counted, and c closed. EPROTO is a TLS failure
+    /// (tls_reason_ says which).
     void connection_error(Conn& c, const char* call, int err) {
-        complain("%s #%d: %s: %s", udp_ ? "socket" : "conn", c.id, call, std::strerror(err));
+        complain("%s #%d: %s: %s", udp_ ? "socket" : "conn", c.id, call,
+                 err == EPROTO && tls_ctx_ != nullptr ? tls_reason_.c_str() : std::strerror(err));
         ++st_.conn_errors;
         fail(c);
+    }
+
+    /// --tls: c's TLS state over its connected socket; false if it cannot be made.
+    bool start_tls(Conn& c) {
+        c.ssl = SSL_new(tls_ctx_);
+        if (c.ssl == nullptr || SSL_set_fd(c.ssl, c.fd) != 1) {
+            tls_reason_ = ERR_error_string(ERR_get_error(), nullptr);
+            return false;
+        }
+        SSL_set_connect_state(c.ssl);
+        SSL_set_tlsext_host_name(c.ssl, opt_.host.c_str());
+        if (!opt_.tls_ca.empty())
+            SSL_set1_host(c.ssl, opt_.host.c_str());
+        return true;
+    }
+
+    /// What an SSL call on c that failed wants: -1 with errno EAGAIN to wait (EPOLLOUT asked
+    /// for if it wants to write), 0 for the server's close_notify, -1 with EPROTO (the reason
+    /// in tls_reason_) or the system's errno for a failure.
+    ssize_t tls_failure(Conn& c, int result) {
+        const int err = SSL_get_error(c.ssl, result);
+        const int saved = errno;
+        switch (err) {
+            case SSL_ERROR_WANT_WRITE:
+                set_out(ep_, c, true);
+                [[fallthrough]];
+            case SSL_ERROR_WANT_READ:
+                errno = EAGAIN;
+                return -1;
+            case SSL_ERROR_ZERO_RETURN:
+                return 0;
+            case SSL_ERROR_SYSCALL:
+                if (ERR_peek_error() == 0) {
+                    errno = saved != 0 ? saved : ECONNRESET;
+                    return -1;
+                }
+                [[fallthrough]];
+            default:
+                tls_reason_ = ERR_error_string(ERR_get_error(), nullptr);
+                ERR_clear_error();
+                errno = EPROTO;
+                return -1;
+        }
+    }
+
+    /// Persistent connections (--tls): the handshake before the run, waiting at most --timeout.
+    bool handshake_now(Conn& c) {
+        if (!start_tls(c)) {
+            complain("conn #%d: TLS: %s", c.id, tls_reason_.c_str());
+            return false;
+        }
+        const auto deadline = Clock::now() + to_duration(opt_.timeout);
+        for (;;) {
+            ERR_clear_error();
+            const int r = SSL_do_handshake(c.ssl);
+            if (r == 1)
+                return true;
+            const int err = SSL_get_error(c.ssl, r);
+            if ((err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) ||
+                Clock::now() > deadline) {
+                tls_reason_ = err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE
+                                  ? std::string("timed out")
+                                  : ERR_error_string(ERR_get_error(), nullptr);
+                complain("conn #%d: TLS handshake: %s", c.id, tls_reason_.c_str());
+                SSL_free(c.ssl);
+                c.ssl = nullptr;
+                return false;
+            }
+            pollfd p{c.fd, static_cast<short>(err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0};
+            poll(&p, 1, 100);
+        }
+    }
+
+    /// --mode connect --tls: one step of the handshake on an event; the request goes out once
+    /// it is done.
+    void continue_handshake(Conn& c) {
+        ERR_clear_error();
+        const int r = SSL_do_handshake(c.ssl);
+        if (r == 1) {
+            c.handshaking = false;
+            set_out(ep_, c, false);
+            send_stream(c);
+            return;
+        }
+        if (tls_failure(c, r) < 0 && errno == EAGAIN) {
+            if (SSL_get_error(c.ssl, r) == SSL_ERROR_WANT_READ)
+                set_out(ep_, c, false);
+            return;
+        }
+        connection_error(c, "TLS handshake", errno == EAGAIN ? ECONNRESET : errno);
+    }
+
+    /// Sends from iov (n entries): sendmsg, or over TLS one record of their bytes (gathered in
+    /// the same order each time, so a write that would block is retried with the same bytes).
+    ssize_t write_some(Conn& c, iovec* iov, size_t n) {
+        if (c.ssl == nullptr) {
+            msghdr m{};
+            m.msg_iov = iov;
+            m.msg_iovlen = n;
+            return sendmsg(c.fd, &m, MSG_NOSIGNAL);
+        }
+        size_t len = 0;
+        for (size_t i = 0; i < n && len < kTlsRecord; ++i) {
+            const size_t take = std::min(iov[i].iov_len, kTlsRecord - len);
+            std::memcpy(tls_out_.data() + len, iov[i].iov_base, take);
+            len += take;
+        }
+        size_t written = 0;
+        ERR_clear_error();
+        if (SSL_write_ex(c.ssl, tls_out_.data(), len, &written) == 1)
+            return static_cast<ssize_t>(written);
+        const ssize_t r = tls_failure(c, 0);
+        if (r == 0)
+            errno = EPIPE;  // the server's close_notify: it takes nothing more
+        return -1;
+    }
+
+    /// recv, or over TLS plaintext (SSL_read): as recv returns.
+    ssize_t read_some(Conn& c, char* p, size_t n) {
+        if (c.ssl == nullptr)
+            return recv(c.fd, p, n, 0);
+        size_t got = 0;
+        ERR_clear_error();
+        if (SSL_read_ex(c.ssl, p, n, &got) == 1)
+            return static_cast<ssize_t>(got);
+        return tls_failure(c, 0);
+    }
+
+    /// Closes c's socket; over TLS with a close_notify first (if the socket takes it now).
+    void close_connection(Conn& c) {
+        if (c.ssl != nullptr) {
+            ERR_clear_error();
+            SSL_shutdown(c.ssl);
+            ERR_clear_error();
+            SSL_free(c.ssl);
+            c.ssl = nullptr;
+            c.handshaking = false;
+        }
+        close(c.fd);
+        c.fd = -1;
     }
 
     /// The connection failed: closed, and its requests abandoned.
     void fail(Conn& c) {
         if (c.fd >= 0)
-            close(c.fd);  // also removes it from the epoll set
-        c.fd = -1;
+            close_connection(c);  // also removes it from the epoll set
         c.alive = false;
         outstanding_ -= c.inflight.size() + c.backlog.size();
         c.inflight.clear();
@@ -918,11 +1134,8 @@ class Bench {
                 size_t off = i == c.unsent ? c.send_off : 0;
                 iov[n] = {const_cast<char*>(p) + off, len - off};
             }
-            msghdr m{};
-            m.msg_iov = iov;
-            m.msg_iovlen = n;
             ++st_.sends;
-            ssize_t w = sendmsg(c.fd, &m, MSG_NOSIGNAL);
+            ssize_t w = write_some(c, iov, n);
             if (w < 0 && errno == EINTR)
                 continue;
             if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -986,28 +1199,33 @@ class Bench {
             send_pending(c);
     }
 
+    /// One recv per event; over TLS reads until OpenSSL needs the socket again (what it holds
+    /// already would wake no epoll_wait).
     void receive_stream(Conn& c, Clock::time_point now) {
-        ++st_.recvs;
-        ssize_t r = recv(c.fd, scratch_.data(), scratch_.size(), 0);
-        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-            return;
-        if (r < 0) {
-            connection_error(c, "recv", errno);
-            return;
-        }
-        if (r == 0) {
-            complain("conn #%d: closed by the server (%zu requests in flight)", c.id,
-                     c.inflight.size());
-            ++st_.conn_errors;
-            fail(c);
-            return;
-        }
-        if (timefmt_)
-            on_reply_lines(c, scratch_.data(), static_cast<size_t>(r), now);
-        else if (chargen_)
-            on_chargen_bytes(c, scratch_.data(), static_cast<size_t>(r), now);
-        else
-            on_echo_bytes(c, scratch_.data(), static_cast<size_t>(r), now);
+        const int fd = c.fd;
+        do {
+            ++st_.recvs;
+            ssize_t r = read_some(c, scratch_.data(), scratch_.size());
+            if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+                return;
+            if (r < 0) {
+                connection_error(c, "recv", errno);
+                return;
+            }
+            if (r == 0) {
+                complain("conn #%d: closed by the server (%zu requests in flight)", c.id,
+                         c.inflight.size());
+                ++st_.conn_errors;
+                fail(c);
+                return;
+            }
+            if (timefmt_)
+                on_reply_lines(c, scratch_.data(), static_cast<size_t>(r), now);
+            else if (chargen_)
+                on_chargen_bytes(c, scratch_.data(), static_cast<size_t>(r), now);
+            else
+                on_echo_bytes(c, scratch_.data(), static_cast<size_t>(r), now);
+        } while (c.ssl != nullptr && c.alive && c.fd == fd);
     }
 
     /// echo, connect: bytes must continue the concatenation of the requests sent.
@@ -1169,8 +1387,7 @@ class Bench {
             }
         }
         if (connect_mode_) {
-            close(c.fd);
-            c.fd = -1;
+            close_connection(c);
             c.want_out = false;
         }
         refill(c, now);
@@ -1206,6 +1423,15 @@ class Bench {
         c.connecting = false;
         if (opt_.proxy_v2 && !send_proxy_header(c))
             return;
+        if (tls_ctx_ != nullptr) {
+            if (!start_tls(c)) {
+                connection_error(c, "TLS", EPROTO);
+                return;
+            }
+            c.handshaking = true;
+            continue_handshake(c);
+            return;
+        }
         send_stream(c);
     }
 
@@ -1335,6 +1561,9 @@ class Bench {
     FormattedSecond formatted_[8];
     Target target_;
     std::vector<Conn> conns_;
+    SSL_CTX* tls_ctx_ = nullptr;  // --tls
+    std::vector<char> tls_out_;   // --tls: the record being written
+    std::string tls_reason_;      // --tls: OpenSSL's reason for the last failure
     int ep_ = -1;
     int live_ = 0;
     bool counted_ = false;      // --count given: the run ends after that many requests

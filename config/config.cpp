@@ -152,6 +152,16 @@ std::vector<std::string> parse_unix_paths(std::string_view text) {
     return paths;
 }
 
+TlsVersion parse_tls_version(std::string_view text) {
+    if (text == "1.2") {
+        return TlsVersion::v1_2;
+    }
+    if (text == "1.3") {
+        return TlsVersion::v1_3;
+    }
+    throw ValueError("'" + std::string(text) + "' is not a TLS version netd offers (1.2 or 1.3)");
+}
+
 std::vector<boost::asio::ip::tcp::endpoint> parse_endpoints(std::string_view text) {
     std::vector<boost::asio::ip::tcp::endpoint> endpoints;
     for (const auto& item : parse_list(text)) {
@@ -222,6 +232,8 @@ const std::array service_table{
         [](ServiceConfig&, std::string_view) {}},
     KeyRow<ServiceConfig>{{"tcp", "", "comma-separated HOST:PORT list, [::1]:PORT for IPv6, port 0 = any free port"},
         [](ServiceConfig& c, std::string_view v) { c.tcp = parse_endpoints(v); }},
+    KeyRow<ServiceConfig>{{"tls", "", "comma-separated HOST:PORT list of TLS listeners (needs tls_cert and tls_key)"},
+        [](ServiceConfig& c, std::string_view v) { c.tls = parse_endpoints(v); }},
     KeyRow<ServiceConfig>{{"udp", "", "comma-separated HOST:PORT list for datagrams"},
         [](ServiceConfig& c, std::string_view v) { c.udp = parse_endpoints(v); }},
     KeyRow<ServiceConfig>{{"unix", "", "Unix stream socket paths"},
@@ -254,12 +266,22 @@ const std::array service_table{
         [](ServiceConfig& c, std::string_view v) { c.unix_access.owner = parse_user_id(v); }},
     KeyRow<ServiceConfig>{{"unix_group", "", "group owning those socket files; empty = netd's"},
         [](ServiceConfig& c, std::string_view v) { c.unix_access.group = parse_group_id(v); }},
-    KeyRow<ServiceConfig>{{"proxy_protocol", "off", "off | v1 | v2 | any: tcp connections from proxy_from begin with a PROXY protocol header"},
+    KeyRow<ServiceConfig>{{"proxy_protocol", "off", "off | v1 | v2 | any: tcp and tls connections from proxy_from begin with a PROXY protocol header"},
         [](ServiceConfig& c, std::string_view v) { c.proxy_protocol = parse_proxy_protocol(trim(v)); }},
     KeyRow<ServiceConfig>{{"proxy_from", "", "CIDRs of the balancers that send PROXY headers; needed with proxy_protocol"},
         [](ServiceConfig& c, std::string_view v) { c.proxy_from = parse_cidrs(v); }},
     KeyRow<ServiceConfig>{{"proxy_timeout", "3", "seconds a connection has to send its whole PROXY header"},
         [](ServiceConfig& c, std::string_view v) { c.proxy_timeout = std::chrono::seconds(parse_unsigned(v, 1, 3600)); }},
+    KeyRow<ServiceConfig>{{"tls_cert", "", "PEM file: the tls listeners' certificate, then its chain; read at start and on SIGHUP"},
+        [](ServiceConfig& c, std::string_view v) { c.tls_settings.cert = std::string(trim(v)); }},
+    KeyRow<ServiceConfig>{{"tls_key", "", "PEM file: tls_cert's private key (unencrypted)"},
+        [](ServiceConfig& c, std::string_view v) { c.tls_settings.key = std::string(trim(v)); }},
+    KeyRow<ServiceConfig>{{"tls_ca", "", "PEM file of CA certificates; set: clients must present a certificate one of them signed"},
+        [](ServiceConfig& c, std::string_view v) { c.tls_settings.ca = std::string(trim(v)); }},
+    KeyRow<ServiceConfig>{{"tls_min_version", "1.2", "1.2 | 1.3: the oldest TLS version accepted"},
+        [](ServiceConfig& c, std::string_view v) { c.tls_settings.min_version = parse_tls_version(v); }},
+    KeyRow<ServiceConfig>{{"tls_timeout", "10", "seconds a client has to complete the TLS handshake"},
+        [](ServiceConfig& c, std::string_view v) { c.tls_settings.timeout = std::chrono::seconds(parse_unsigned(v, 1, 3600)); }},
 };
 // clang-format on
 
@@ -335,6 +357,46 @@ class SectionReader {
     std::set<std::string> used_;
 };
 
+/// A service's TLS keys together: a tls listener needs a certificate and its key, TLS keys without
+/// a tls listener would do nothing (unless socket activation may pass one), and the files are
+/// read (catalog.check_tls) so that a bad one is an error now rather than at the first client.
+void check_tls_keys(const ServiceConfig& service, bool passed, const Catalog& catalog) {
+    const auto& tls = service.tls_settings;
+    if (service.tls.empty() && !passed) {
+        // Set means other than the default (--check-config prints every key, defaults too).
+        const TlsSettings defaults;
+        for (const auto& [key, set] : {std::pair{"tls_cert", !tls.cert.empty()},
+                                       {"tls_key", !tls.key.empty()},
+                                       {"tls_ca", !tls.ca.empty()},
+                                       {"tls_min_version", tls.min_version != defaults.min_version},
+                                       {"tls_timeout", tls.timeout != defaults.timeout}}) {
+            if (set) {
+                throw service.error(key,
+                                    "is for tls listeners, and this service has none (set tls)");
+            }
+        }
+        return;
+    }
+    if (service.tls.empty() && tls.cert.empty() && tls.key.empty()) {
+        return;  // sockets passed to it may be plain ones only
+    }
+    if (tls.cert.empty()) {
+        throw service.error("tls_cert",
+                            "is required for tls listeners: the PEM file of the certificate");
+    }
+    if (tls.key.empty()) {
+        throw service.error("tls_key",
+                            "is required for tls listeners: the PEM file of the private key");
+    }
+    if (catalog.check_tls) {
+        try {
+            catalog.check_tls(service);
+        } catch (const KeyError& e) {
+            throw service.error(e.key(), e.what());
+        }
+    }
+}
+
 }  // namespace
 
 void RawConfig::set(const std::string& section, const std::string& key, Setting setting) {
@@ -407,13 +469,16 @@ std::shared_ptr<const Config> build_config(const RawConfig& raw, const Catalog& 
         }
 
         if (service.tcp.empty() && service.udp.empty() && service.unix_stream.empty() &&
-            service.unix_datagram.empty() && !passed.contains(name)) {
+            service.unix_datagram.empty() && service.tls.empty() && !passed.contains(name)) {
             throw ConfigError(fallback, name, "",
-                              "no listener: set at least one of tcp, udp, unix, unixgram "
+                              "no listener: set at least one of tcp, udp, unix, unixgram, tls "
                               "(or pass one by socket activation)");
         }
-        if (!spec->stream && (!service.tcp.empty() || !service.unix_stream.empty())) {
-            throw service.error(service.tcp.empty() ? "unix" : "tcp",
+        if (!spec->stream &&
+            (!service.tcp.empty() || !service.unix_stream.empty() || !service.tls.empty())) {
+            throw service.error(!service.tcp.empty()   ? "tcp"
+                                : !service.tls.empty() ? "tls"
+                                                       : "unix",
                                 "handler '" + handler_name + "' does not serve streams");
         }
         if (!spec->datagram && (!service.udp.empty() || !service.unix_datagram.empty())) {
@@ -437,14 +502,16 @@ std::shared_ptr<const Config> build_config(const RawConfig& raw, const Catalog& 
             }
         }
         if (service.proxy_protocol != ProxyProtocol::off) {
-            // A header only ever comes from a balancer on a TCP connection: datagrams carry
-            // none, and a Unix client is named by the kernel, not by its bytes.
+            // A header only ever comes from a balancer on a TCP connection (before TLS, on a
+            // tls listener): datagrams carry none, and a Unix client is named by the kernel,
+            // not by its bytes.
             for (const auto& [key, used] : {std::pair{"udp", !service.udp.empty()},
                                             {"unix", !service.unix_stream.empty()},
                                             {"unixgram", !service.unix_datagram.empty()}}) {
                 if (used) {
                     throw service.error("proxy_protocol",
-                                        std::string("is for tcp listeners, and this service has ") +
+                                        std::string("is for tcp and tls listeners, and this "
+                                                    "service has ") +
                                             key +
                                             " listeners too: give them a section of their own");
                 }
@@ -478,6 +545,7 @@ std::shared_ptr<const Config> build_config(const RawConfig& raw, const Catalog& 
         } catch (const KeyError& e) {
             throw service.error(e.key(), e.what());
         }
+        check_tls_keys(service, passed.contains(name), catalog);
         config->services.push_back(std::move(service));
     }
     return config;
@@ -594,6 +662,10 @@ std::string_view to_string(LogLevel level) {
             return "error";
     }
     return "?";
+}
+
+std::string_view to_string(TlsVersion version) {
+    return version == TlsVersion::v1_3 ? "1.3" : "1.2";
 }
 
 std::ostream& operator<<(std::ostream& out, Mode mode) {

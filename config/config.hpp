@@ -109,10 +109,26 @@ struct UnixSocketAccess {
     bool operator==(const UnixSocketAccess&) const = default;
 };
 
+/// The oldest TLS version a tls listener accepts.
+enum class TlsVersion { v1_2, v1_3 };
+
+/// A service's TLS keys (SPEC 9): what the handshakes of its tls listeners use. The files are
+/// read when the service is made (at start, and on every reload), not here.
+struct TlsSettings {
+    std::string cert;  ///< tls_cert: PEM certificate, then the chain up to (not including) the root
+    std::string key;   ///< tls_key: PEM private key of cert
+    std::string ca;    ///< tls_ca: PEM CA certificates; set: clients must present one they signed
+    TlsVersion min_version = TlsVersion::v1_2;
+    std::chrono::seconds timeout{10};  ///< tls_timeout: the whole handshake's deadline
+
+    bool operator==(const TlsSettings&) const = default;
+};
+
 struct ServiceConfig {
     std::string name;
     std::string handler;
     std::vector<boost::asio::ip::tcp::endpoint> tcp;
+    std::vector<boost::asio::ip::tcp::endpoint> tls;  ///< TLS over TCP, same shape as tcp
     std::vector<boost::asio::ip::tcp::endpoint> udp;  ///< same address/port shape as tcp
     std::vector<std::string> unix_stream;
     std::vector<std::string> unix_datagram;
@@ -130,6 +146,7 @@ struct ServiceConfig {
     ProxyProtocol proxy_protocol = ProxyProtocol::off;
     std::vector<Cidr> proxy_from;  ///< the balancers that send PROXY headers
     std::chrono::seconds proxy_timeout{3};
+    TlsSettings tls_settings;
     /// The handler's own keys with defaults filled in; the handler's factory turns them into its
     /// typed options (and has already accepted them once, during validation).
     std::map<std::string, std::string, std::less<>> options;
@@ -153,7 +170,7 @@ struct Config {
 struct HandlerKind {
     std::string_view name;
     std::string_view summary;
-    bool stream = true;             ///< serves tcp and unix listeners
+    bool stream = true;             ///< serves tcp, unix and tls listeners
     bool datagram = true;           ///< serves udp and unixgram listeners
     std::span<const KeySpec> keys;  ///< its own keys, beside the common service keys
     /// Checks the handler's own keys of a service; throws KeyError for a bad one.
@@ -171,6 +188,10 @@ struct VerifierKind {
 struct Catalog {
     std::vector<HandlerKind> handlers;
     std::vector<VerifierKind> verifiers;
+    /// Checks a service's TLS keys by reading the files they name (a service with tls listeners,
+    /// or one that socket activation passes sockets to, with tls_cert set); throws KeyError for
+    /// the key at fault. Unset: the files are not read during validation.
+    std::function<void(const ServiceConfig&)> check_tls;
 };
 
 /// The services the service manager passes listening sockets to (socket activation): they need
@@ -197,6 +218,7 @@ void print_key_help(std::ostream& out, const Catalog& catalog);
 std::string_view to_string(Mode mode);
 std::string_view to_string(ProxyProtocol versions);
 std::string_view to_string(LogLevel level);
+std::string_view to_string(TlsVersion version);
 std::ostream& operator<<(std::ostream& out, Mode mode);
 std::ostream& operator<<(std::ostream& out, LogLevel level);
 

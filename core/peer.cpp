@@ -27,6 +27,8 @@ std::string_view to_string(Transport transport) {
             return "unix";
         case Transport::unix_datagram:
             return "unixgram";
+        case Transport::tls:
+            return "tls";
     }
     return "?";
 }

@@ -1,6 +1,7 @@
 #include "daemon/catalog.hpp"
 
 #include "handlers/registry.hpp"
+#include "net/tls_context.hpp"
 #include "verify/verify.hpp"
 
 namespace netd {
@@ -20,6 +21,10 @@ config::Catalog catalog() {
     for (const auto& spec : verifiers()) {
         catalog.verifiers.push_back({.name = spec.name, .summary = spec.summary});
     }
+    // Reading the files is the check: the context made is dropped again.
+    catalog.check_tls = [](const config::ServiceConfig& service) {
+        TlsContext check(service.tls_settings);
+    };
     return catalog;
 }
 

@@ -76,12 +76,26 @@ std::vector<std::shared_ptr<Service>> Server::make_services(
             }
             metrics.programs();  // exec's rows, found now rather than on a request
         }
+        // The TLS files are read again on every reload: a bad one fails it here, before
+        // anything is bound or started.
+        std::shared_ptr<const TlsContext> tls;
+        if (!settings.tls_settings.cert.empty()) {
+            try {
+                tls = std::make_shared<const TlsContext>(settings.tls_settings);
+            } catch (const config::KeyError& e) {
+                throw settings.error(e.key(), e.what());
+            }
+            if (const auto warning = tls->certificate_warning(); !warning.empty()) {
+                BOOST_LOG_TRIVIAL(warning) << "[" << settings.name << "] " << warning;
+            }
+        }
         auto verify = std::make_shared<VerifyChain>(settings, connection_limit_, load, metrics);
         services.push_back(std::make_shared<Service>(Service{.config = config,
                                                              .settings = settings,
                                                              .handler = std::move(handler),
                                                              .metrics = std::move(metrics),
-                                                             .verify = std::move(verify)}));
+                                                             .verify = std::move(verify),
+                                                             .tls = std::move(tls)}));
     }
     return services;
 }
@@ -94,6 +108,9 @@ std::vector<std::pair<Transport, ListenAddress>> addresses_of(
     std::vector<std::pair<Transport, ListenAddress>> addresses;
     for (const auto& endpoint : settings.tcp) {
         addresses.emplace_back(Transport::tcp, endpoint);
+    }
+    for (const auto& endpoint : settings.tls) {
+        addresses.emplace_back(Transport::tls, endpoint);
     }
     for (const auto& endpoint : settings.udp) {
         addresses.emplace_back(Transport::udp, endpoint);
@@ -124,6 +141,19 @@ std::vector<Server::BoundListener> Server::open_listeners(
                          const ListenAddress& address) {
         const auto& name = service->settings.name;
         const std::string text = describe(transport, address);
+        if (transport == Transport::tls) {
+            // The config checked its own tls listeners; this is for a passed one (socket
+            // activation's SERVICE.tls), at start and on every reload that keeps it.
+            if (!service->tls) {
+                throw service->settings.error("tls_cert",
+                                              "is required for its tls listener (" + text + ")");
+            }
+            if (service->handler->program() != nullptr) {
+                throw service->settings.error("handler",
+                                              "exec cannot serve its tls listener (" + text +
+                                                  "): the program would get the encrypted bytes");
+            }
+        }
         for (std::size_t i = 0; i < listeners_.size(); ++i) {
             if (!kept[i] && listeners_[i].service == name && listeners_[i].text == text) {
                 kept[i] = true;

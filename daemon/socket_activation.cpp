@@ -52,6 +52,10 @@ std::vector<PassedSocket> take_passed_sockets() {
         socket.transport = type == SOCK_STREAM
                                ? (local ? Transport::unix_stream : Transport::tcp)
                                : (local ? Transport::unix_datagram : Transport::udp);
+        if (socket.transport == Transport::tcp && dot != std::string::npos &&
+            socket.name.substr(dot + 1) == "tls") {
+            socket.transport = Transport::tls;  // a TCP socket whose connections speak TLS
+        }
         const std::string_view kind = to_string(socket.transport);
         if (dot != std::string::npos && socket.name.substr(dot + 1) != kind) {
             throw passed_error(fd, socket.name,

@@ -1,7 +1,8 @@
 #pragma once
 // Socket activation (SPEC 6): sockets the service manager passes with LISTEN_FDS/LISTEN_FDNAMES
 // belong to the service named by the fd name: `echo`, or `echo.tcp` / `echo.udp` / `echo.unix` /
-// `echo.unixgram` where one service gets several.
+// `echo.unixgram` where one service gets several; `echo.tls` is a TCP socket whose connections
+// speak TLS (with the service's tls_cert and tls_key).
 
 #include <set>
 #include <string>

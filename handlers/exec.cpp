@@ -165,6 +165,12 @@ Program parse_exec_options(const config::ServiceConfig& service) {
     });
     program.wait =
         parse_option(service, "wait", [](const std::string& v) { return config::parse_bool(v); });
+    if (!service.tls.empty()) {
+        throw config::KeyError("tls",
+                               "exec cannot serve TLS: its program gets the connection's socket "
+                               "and would read the encrypted bytes (put stunnel in front, or use "
+                               "tcp)");
+    }
     const bool streams = !service.tcp.empty() || !service.unix_stream.empty();
     const bool datagrams = !service.udp.empty() || !service.unix_datagram.empty();
     if (program.wait && streams) {

@@ -47,6 +47,12 @@ enum Traffic : std::size_t {
 /// Values of a rejections row.
 enum RejectionValue : std::size_t {
     rejected,  ///< connections or datagrams this verifier turned away
+    /// A connection stage's rejections (VerifyChain::reject: proxy, tls), made in fork mode by
+    /// the children too: when one was last logged (steady_clock ticks, see throttle_ready) and
+    /// how many there were then, so that all processes together log one line a second at most.
+    /// Not rendered.
+    last_logged,
+    rejected_when_logged,
 };
 
 /// Values of a logger row.
@@ -105,6 +111,8 @@ class Row {
     std::uint64_t get(std::size_t value) const {
         return values_[value].load(std::memory_order_relaxed);
     }
+    /// The value itself, for more than adding and setting (a throttle shared by processes).
+    std::atomic<std::uint64_t>& at(std::size_t value) { return values_[value]; }
 
   private:
     std::atomic<std::uint64_t> values_[row_values];

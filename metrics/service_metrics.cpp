@@ -4,13 +4,6 @@
 
 namespace netd {
 
-namespace {
-
-constexpr std::array transports{Transport::tcp, Transport::udp, Transport::unix_stream,
-                                Transport::unix_datagram};
-
-}  // namespace
-
 std::string traffic_labels(std::string_view service, Transport transport) {
     return metrics::label("service", service) + "," +
            metrics::label("transport", to_string(transport));
@@ -18,8 +11,8 @@ std::string traffic_labels(std::string_view service, Transport transport) {
 
 ServiceMetrics::ServiceMetrics(std::string_view service, unsigned shards)
     : service_(service), shards_(std::max(shards, 1U)) {
-    traffic_.resize(transports.size() * shards_);
-    for (const auto transport : transports) {
+    traffic_.resize(all_transports.size() * shards_);
+    for (const auto transport : all_transports) {
         const auto labels = traffic_labels(service, transport);
         for (unsigned shard = 0; shard < shards_; ++shard) {
             traffic_[index(transport) * shards_ + shard] =

@@ -1,8 +1,8 @@
 #pragma once
 // The byte stream under a stream connection: what StreamConnection reads, writes and waits on,
-// never blocking. PlainStream is an accepted socket as it is; a TLS stream is the other kind a
-// connection is built to run over (the same operations, with the TLS record layer in between), so
-// that one connection class serves both.
+// never blocking. PlainStream is an accepted socket as it is; TlsStream (tls_stream.hpp) is the
+// other kind (the same operations, with the TLS record layer in between, and a handshake first),
+// so that one connection class serves both.
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/socket_base.hpp>
@@ -17,6 +17,9 @@ class PlainStream {
   public:
     using socket_type = typename Protocol::socket;
     using executor_type = typename socket_type::executor_type;
+
+    /// No stage before the session (a TLS stream's handshake).
+    static constexpr bool handshakes = false;
 
     explicit PlainStream(socket_type socket) : socket_(std::move(socket)) {}
 

@@ -71,7 +71,9 @@ class ListeningSocket {
     using endpoint_type = typename Socket::endpoint_type;
     static constexpr Transport transport = transport_of<protocol_type>;
 
-    explicit ListeningSocket(boost::asio::io_context& io) : socket_(io) {}
+    /// named: what the logs call its listener (tls for a TCP socket that serves TLS).
+    explicit ListeningSocket(boost::asio::io_context& io, Transport named = transport)
+        : socket_(io), named_(named) {}
 
     /// Binds at's address (shared_port: SO_REUSEPORT, so that pool mode's copies can bind it
     /// too; access: how a Unix socket file is set up), or adopts at's socket.
@@ -146,7 +148,7 @@ class ListeningSocket {
     /// "127.0.0.1:7007", "/run/netd/echo.sock", "127.0.0.1:7 (socket activation)".
     const std::string& where() const { return description_; }
     /// "tcp 127.0.0.1:7007": what the logs say.
-    std::string description() const { return std::string(to_string(transport)) + " " + where(); }
+    std::string description() const { return std::string(to_string(named_)) + " " + where(); }
     /// Whether this one logs its address when it starts (the original; not pool mode's copies).
     bool announce() const { return announce_; }
 
@@ -233,6 +235,7 @@ class ListeningSocket {
     }
 
     Socket socket_;
+    Transport named_;
     std::string description_;
     ino_t unix_inode_ = 0;  ///< the socket file we created, removed again on stop
     bool adopted_ = false;  ///< passed by the service manager: copies share its descriptor

@@ -23,10 +23,12 @@ ListenAt<Protocol> listen_at(const ListenAddress& address) {
     }
 }
 
-template <template <class> class Kind, class Protocol>
+template <template <class> class Kind, class Protocol, class... Extra>
 std::shared_ptr<Listener> make(asio::io_context& io, const std::shared_ptr<Service>& service,
-                               const ListenAddress& address, const ListenerOptions& options) {
-    return std::make_shared<Kind<Protocol>>(io, service, listen_at<Protocol>(address), options);
+                               const ListenAddress& address, const ListenerOptions& options,
+                               Extra... extra) {
+    return std::make_shared<Kind<Protocol>>(io, service, listen_at<Protocol>(address), options,
+                                            extra...);
 }
 
 }  // namespace
@@ -38,6 +40,9 @@ std::shared_ptr<Listener> open_listener(asio::io_context& io,
     switch (transport) {
         case Transport::tcp:
             return make<StreamListener, asio::ip::tcp>(io, service, address, options);
+        case Transport::tls:
+            return make<StreamListener, asio::ip::tcp>(io, service, address, options,
+                                                       Transport::tls);
         case Transport::udp:
             return make<DatagramListener, asio::ip::udp>(io, service, address, options);
         case Transport::unix_stream:

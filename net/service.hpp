@@ -1,11 +1,12 @@
 #pragma once
 // A running service: its settings (and the config snapshot they live in), its handler, its
-// counters and its verify_request chain.
+// counters, its verify_request chain, and for tls listeners its TLS context.
 
 #include <memory>
 
 #include "config/config.hpp"
 #include "handlers/handler.hpp"
+#include "net/tls_context.hpp"
 #include "verify/verify.hpp"
 
 namespace netd {
@@ -17,6 +18,9 @@ struct Service {
     std::unique_ptr<Handler> handler;
     ServiceMetrics metrics;
     std::shared_ptr<VerifyChain> verify;
+    /// What its tls listeners' handshakes use (read from the files of its TLS keys when the
+    /// service was made); null for a service without TLS.
+    std::shared_ptr<const TlsContext> tls;
 };
 
 /// "[name]", the prefix of every log line about a service.

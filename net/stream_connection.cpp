@@ -43,6 +43,73 @@ void StreamConnection<Stream>::start() {
     if (ec) {
         return fail(ec, "non_blocking");
     }
+    if constexpr (Stream::handshakes) {
+        handshake();
+    } else {
+        open_session();
+    }
+}
+
+template <class Stream>
+void StreamConnection<Stream>::handshake() {
+    if constexpr (Stream::handshakes) {
+        auto& deadline = timers().pause;
+        deadline.expires_after(stream_.handshake_timeout());
+        deadline.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+            if (!ec && self->phase_ == Phase::starting) {
+                self->handshake_failed(
+                    "not complete within tls_timeout (" +
+                        std::to_string(self->stream_.handshake_timeout().count()) + " s)",
+                    boost::log::trivial::warning);
+            }
+        });
+        stream_.async_handshake([self = this->shared_from_this()](boost::system::error_code ec) {
+            self->on_handshake(ec);
+        });
+    }
+}
+
+template <class Stream>
+void StreamConnection<Stream>::on_handshake(const boost::system::error_code& ec) {
+    if constexpr (Stream::handshakes) {
+        if (phase_ != Phase::starting) {
+            return;  // the deadline passed, or abort() closed the connection
+        }
+        timers_->pause.cancel();
+        if (ec == boost::asio::error::operation_aborted && drain_when_started_) {
+            // Shutdown, and the client had not finished its handshake: it cannot have sent a
+            // request yet.
+            ending("drained at shutdown during the TLS handshake");
+            return close();
+        }
+        if (ec) {
+            // A client that leaves before it said anything is most likely a port check (a
+            // balancer's TCP health check): counted, but logged as info (as nginx does).
+            return handshake_failed(stream_.failure(ec), ec == boost::asio::error::eof
+                                                             ? boost::log::trivial::info
+                                                             : boost::log::trivial::warning);
+        }
+        touch();  // the idle timeout counts from here
+        open_session();
+        if (const auto came = drain_when_started_) {
+            drain(Drain::shutdown);
+            if (*came == Drain::late) {
+                drain(Drain::late);
+            }
+        }
+    }
+}
+
+template <class Stream>
+void StreamConnection<Stream>::handshake_failed(const std::string& why,
+                                                boost::log::trivial::severity_level level) {
+    ending("TLS handshake failed: " + why);
+    service_->verify->reject("tls", admission_.peer(), why, level);
+    close();
+}
+
+template <class Stream>
+void StreamConnection<Stream>::open_session() {
     phase_ = Phase::serving;
     const bool read_on = respond([&](Output& out) {
         session_ = service_->handler->open_session(admission_.peer());
@@ -330,6 +397,19 @@ void StreamConnection<Stream>::do_write() {
 
 template <class Stream>
 void StreamConnection<Stream>::drain(Drain why) {
+    if (phase_ == Phase::starting) {
+        // The handshake has its own deadline, idle or not. At shutdown it goes on for
+        // first_bytes_grace (a client whose connect raced the SIGTERM is in the middle of it),
+        // then takes one last step with what the client has sent: a connection that is up then
+        // drains at once, the others close (their clients cannot have sent a request yet).
+        if (why != Drain::idle) {
+            drain_when_started_ = why;
+            if (why == Drain::late) {
+                stream_.cancel();
+            }
+        }
+        return;
+    }
     if (why == Drain::late) {
         if (phase_ == Phase::draining && queued_read_ != QueuedRead::none) {
             stream_.cancel();  // the read's completion finishes the drain
@@ -482,5 +562,6 @@ void StreamConnection<Stream>::count(std::size_t bytes, bool in) {
 
 template class StreamConnection<PlainStream<boost::asio::ip::tcp>>;
 template class StreamConnection<PlainStream<boost::asio::local::stream_protocol>>;
+template class StreamConnection<TlsStream>;
 
 }  // namespace netd

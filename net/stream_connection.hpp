@@ -1,32 +1,37 @@
 #pragma once
 // One accepted stream connection driving its handler session over a byte stream (byte_stream.hpp:
-// a plain socket; one class for every kind of stream). The stream never blocks. While waiting,
-// the connection holds only a 512-byte first-read buffer; when data comes it reads on into the
-// thread's 256 KiB scratch buffer (io_buffers.hpp) until the stream is dry, hands the bytes to the
-// session and sends the reply at once. A reply the peer is too slow to take is kept and reading
-// pauses until it is sent (back-pressure).
+// a plain socket; tls_stream.hpp: TLS over one; one class for every kind of stream). The stream
+// never blocks. While waiting, the connection holds only a 512-byte first-read buffer; when data
+// comes it reads on into the thread's 256 KiB scratch buffer (io_buffers.hpp) until the stream is
+// dry, hands the bytes to the session and sends the reply at once. A reply the peer is too slow
+// to take is kept and reading pauses until it is sent (back-pressure).
 //
 // Its life is one Phase at a time:
-//   starting -> serving     start(): the session opens and sets up (a stage that must finish
-//                           before the session, such as a handshake, belongs to starting)
+//   starting -> serving     start(): a TLS stream's handshake first, within tls_timeout (a
+//                           failure is counted as a rejection, reason tls); then the session
+//                           opens and sets up
 //   serving  -> draining    drain(): shutdown, or the idle timeout
 //   serving  -> closing     the session asked to close, or the client ended its input
 //   draining -> closing     what the client had sent is handled; the session finishes
-//   closing  -> lingering   the last reply is sent; what the client still sends is discarded
+//   closing  -> lingering   the last reply is sent (TLS: then close_notify); what the client
+//                           still sends is discarded
 //   any      -> closed      the client is done, an error, abort(), or lingering ends
 
 #include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/log/trivial.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "net/byte_stream.hpp"
 #include "net/connection.hpp"
 #include "net/service.hpp"
+#include "net/tls_stream.hpp"
 
 namespace netd {
 
@@ -38,7 +43,8 @@ class StreamConnection final : public Connection,
     /// when it ends), and the metrics row its traffic is counted in.
     StreamConnection(Stream stream, std::shared_ptr<Service> service, Admission admission);
 
-    /// Opens the handler session, runs its setup and starts reading.
+    /// Runs the stream's handshake, if it has one, then opens the handler session, runs its
+    /// setup and starts reading.
     void start();
 
     void drain(Drain why) override;
@@ -53,6 +59,16 @@ class StreamConnection final : public Connection,
         waiting,  ///< queued; drain() and wake() cancel it and finish in its completion
         woken,    ///< cancelled by wake(): its completion runs the session's wake
     };
+
+    // starting
+    /// A TLS stream: the handshake, and its deadline.
+    void handshake();
+    void on_handshake(const boost::system::error_code& ec);
+    /// The handshake failed (why, for the log): counted as a rejection (reason tls), logged at
+    /// level at most once a second for the service (fork mode's children together), and closed.
+    void handshake_failed(const std::string& why, boost::log::trivial::severity_level level);
+    /// The session opens and sets up; reading starts.
+    void open_session();
 
     // serving
     /// Reads until the stream is dry, feeding the session; waits for more when it is.
@@ -108,8 +124,9 @@ class StreamConnection final : public Connection,
     struct Timers {
         explicit Timers(const typename Stream::executor_type& executor)
             : pause(executor), wake(executor) {}
-        boost::asio::steady_timer pause;  ///< back-pressure pauses, then lingering
-        boost::asio::steady_timer wake;   ///< the session's wake_after
+        /// The handshake's deadline, then back-pressure pauses, then lingering.
+        boost::asio::steady_timer pause;
+        boost::asio::steady_timer wake;  ///< the session's wake_after
     };
     /// Made on first use.
     Timers& timers();
@@ -131,6 +148,9 @@ class StreamConnection final : public Connection,
     bool input_ended_ = false;
     /// The client has sent something (a drain at shutdown waits first_bytes_grace otherwise).
     bool heard_ = false;
+    /// The drains that came during the handshake (shutdown, then late): the connection drains
+    /// as soon as it is up.
+    std::optional<Drain> drain_when_started_;
     std::chrono::steady_clock::time_point linger_until_;
     /// Made on first use, so connections that never pause, linger or wake do not pay for them.
     std::unique_ptr<Timers> timers_;
@@ -148,5 +168,6 @@ class StreamConnection final : public Connection,
 
 extern template class StreamConnection<PlainStream<boost::asio::ip::tcp>>;
 extern template class StreamConnection<PlainStream<boost::asio::local::stream_protocol>>;
+extern template class StreamConnection<TlsStream>;
 
 }  // namespace netd

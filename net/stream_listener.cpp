@@ -30,9 +30,9 @@ constexpr std::chrono::seconds accept_warning_interval{10};
 /// Who is at the other end of an accepted socket; none when it is gone already (reset before
 /// we got to it).
 template <class Protocol>
-std::optional<Peer> peer_of(typename Protocol::socket& socket) {
+std::optional<Peer> peer_of(typename Protocol::socket& socket, Transport transport) {
     if constexpr (is_local_protocol<Protocol>) {
-        return Peer{.transport = transport_of<Protocol>,
+        return Peer{.transport = transport,
                     .port = 0,
                     .address = {},
                     .credentials = connection_credentials(socket.native_handle())};
@@ -42,7 +42,7 @@ std::optional<Peer> peer_of(typename Protocol::socket& socket) {
         if (ec) {
             return std::nullopt;
         }
-        return make_peer(transport_of<Protocol>, remote);
+        return make_peer(transport, remote);
     }
 }
 
@@ -50,14 +50,23 @@ std::optional<Peer> peer_of(typename Protocol::socket& socket) {
 
 template <class Protocol>
 StreamListener<Protocol>::StreamListener(asio::io_context& io, std::shared_ptr<Service> service,
-                                         const ListenAt<Protocol>& at, ListenerOptions options)
-    : acceptor_(io), service_(std::move(service)), options_(options), retry_timer_(io) {
+                                         const ListenAt<Protocol>& at, ListenerOptions options,
+                                         Transport transport)
+    : transport_(transport),
+      acceptor_(io, transport),
+      service_(std::move(service)),
+      options_(options),
+      retry_timer_(io) {
     listen(acceptor_.open(at, options_.shared_port, service_->settings.unix_access));
 }
 
 template <class Protocol>
 StreamListener<Protocol>::StreamListener(asio::io_context& io, StreamListener& original)
-    : acceptor_(io), service_(original.service_), options_(original.options_), retry_timer_(io) {
+    : transport_(original.transport_),
+      acceptor_(io, original.transport_),
+      service_(original.service_),
+      options_(original.options_),
+      retry_timer_(io) {
     listen(acceptor_.open_copy(original.acceptor_));
 }
 
@@ -71,9 +80,8 @@ void StreamListener<Protocol>::listen(const OpenError& not_opened) {
     }
     if (!error.why.empty()) {
         acceptor_.stop();
-        throw service_->settings.error(
-            error.key.empty() ? to_string(transport_of<Protocol>) : error.key,
-            "cannot listen on " + acceptor_.where() + ": " + error.why);
+        throw service_->settings.error(error.key.empty() ? to_string(transport_) : error.key,
+                                       "cannot listen on " + acceptor_.where() + ": " + error.why);
     }
 }
 
@@ -88,7 +96,7 @@ void StreamListener<Protocol>::start() {
         BOOST_LOG_TRIVIAL(info) << log_prefix(*service_) << "listening on "
                                 << acceptor_.description();
     }
-    service_->metrics.listening(transport_of<Protocol>);
+    service_->metrics.listening(transport_);
     do_accept();
 }
 
@@ -222,7 +230,7 @@ HeaderStep take_header(int fd, std::string& taken, config::ProxyProtocol accepte
 template <class Protocol>
 void StreamListener<Protocol>::take(typename Protocol::socket socket) {
     const bool accepting = !draining_;
-    const auto peer = peer_of<Protocol>(socket);
+    const auto peer = peer_of<Protocol>(socket, transport_);
     if (!peer) {
         // Gone before we got to it.
     } else if (service_->settings.proxy_protocol == config::ProxyProtocol::off ||
@@ -297,8 +305,8 @@ void StreamListener<Protocol>::admit_proxied(typename Protocol::socket socket, c
                                              const ProxyHeader& header) {
     Ends ends{.peer = balancer, .local = std::nullopt};
     if (header.source) {
-        ends.peer = make_peer(transport_of<Protocol>, *header.source);
-        ends.local = make_peer(transport_of<Protocol>, *header.destination);
+        ends.peer = make_peer(transport_, *header.source);
+        ends.local = make_peer(transport_, *header.destination);
     }
     admit(std::move(socket), std::move(ends), false);
 }
@@ -376,7 +384,9 @@ bool StreamListener<Protocol>::verify(typename Protocol::socket& socket, const P
     }
     boost::system::error_code ec;
     socket.non_blocking(true, ec);
-    if (verdict == Verdict::busy) {
+    if (verdict == Verdict::busy && transport_ != Transport::tls) {
+        // (A TLS client would read the line as a broken handshake, and making a handshake to
+        // say it is the very cost a limit is there to spare: it is closed without a word.)
         socket.write_some(asio::buffer(busy_message), ec);
     }
     // Closing with unread bytes would reset the connection and could destroy the answer before
@@ -390,11 +400,17 @@ bool StreamListener<Protocol>::verify(typename Protocol::socket& socket, const P
 }
 
 template <class Protocol>
-std::shared_ptr<StreamConnection<PlainStream<Protocol>>> StreamListener<Protocol>::serve(
-    typename Protocol::socket socket, Admission admission) {
+std::shared_ptr<Connection> StreamListener<Protocol>::serve(typename Protocol::socket socket,
+                                                            Admission admission) {
     if constexpr (std::is_same_v<Protocol, asio::ip::tcp>) {
         boost::system::error_code ignored;
         socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+        if (transport_ == Transport::tls) {
+            auto connection = std::make_shared<StreamConnection<TlsStream>>(
+                TlsStream(std::move(socket), service_->tls), service_, std::move(admission));
+            connection->start();
+            return connection;
+        }
     }
     auto connection = std::make_shared<StreamConnection<PlainStream<Protocol>>>(
         PlainStream<Protocol>(std::move(socket)), service_, std::move(admission));
@@ -433,7 +449,7 @@ void StreamListener<Protocol>::start_program(const Program& program,
         .local =
             local ? *local
             : ec  ? Peer{.transport = peer.transport, .port = 0, .address = {}, .credentials = {}}
-                  : make_peer(transport_of<Protocol>, own),
+                  : make_peer(transport_, own),
         .admission = std::move(admission),
         .counters = service_->metrics.programs(),
         .executor = acceptor_.socket().get_executor(),

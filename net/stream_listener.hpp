@@ -1,7 +1,8 @@
 #pragma once
-// A listening stream socket (TCP or Unix) that accepts connections for one service: each passes
-// the service's verifiers, then is served on this loop, or in a child process of its own (fork
-// mode).
+// A listening stream socket (TCP, TLS over TCP, or Unix) that accepts connections for one
+// service: each passes the service's verifiers, then is served on this loop, or in a child
+// process of its own (fork mode). A TLS connection's handshake is the connection's first step,
+// after verify_request and (fork mode) in the child.
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -25,9 +26,10 @@ class StreamListener final : public Listener,
                              public std::enable_shared_from_this<StreamListener<Protocol>> {
   public:
     /// Binds and listens at once (or adopts a passed socket); throws config::ConfigError naming
-    /// the service key on failure.
+    /// the service key on failure. transport: tls makes its connections TLS ones (TCP only).
     StreamListener(boost::asio::io_context& io, std::shared_ptr<Service> service,
-                   const ListenAt<Protocol>& at, ListenerOptions options);
+                   const ListenAt<Protocol>& at, ListenerOptions options,
+                   Transport transport = transport_of<Protocol>);
 
     void start() override;
     void drain() override;
@@ -76,8 +78,7 @@ class StreamListener final : public Listener,
     /// limit).
     bool verify(typename Protocol::socket& socket, const Peer& peer, Admission& admission);
     /// Makes an admitted socket a connection of this listener's service, on this loop.
-    std::shared_ptr<StreamConnection<PlainStream<Protocol>>> serve(typename Protocol::socket socket,
-                                                                   Admission admission);
+    std::shared_ptr<Connection> serve(typename Protocol::socket socket, Admission admission);
     /// fork mode: a child process serves the admitted socket. Whether this process is that
     /// child.
     bool serve_in_child(typename Protocol::socket socket, Admission admission);
@@ -95,6 +96,8 @@ class StreamListener final : public Listener,
     /// the key not_opened blames, or the transport's).
     void listen(const OpenError& not_opened);
 
+    /// tcp or tls (a TCP listener), unix: what its connections are, counted and logged as.
+    Transport transport_;
     ListeningSocket<typename Protocol::acceptor> acceptor_;
     /// drain() or stop() came: what is accepted from now on (the backlog, a PROXY header that
     /// completes) is served here and drained at once, and nothing is accepted again.

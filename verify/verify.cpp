@@ -111,7 +111,9 @@ class SourceLimit final : public Verifier {
         }
     }
 
-    bool can_reject(Transport transport) const override { return transport == Transport::tcp; }
+    bool can_reject(Transport transport) const override {
+        return is_stream(transport) && has_address(transport);
+    }
 
   private:
     std::uint64_t max_;
@@ -184,7 +186,7 @@ struct VerifyChain::Link {
     std::atomic<std::uint64_t> logged = 0;  ///< rejected when the last log line was written
     Throttle log{rejection_log_interval};
     /// The metrics rows of its rejections, by transport.
-    std::array<metrics::Row*, 4> counted{};
+    std::array<metrics::Row*, all_transports.size()> counted{};
 };
 
 ServiceLoad::ServiceLoad() = default;
@@ -226,8 +228,7 @@ VerifyChain::VerifyChain(const config::ServiceConfig& service, GlobalLimit& glob
       metrics_(std::move(metrics)) {
     const auto add = [&](std::string name, std::unique_ptr<Verifier> verifier) {
         auto link = std::make_unique<Link>();
-        for (const auto transport :
-             {Transport::tcp, Transport::udp, Transport::unix_stream, Transport::unix_datagram}) {
+        for (const auto transport : all_transports) {
             if (verifier->can_reject(transport)) {
                 link->counted[static_cast<std::size_t>(transport)] =
                     &metrics_.rejections(transport, name);
@@ -237,12 +238,20 @@ VerifyChain::VerifyChain(const config::ServiceConfig& service, GlobalLimit& glob
         link->verifier = std::move(verifier);
         links_.push_back(std::move(link));
     };
-    if (service.proxy_protocol != config::ProxyProtocol::off) {
+    const auto add_stage = [&](std::string name, std::initializer_list<Transport> transports) {
         auto link = std::make_unique<Link>();
-        link->name = "proxy";
-        link->counted[static_cast<std::size_t>(Transport::tcp)] =
-            &metrics_.rejections(Transport::tcp, link->name);
+        for (const auto transport : transports) {
+            link->counted[static_cast<std::size_t>(transport)] =
+                &metrics_.rejections(transport, name);
+        }
+        link->name = std::move(name);
         stages_.push_back(std::move(link));
+    };
+    if (service.proxy_protocol != config::ProxyProtocol::off) {
+        add_stage("proxy", {Transport::tcp, Transport::tls});
+    }
+    if (!service.tls_settings.cert.empty()) {
+        add_stage("tls", {Transport::tls});
     }
     if (!service.allow.empty() || !service.deny.empty()) {
         add("acl", std::make_unique<AclVerifier>(service.allow, service.deny));
@@ -305,15 +314,30 @@ void VerifyChain::release(const Peer& peer, std::size_t admitted) {
     }
 }
 
-void VerifyChain::reject(std::string_view reason, const Peer& peer, std::string_view why) {
+void VerifyChain::reject(std::string_view reason, const Peer& peer, std::string_view why,
+                         boost::log::trivial::severity_level level) {
     for (const auto& stage : stages_) {
-        if (stage->name == reason) {
-            return note(*stage, peer, true, why);
+        if (stage->name != reason) {
+            continue;
         }
+        ++stage->rejected;
+        auto* counted = stage->counted[static_cast<std::size_t>(peer.transport)];
+        if (counted == nullptr) {
+            return;
+        }
+        // Counted, and the log throttled, in the row: it is in memory that fork mode's children
+        // share, and a TLS handshake fails in a child, whose copy of this chain is its own.
+        counted->add(metrics::rejected);
+        if (!throttle_ready(counted->at(metrics::last_logged), rejection_log_interval)) {
+            return;  // logged this second already
+        }
+        const auto total = counted->get(metrics::rejected);
+        const auto since = total - counted->at(metrics::rejected_when_logged).exchange(total);
+        return log_rejection(level, *stage, peer, true, why, since, total);
     }
 }
 
-void VerifyChain::note(Link& link, const Peer& peer, bool stream, std::string_view why) {
+void VerifyChain::note(Link& link, const Peer& peer, bool stream) {
     if (auto* counted = link.counted[static_cast<std::size_t>(peer.transport)]) {
         counted->add(metrics::rejected);
     }
@@ -322,11 +346,17 @@ void VerifyChain::note(Link& link, const Peer& peer, bool stream, std::string_vi
         return;  // logged this second already
     }
     const auto since = total - link.logged.exchange(total);
-    BOOST_LOG_TRIVIAL(warning) << "[" << service_ << "] rejected "
-                               << (stream ? "connection" : "datagram") << " from "
-                               << peer.to_string() << " (" << link.name << (why.empty() ? "" : ": ")
-                               << why << "); " << since << " rejected by " << link.name
-                               << " since the last report, " << total << " in all";
+    log_rejection(boost::log::trivial::warning, link, peer, stream, {}, since, total);
+}
+
+void VerifyChain::log_rejection(boost::log::trivial::severity_level level, const Link& link,
+                                const Peer& peer, bool stream, std::string_view why,
+                                std::uint64_t since, std::uint64_t total) const {
+    BOOST_LOG_SEV(boost::log::trivial::logger::get(), level)
+        << "[" << service_ << "] rejected " << (stream ? "connection" : "datagram") << " from "
+        << peer.to_string() << " (" << link.name << (why.empty() ? "" : ": ") << why << "); "
+        << since << " rejected by " << link.name << " since the last report, " << total
+        << " in all";
 }
 
 std::uint64_t VerifyChain::rejected(std::string_view name) const {

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <boost/asio/ip/address.hpp>
+#include <boost/log/trivial.hpp>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -175,10 +176,14 @@ class VerifyChain : public std::enable_shared_from_this<VerifyChain> {
     /// A datagram: whether to serve it (a rejected one is counted, logged and dropped).
     bool verify_datagram(const Peer& peer);
 
-    /// A connection turned away before the verifiers could see its client, by a stage of the
-    /// listener's own (reason "proxy": a bad or missing PROXY header): counted under reason and
-    /// logged like a verifier's rejection, with why. The caller closes it.
-    void reject(std::string_view reason, const Peer& peer, std::string_view why);
+    /// A connection turned away by a stage of its own, not by a verifier: before verification
+    /// (reason "proxy": a bad or missing PROXY header), or after it (reason "tls": a failed
+    /// handshake). Counted under reason and logged like a verifier's rejection, with why, at
+    /// level, at most once a second for the service and transport, fork mode's children
+    /// included (the count and the throttle live in the shared metrics row). The caller closes
+    /// it.
+    void reject(std::string_view reason, const Peer& peer, std::string_view why,
+                boost::log::trivial::severity_level level = boost::log::trivial::warning);
 
     /// Whether the service (or the server) has as many live connections as it may: the next
     /// one would be refused by max_connections.
@@ -194,7 +199,11 @@ class VerifyChain : public std::enable_shared_from_this<VerifyChain> {
     /// Runs the verifiers; returns the verdict and how many accepted before it.
     std::pair<Verdict, std::size_t> run(const Peer& peer, bool stream);
     /// Counts and (at most once a second per verifier) logs a rejection by link.
-    void note(Link& link, const Peer& peer, bool stream, std::string_view why = {});
+    void note(Link& link, const Peer& peer, bool stream);
+    /// The log line of a rejection by link, since the last one and total in all.
+    void log_rejection(boost::log::trivial::severity_level level, const Link& link,
+                       const Peer& peer, bool stream, std::string_view why, std::uint64_t since,
+                       std::uint64_t total) const;
     void release(const Peer& peer, std::size_t admitted);
 
     std::string service_;
@@ -203,7 +212,8 @@ class VerifyChain : public std::enable_shared_from_this<VerifyChain> {
     std::shared_ptr<ServiceLoad> load_;
     ServiceMetrics metrics_;
     std::vector<std::unique_ptr<Link>> links_;
-    /// The listener's stages before verification (proxy), counted like verifiers.
+    /// The connection's stages of its own (proxy before verification, tls after it), counted
+    /// like verifiers.
     std::vector<std::unique_ptr<Link>> stages_;
 };
 

@@ -24,7 +24,9 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from netd_harness import Netd, recv_until_eof, tcp_connect, wait_until  # noqa: E402
+from netd_harness import (  # noqa: E402
+    Netd, exchange_from, recv_until_eof, tcp_connect, wait_until,
+)
 import proxy_header  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
@@ -87,13 +89,7 @@ def deployed(name, listen, instances):
 
 def ask(port, data, source):
     """Through the balancer from source: what comes back until the close (b"" for a reset)."""
-    try:
-        with tcp_connect(("127.0.0.1", port), source=source) as c:
-            c.sendall(data)
-            c.shutdown(socket.SHUT_WR)
-            return recv_until_eof(c)
-    except OSError:
-        return b""
+    return exchange_from(source, ("127.0.0.1", port), data)
 
 
 def scrape(host, port):

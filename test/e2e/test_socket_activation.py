@@ -1,6 +1,6 @@
 """SPEC 6: socket activation, end to end with systemd's own `systemd-socket-activate`: it binds
 the socket, starts netd on the first client with LISTEN_FDS/LISTEN_FDNAMES, and netd serves the
-socket as the service the fd name names."""
+socket as the service the fd name names (SERVICE.tls: over TLS, SPEC 9)."""
 
 import os
 import signal
@@ -17,6 +17,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from clients import NEED_SOCKET_ACTIVATE, SOCKET_ACTIVATE  # noqa: E402
 from netd_harness import clean_env, netd_bin, recv_exact  # noqa: E402
+from tls_certs import certificates  # noqa: E402
+from tls_client import tls_connect  # noqa: E402
 
 # A service with no listener of its own: socket activation passes it one.
 ACTIVATED = "[server]\nlog_level = info\n\n[echo]\n"
@@ -146,6 +148,22 @@ class SocketActivation(unittest.TestCase):
 
     def test_a_name_that_contradicts_the_socket_is_a_startup_error(self):
         self.expect_startup_error(ACTIVATED, "echo.udp", "the name says 'udp' but the socket is tcp")
+
+    def test_a_tcp_socket_named_service_dot_tls_serves_tls(self):
+        certs = certificates()
+        config = ACTIVATED + "tls_cert = %s\ntls_key = %s\n" % (certs.path("server.pem"),
+                                                              certs.path("server.key"))
+        port = free_port(socket.SOCK_STREAM)
+        proc = self.activate(config, port, "echo.tls")
+        with tls_connect(("127.0.0.1", port), timeout=10) as tls:
+            tls.sendall(b"activated over TLS\n")
+            self.assertEqual(recv_exact(tls, 19), b"activated over TLS\n")
+        log = self.stop_cleanly(proc)
+        self.assertIn("[echo] listening on tls 127.0.0.1:%d (socket activation)" % port, log)
+
+    def test_a_tls_socket_for_a_service_without_a_certificate_is_a_startup_error(self):
+        self.expect_startup_error(ACTIVATED, "echo.tls",
+                                  "[echo] tls_cert: is required for its tls listener (fd 3)")
 
 
 if __name__ == "__main__":

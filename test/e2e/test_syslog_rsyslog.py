@@ -48,6 +48,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
 from clients import HAVE_UTIL_LINUX_LOGGER, LOGGER, NEED_LOGGER  # noqa: E402
+from log_records import unescape_netd  # noqa: E402
 from netd_harness import (  # noqa: E402
     Netd, NetdProcess, clean_env, count_lines, shared_netd, tcp_connect, udp_socket,
     unixgram_socket,
@@ -349,16 +350,6 @@ def rsyslog_fields(o):
         "timestamp": None if o.get("reported") == o.get("generated") else
         time_of_day_3339(o.get("reported", "")),
     }
-
-
-def unescape_netd(text):
-    """A JSON record's string back to the client's bytes (netd writes bytes that are not UTF-8 as
-    \\xHH and doubles a backslash)."""
-    if text is None:
-        return None
-    return re.sub(rb"\\(\\|x[0-9a-f]{2})",
-                  lambda m: b"\\" if m.group(1) == b"\\" else bytes([int(m.group(1)[1:], 16)]),
-                  text.encode("utf-8"))
 
 
 def netd_fields(o):

@@ -6,7 +6,6 @@ children and the scrape itself is served by one, in pool mode by several threads
 
 import http.client
 import os
-import re
 import signal
 import socket
 import sys
@@ -15,6 +14,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
+from exposition import labels, parse, wait_for  # noqa: E402
 from netd_harness import (  # noqa: E402
     IO_TIMEOUT, Netd, only_in, recv_exact, recv_until_eof, tcp_connect, test_server_bin, udp_socket,
     unix_connect,
@@ -44,29 +44,6 @@ unix = {tmp}/stats.sock
 request_wait = 300
 """
 
-SAMPLE = re.compile(r'^([a-z_]+)(?:\{(.*)\})? (\S+)$')
-
-
-def parse(text):
-    """{(name, labels): value} of an exposition, checking every line is well formed."""
-    samples = {}
-    typed = set()
-    for line in text.splitlines():
-        if line.startswith("# TYPE "):
-            typed.add(line.split()[2])
-            continue
-        if line.startswith("# HELP ") or not line:
-            continue
-        m = SAMPLE.match(line)
-        if not m:
-            raise AssertionError("malformed exposition line: %r" % line)
-        name, labels, value = m.groups()
-        if name not in typed:
-            raise AssertionError("sample before its # TYPE: %r" % line)
-        samples[(name, labels or "")] = float(value)
-    return samples
-
-
 def scrape_plain(addr, unix=False):
     """What nc gets: connect, end our input at once, read until the server closes."""
     with (unix_connect(addr) if unix else tcp_connect(addr)) as s:
@@ -82,24 +59,6 @@ def scrape_http(addr, path="/metrics", method="GET"):
         return response.status, dict(response.getheaders()), response.read().decode()
     finally:
         conn.close()
-
-
-def labels(service, transport, **more):
-    text = 'service="%s",transport="%s"' % (service, transport)
-    for key, value in more.items():
-        text += ',%s="%s"' % (key, value)
-    return text
-
-
-def wait_for(scrape, predicate, timeout=5.0):
-    """Scrapes until predicate(samples) holds (counts made by a fork child or a writer thread may
-    land a moment after the client saw its answer); returns the last samples."""
-    deadline = time.monotonic() + timeout
-    while True:
-        samples = scrape()
-        if predicate(samples) or time.monotonic() > deadline:
-            return samples
-        time.sleep(0.05)
 
 
 class Exposition(unittest.TestCase):

@@ -49,7 +49,7 @@ LOG_LINE_RE = re.compile(
     r"^(?P<ts>\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2}))"
     r" (?P<level>trace|debug|info|warning|error|fatal) (?P<msg>.*)$")
 LISTEN_RE = re.compile(
-    r"\[(?P<service>[^\]\s]+)\] listening on (?P<kind>tcp|udp|unixgram|unix) (?P<addr>\S+)\s*$")
+    r"\[(?P<service>[^\]\s]+)\] listening on (?P<kind>tcp|udp|unixgram|unix|tls) (?P<addr>\S+)\s*$")
 
 
 # The concurrency model every serving netd runs in, unless its test names one: the integration
@@ -724,6 +724,18 @@ def stream_roundtrip(sock, payload, timeout=30.0):
     if err:
         raise AssertionError("sender failed: %r" % (err[0],))
     return got
+
+
+def exchange_from(source, addr, data):
+    """data to addr from the local address source, half-closed: what comes back until the close
+    (b"" for a refused connection or a reset). For clients through a balancer."""
+    try:
+        with tcp_connect(addr, source=source) as c:
+            c.sendall(data)
+            c.shutdown(socket.SHUT_WR)
+            return recv_until_eof(c)
+    except OSError:
+        return b""
 
 
 def free_port_holder(kind="tcp", host="127.0.0.1"):

@@ -243,12 +243,14 @@ BOOST_AUTO_TEST_CASE(structural_errors) {
     BOOST_TEST(error_of("[echo]\nhandler = finger\ntcp = 127.0.0.1:7\n") ==
                "FILE: [echo] handler: unknown handler 'finger' (known: echo, timefmt, daytime, "
                "time, logger, stats, chargen, discard, exec)");
-    BOOST_TEST(error_of("[nothing]\nhandler = echo\n") ==
-               "FILE: [nothing] no listener: set at least one of tcp, udp, unix, unixgram (or pass "
-               "one by socket activation)");
-    BOOST_TEST(error_of("[echo]\n") ==
-               "FILE: [echo] no listener: set at least one of tcp, udp, unix, unixgram (or pass "
-               "one by socket activation)");
+    BOOST_TEST(
+        error_of("[nothing]\nhandler = echo\n") ==
+        "FILE: [nothing] no listener: set at least one of tcp, udp, unix, unixgram, tls (or pass "
+        "one by socket activation)");
+    BOOST_TEST(
+        error_of("[echo]\n") ==
+        "FILE: [echo] no listener: set at least one of tcp, udp, unix, unixgram, tls (or pass "
+        "one by socket activation)");
     BOOST_TEST(error_of(echo_ini + "tcp = 127.0.0.1:8\n") ==
                "FILE: [echo] tcp: given more than once");
     BOOST_TEST(error_of("[bad name]\ntcp = 127.0.0.1:7\n")
@@ -342,6 +344,73 @@ BOOST_AUTO_TEST_CASE(unix_socket_keys_need_a_unix_listener) {
     BOOST_TEST((config->services.front().unix_access.mode == 0600U));
 }
 
+BOOST_AUTO_TEST_CASE(tls_keys) {
+    // Without the catalog's file check, so that the files need not exist.
+    auto catalog = netd::catalog();
+    catalog.check_tls = nullptr;
+    const auto load_with = [&](const std::string& ini) {
+        TempIni file(ini);
+        return build_config(read({"--config=" + file.path()}).raw, catalog);
+    };
+    const std::string keys = "tls_cert = /etc/netd/cert.pem\ntls_key = /etc/netd/key.pem\n";
+    const auto plain = load_with(
+        "[log]\nhandler = logger\nfile = /tmp/x\ntls = 127.0.0.1:6514, "
+        "[::1]:6514\n" +
+        keys);
+    const auto& service = plain->services.front();
+    BOOST_REQUIRE(service.tls.size() == 2U);
+    BOOST_TEST(service.tls[0].port() == 6514);
+    BOOST_TEST(service.tls[1].address().is_v6());
+    BOOST_TEST(service.tcp.empty());
+    BOOST_TEST(service.tls_settings.cert == "/etc/netd/cert.pem");
+    BOOST_TEST(service.tls_settings.key == "/etc/netd/key.pem");
+    BOOST_TEST(service.tls_settings.ca.empty());
+    BOOST_TEST((service.tls_settings.min_version == TlsVersion::v1_2));
+    BOOST_TEST(service.tls_settings.timeout.count() == 10);
+    const auto strict = load_with("[echo]\ntls = 127.0.0.1:0\n" + keys +
+                                  "tls_ca = /etc/netd/ca.pem\ntls_min_version = 1.3\n"
+                                  "tls_timeout = 3\n")
+                            ->services.front()
+                            .tls_settings;
+    BOOST_TEST(strict.ca == "/etc/netd/ca.pem");
+    BOOST_TEST((strict.min_version == TlsVersion::v1_3));
+    BOOST_TEST(strict.timeout.count() == 3);
+    // A tls listener alone is a service (no other listener needed).
+    BOOST_TEST(load_with("[echo]\ntls = 127.0.0.1:0\n" + keys)->services.size() == 1U);
+}
+
+BOOST_AUTO_TEST_CASE(tls_keys_that_are_wrong_or_alone) {
+    const std::string tls_ini = "[echo]\ntls = 127.0.0.1:6514\n";
+    BOOST_TEST(error_of(tls_ini) ==
+               "FILE: [echo] tls_cert: is required for tls listeners: the PEM file of the "
+               "certificate");
+    BOOST_TEST(error_of(tls_ini + "tls_cert = /x.pem\n") ==
+               "FILE: [echo] tls_key: is required for tls listeners: the PEM file of the "
+               "private key");
+    BOOST_TEST(error_of(tls_ini + "tls_cert = /nonexistent/x.pem\ntls_key = /x.key\n") ==
+               "FILE: [echo] tls_cert: cannot read '/nonexistent/x.pem': No such file or "
+               "directory");
+    BOOST_TEST(error_of(tls_ini + "tls_min_version = 1.0\n") ==
+               "FILE: [echo] tls_min_version: '1.0' is not a TLS version netd offers (1.2 or "
+               "1.3)");
+    BOOST_TEST(error_of(tls_ini + "tls_timeout = 0\n").find("FILE: [echo] tls_timeout: ") == 0U);
+    BOOST_TEST(error_of("[echo]\ntls = localhost:6514\n").find("FILE: [echo] tls: ") == 0U);
+    for (const auto* key : {"tls_cert = /x.pem", "tls_key = /x.key", "tls_ca = /ca.pem",
+                            "tls_min_version = 1.3", "tls_timeout = 5"}) {
+        const std::string name(key, std::string_view(key).find(' '));
+        BOOST_TEST(error_of(echo_ini + key + "\n") ==
+                       "FILE: [echo] " + name +
+                           ": is for tls listeners, and this service has none (set tls)",
+                   key);
+    }
+    // Their defaults, as --check-config prints them, are no mistake.
+    BOOST_TEST(
+        load(echo_ini + "tls_min_version = 1.2\ntls_timeout = 10\ntls_cert =\n")->services.size() ==
+        1U);
+    BOOST_TEST(error_of("[e]\nhandler = exec\nprogram = /bin/cat\ntls = 127.0.0.1:0\n")
+                   .find("FILE: [e] tls: exec cannot serve TLS") == 0U);
+}
+
 BOOST_AUTO_TEST_CASE(log_targets) {
     BOOST_TEST((load(echo_ini)->server.log_target.kind == LogTarget::Kind::console));
     BOOST_TEST((load("[server]\nlog_target = syslog\n" + echo_ini)->server.log_target.kind ==
@@ -400,6 +469,12 @@ BOOST_AUTO_TEST_CASE(help_lists_every_key_with_its_default) {
                             "udp_min_source_port = 1024",
                             "include_dir =",
                             "log_connections = false",
+                            "tls =",
+                            "tls_cert =",
+                            "tls_key =",
+                            "tls_ca =",
+                            "tls_min_version = 1.2",
+                            "tls_timeout = 10",
                             "echo: RFC 862",
                             "chargen: RFC 864",
                             "discard: RFC 863",
@@ -533,14 +608,16 @@ BOOST_AUTO_TEST_CASE(proxy_protocol_errors_name_the_key) {
                "balancers (a header from anyone else would let a client pick its address)");
     BOOST_TEST(error_of(echo_ini + "proxy_from = 10.0.0.1\n") ==
                "FILE: [echo] proxy_from: does nothing with proxy_protocol = off");
-    BOOST_TEST(error_of(echo_ini + "udp = 127.0.0.1:7007\nproxy_protocol = v1\nproxy_from = "
-                                   "127.0.0.1\n") ==
-               "FILE: [echo] proxy_protocol: is for tcp listeners, and this service has udp "
-               "listeners too: give them a section of their own");
-    BOOST_TEST(error_of(echo_ini + "unix = /tmp/e.sock\nproxy_protocol = v1\nproxy_from = "
-                                   "127.0.0.1\n") ==
-               "FILE: [echo] proxy_protocol: is for tcp listeners, and this service has unix "
-               "listeners too: give them a section of their own");
+    BOOST_TEST(
+        error_of(echo_ini + "udp = 127.0.0.1:7007\nproxy_protocol = v1\nproxy_from = "
+                            "127.0.0.1\n") ==
+        "FILE: [echo] proxy_protocol: is for tcp and tls listeners, and this service has udp "
+        "listeners too: give them a section of their own");
+    BOOST_TEST(
+        error_of(echo_ini + "unix = /tmp/e.sock\nproxy_protocol = v1\nproxy_from = "
+                            "127.0.0.1\n") ==
+        "FILE: [echo] proxy_protocol: is for tcp and tls listeners, and this service has unix "
+        "listeners too: give them a section of their own");
     BOOST_TEST(
         error_of(echo_ini + "proxy_timeout = 0\n").starts_with("FILE: [echo] proxy_timeout:"));
 }
