@@ -166,8 +166,8 @@ class TlsServices(unittest.TestCase):
                     continue
                 except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
                     pass
-                if time.monotonic() - last_progress > 1.0:
-                    break  # no progress for a second: back-pressure
+                if time.monotonic() - last_progress > 0.5:
+                    break  # no progress for half a second: back-pressure
                 time.sleep(0.01)
             self.assertLess(sent, limit, "netd took %d bytes from a client that reads nothing: "
                                          "no back-pressure over TLS" % sent)
@@ -240,8 +240,8 @@ class TlsServices(unittest.TestCase):
 
     def test_plain_text_and_garbage_on_the_tls_port(self):
         """Plain text, an HTTP request, random bytes, a record header that claims too much, a
-        ClientHello cut short and then a reset: each is closed (without an answer the client
-        could take for one), counted, and the service goes on."""
+        ClientHello cut short, a fatal alert, and then a reset: each is closed (without an answer
+        the client could take for one), counted, and the service goes on."""
         addr = self.netd.addr("echo", "tls")
         before = self.tls_rejections("echo")
         hostile = [
@@ -257,12 +257,12 @@ class TlsServices(unittest.TestCase):
                 s.sendall(payload)
                 s.shutdown(socket.SHUT_WR)
                 self.assertTrue(closed_within(s, 5), "netd did not close after %r" % payload[:20])
-        with tcp_connect(addr) as s:  # a reset in the middle of a ClientHello
+        self.assertGreaterEqual(self.rejected_since("echo", before, 6), 6)
+        # A reset in the middle of a ClientHello (counted only if netd accepted the connection
+        # before the reset came, which fork mode's parent, busy forking, often does not).
+        with tcp_connect(addr) as s:
             s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-        # The reset may come before netd accepted that connection (fork mode's parent, busy
-        # forking, often is): then there was no handshake to count.
-        self.assertIn(self.rejected_since("echo", before, 7), (6, 7))
         with tls_connect(addr) as tls:
             tls.sendall(b"still here\n")
             self.assertEqual(recv_exact(tls, 11), b"still here\n")
