@@ -410,6 +410,7 @@ int Server::run() {
         idle_sweeps_.push_back(std::make_unique<asio::steady_timer>(loops_.at(loop)));
         drain_watches_.push_back(std::make_unique<asio::steady_timer>(loops_.at(loop)));
         heartbeats_.push_back(std::make_unique<asio::steady_timer>(loops_.at(loop)));
+        heartbeat_rows_.push_back(&metrics::heartbeat_row(static_cast<unsigned>(loop)));
         drain_graces_.push_back(std::make_unique<asio::steady_timer>(loops_.at(loop)));
         drained_.push_back(0);
         sweep_idle(loop);
@@ -510,7 +511,7 @@ void Server::stop_now(int signal, bool cut_short) {
 }
 
 void Server::heartbeat(std::size_t loop) {
-    metrics::beat(static_cast<unsigned>(loop));
+    metrics::beat(*heartbeat_rows_[loop]);
     auto& timer = *heartbeats_[loop];
     timer.expires_after(metrics::heartbeat_interval);
     timer.async_wait([this, loop](const boost::system::error_code& ec) {

@@ -137,6 +137,8 @@ class Server {
     std::vector<std::unique_ptr<boost::asio::steady_timer>> drain_graces_;
     /// Each loop's heartbeat timer, by loop index.
     std::vector<std::unique_ptr<boost::asio::steady_timer>> heartbeats_;
+    /// Each loop's row in the metrics table that its heartbeat writes, by loop index.
+    std::vector<metrics::Row*> heartbeat_rows_;
     /// By loop index: the loop has drained (or is a fork-mode child's): it beats no more. Each
     /// loop's own thread reads and writes its element only.
     std::vector<char> drained_;

@@ -16,8 +16,13 @@ constexpr std::chrono::milliseconds heartbeat_interval{250};
 /// A loop that has not beaten for this long is not live.
 constexpr std::chrono::milliseconds heartbeat_limit{1000};
 
-/// Records that loop (its index) runs now.
-void beat(unsigned loop);
+class Row;
+
+/// The row loop (its index) beats into: made once, when the loop starts.
+Row& heartbeat_row(unsigned loop);
+
+/// Records that the loop of row runs now.
+void beat(Row& row);
 
 /// Whether every loop that ever beat did so within heartbeat_limit; otherwise why not.
 bool live(std::string& why);

@@ -39,6 +39,29 @@ def send_in_background(sock, data):
 
 class Drain(unittest.TestCase):
 
+    def test_a_client_accepted_just_before_sigterm_gets_its_answer(self):
+        # Its request is on its way when the drain starts: the connection waits
+        # first_bytes_grace (250 ms) for its first bytes instead of closing unanswered.
+        with Netd(CONFIG) as n:
+            with tcp_connect(n.addr("echo", "tcp")) as c:
+                time.sleep(0.2)  # accepted and waiting for input
+                n.send_signal(signal.SIGTERM)
+                self.assertIsNotNone(n.wait_for_line(r"stopping on SIGTERM"), n.describe())
+                time.sleep(0.05)
+                c.sendall(b"late\n")
+                self.assertEqual(recv_until_eof(c), b"late\n")
+            self.assertEqual(n.wait_exit(5), 0, n.describe())
+
+    def test_a_silent_client_is_closed_once_the_grace_is_over(self):
+        with Netd(CONFIG) as n:
+            with tcp_connect(n.addr("echo", "tcp")) as c:
+                time.sleep(0.2)
+                t0 = time.monotonic()
+                n.send_signal(signal.SIGTERM)
+                self.assertEqual(recv_until_eof(c), b"")
+                self.assertLess(time.monotonic() - t0, 1.5)  # not shutdown_timeout
+            self.assertEqual(n.wait_exit(5), 0, n.describe())
+
     def test_replies_on_their_way_reach_a_client_that_reads(self):
         n = Netd(CONFIG, check_exit=False)
         with n:
