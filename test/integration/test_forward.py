@@ -10,6 +10,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import sys
 import tempfile
 import time
@@ -23,6 +24,7 @@ from netd_harness import (  # noqa: E402
     wait_until,
 )
 from octet_collector import OctetCollector  # noqa: E402
+from tls_certs import certificates  # noqa: E402
 
 CONFIG = """\
 [logger]
@@ -30,7 +32,7 @@ tcp = 127.0.0.1:0
 udp = 127.0.0.1:0
 file = {{tmp}}/netd.log
 flush_interval = 50
-forward = tcp://{collector}
+forward = {scheme}://{collector}
 forward_spool = {spool}
 {extra}
 
@@ -41,8 +43,20 @@ tcp = 127.0.0.1:0
 FRAME_RE = re.compile(rb'^<(\d+)>1 (\S+) (\S+) (\S+) (\S+) (\S+) (.*?\]|-)(?: (.*))?$', re.S)
 
 
-def config(collector, spool="{tmp}/spool", extra=""):
-    return CONFIG.format(collector=collector, spool=spool, extra=extra)
+def config(collector, spool="{tmp}/spool", extra="", scheme="tcp"):
+    return CONFIG.format(collector=collector, spool=spool, extra=extra, scheme=scheme)
+
+
+def collector_tls(client_ca=None):
+    """A TLS collector's context: the test server certificate; client_ca: clients must present
+    a certificate it signed."""
+    certs = certificates()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certs.path("server.pem"), certs.path("server.key"))
+    if client_ca:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(certs.path(client_ca))
+    return context
 
 
 def scrape(netd):
@@ -231,6 +245,43 @@ class Forwarding(unittest.TestCase):
                 time.sleep(0.3)
                 send_lines(addr, numbered(10, start=10))
                 self.assertEqual(numbers_in(new.wait_for(10)), set(range(10, 20)))
+
+
+
+class ForwardingOverTls(unittest.TestCase):
+
+    def test_records_arrive_over_tls_checked_against_forward_ca(self):
+        certs = certificates()
+        with OctetCollector(tls=collector_tls()) as collector, \
+                Netd(config(collector.address, scheme="tls",
+                            extra="forward_ca = %s" % certs.path("ca.pem"))) as netd:
+            send_lines(netd.addr("logger", "tcp"), numbered(500))
+            self.assertEqual(numbers_in(collector.wait_for(500)), set(range(500)))
+            samples = wait_for(lambda: scrape(netd), lambda samples: forward_value(
+                samples, "netd_forward_records_total") == 500)
+            self.assertEqual(forward_value(samples, "netd_forward_records_total"), 500)
+
+    def test_a_client_certificate_when_the_collector_wants_one(self):
+        certs = certificates()
+        with OctetCollector(tls=collector_tls(client_ca="ca.pem")) as collector, \
+                Netd(config(collector.address, scheme="tls",
+                            extra="forward_ca = %s\nforward_cert = %s\nforward_key = %s" % (
+                                certs.path("ca.pem"), certs.path("client.pem"),
+                                certs.path("client.key")))) as netd:
+            send_lines(netd.addr("logger", "tcp"), numbered(50))
+            self.assertEqual(numbers_in(collector.wait_for(50)), set(range(50)))
+
+    def test_a_collector_the_ca_did_not_sign_gets_nothing(self):
+        certs = certificates()
+        with OctetCollector(tls=collector_tls()) as collector, \
+                Netd(config(collector.address, scheme="tls",
+                            extra="forward_ca = %s" % certs.path("other-ca.pem"))) as netd:
+            send_lines(netd.addr("logger", "tcp"), numbered(5))
+            netd.wait_for_line(r"forward to tls://\S+: down \(TLS: the collector's certificate: ")
+            time.sleep(0.3)
+            self.assertEqual(collector.received(), [])
+            samples = scrape(netd)
+            self.assertEqual(forward_value(samples, "netd_forward_spooled_records"), 5)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """A syslog collector for the forwarding tests: a TCP listener on loopback reading RFC 6587
 octet-counted frames (what netd's tcp:// sends), in a thread. It can be stopped and started
 again on the same port (a collector outage), or made to accept connections and never read them
-(a stuck collector)."""
+(a stuck collector). Given an ssl.SSLContext it is a TLS collector (RFC 5425)."""
 
 import socket
 import threading
@@ -9,8 +9,10 @@ import time
 
 
 class OctetCollector:
-    def __init__(self, reading=True):
+    def __init__(self, reading=True, tls=None):
         self.reading = reading
+        self.tls = tls
+        self.handshake_errors = []
         self.frames = []          # bodies, in arrival order
         self.connections = 0
         self._lock = threading.Lock()
@@ -67,6 +69,16 @@ class OctetCollector:
                 self._threads.append(thread)
 
     def _read(self, conn):
+        if self.tls is not None:
+            conn.settimeout(5)
+            try:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except (OSError, ValueError) as e:
+                with self._lock:
+                    self.handshake_errors.append(str(e))
+                conn.close()
+                return
+            self._sockets.append(conn)
         conn.settimeout(0.1)
         buffer = b""
         while not self._stop.is_set():
