@@ -217,7 +217,7 @@ void append_forward_frame(std::string& out, const ForwardContext& context,
         body += message.text;
     }
     char length[max_length_digits + 2];
-    const auto end = std::to_chars(length, length + max_length_digits, body.size()).ptr;
+    char* const end = std::to_chars(length, length + max_length_digits, body.size()).ptr;
     out.append(length, end);
     out += ' ';
     out += body;

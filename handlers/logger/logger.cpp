@@ -73,7 +73,7 @@ std::optional<ForwardOptions> parse_forward_options(const config::ServiceConfig&
     const auto spool = text("forward_spool");
     const auto spool_max = parse_option(service, "forward_spool_max", [](const std::string& v) {
         const std::uint64_t size = parse_size(v);
-        if (size < 64 * 1024) {
+        if (size < std::uint64_t{64} * 1024) {
             throw config::ValueError("'" + v + "' is too small: the spool needs at least 64 KiB");
         }
         return size;
