@@ -179,9 +179,12 @@ bool Spool::append(std::string_view frames) {
     }
     for (;;) {
         ::flock(append_fd_, LOCK_SH);
+        // Still the newest, and not dropped (segments are dropped oldest first, so one after it
+        // cannot be gone while it is there): maintenance waits for this lock before moving on.
         struct stat st {};
-        if (::stat(segment_path(append_segment_ + 1).c_str(), &st) != 0) {
-            break;  // still the newest: maintenance waits for this lock before moving on
+        if (::fstat(append_fd_, &st) == 0 && st.st_nlink > 0 &&
+            ::stat(segment_path(append_segment_ + 1).c_str(), &st) != 0) {
+            break;
         }
         ::flock(append_fd_, LOCK_UN);
         if (!open_newest()) {
