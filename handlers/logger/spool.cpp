@@ -291,6 +291,12 @@ SpoolCount Spool::maintain() {
         if (total <= max_bytes_ || segment >= newest_) {
             break;
         }
+        // Held exclusively while counted and removed: a writer still inside it (a fork child
+        // that has not seen the newer segments yet) finishes first, and is counted.
+        const int fd = ::open(segment_path(segment).c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            ::flock(fd, LOCK_EX);
+        }
         if (segment >= confirmed_.segment) {
             const SpoolCount part =
                 count(segment, segment == confirmed_.segment ? confirmed_.offset : 0);
@@ -298,6 +304,9 @@ SpoolCount Spool::maintain() {
             dropped.bytes += part.bytes;
         }
         ::unlink(segment_path(segment).c_str());
+        if (fd >= 0) {
+            ::close(fd);
+        }
         total -= size;
         oldest_ = segment + 1;
     }
