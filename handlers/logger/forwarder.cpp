@@ -363,7 +363,7 @@ void Forwarder::send_loop() {
         confirm();  // what the collector answered before it went counts
         up = false;
         counters_->set(metrics::connected, 0);
-        if (down_why.empty()) {
+        if (down_why.empty() && !stopping_) {
             down_since = Clock::now();
             down_why = why.empty() ? "closed" : why;
             BOOST_LOG_TRIVIAL(warning) << "[" << service_ << "] forward to " << url << ": down ("
