@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "core/write_all.hpp"
 #include "handlers/logger/forward_record.hpp"
 
 namespace netd {
@@ -41,23 +42,6 @@ std::uint64_t segment_number(std::string_view name) {
 std::uint64_t file_size(int fd) {
     struct stat st {};
     return ::fstat(fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
-}
-
-bool append_whole(int fd, std::string_view bytes) {
-    while (!bytes.empty()) {
-        const ssize_t n = ::write(fd, bytes.data(), bytes.size());
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            if (n == 0) {
-                errno = EIO;
-            }
-            return false;
-        }
-        bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
 }
 
 void close_fd(int& fd) {
@@ -191,7 +175,8 @@ bool Spool::append(std::string_view frames) {
             return false;
         }
     }
-    const bool ok = append_whole(append_fd_, frames);
+    std::string_view rest = frames;
+    const bool ok = write_all(append_fd_, rest);
     const int saved = errno;
     ::flock(append_fd_, LOCK_UN);
     errno = saved;
