@@ -3,6 +3,7 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <cstdint>
 #include <cstdio>
 
 namespace netd {
@@ -75,6 +76,34 @@ int month_of(std::string_view name) {
     return -1;
 }
 
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (month 1 to 12).
+std::int64_t days_from_civil(std::int64_t year, unsigned month, unsigned day) {
+    year -= month <= 2 ? 1 : 0;
+    const std::int64_t era = (year >= 0 ? year : year - 399) / 400;
+    const auto year_of_era = static_cast<unsigned>(year - era * 400);
+    const unsigned day_of_year = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+    const unsigned day_of_era =
+        year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    return era * 146097 + static_cast<std::int64_t>(day_of_era) - 719468;
+}
+
+/// netd's local year and UTC offset, read once a second per thread.
+struct LocalNow {
+    std::time_t second = -1;
+    std::int64_t year = 1970;
+    long offset = 0;  ///< seconds east of UTC
+};
+
+const LocalNow& local_now(std::time_t now) {
+    thread_local LocalNow local;
+    if (local.second != now) {
+        std::tm tm{};
+        localtime_r(&now, &tm);
+        local = {now, tm.tm_year + 1900, tm.tm_gmtoff};
+    }
+    return local;
+}
+
 /// A decimal number that is all of text, or -1.
 int number_of(std::string_view text) {
     int value = 0;
@@ -125,28 +154,25 @@ bool append_bsd_as_rfc3339(std::string& out, std::string_view text, std::time_t 
     if (month < 0 || day < 1 || hms[0] < 0 || hms[1] < 0 || hms[2] < 0) {
         return false;
     }
-    std::tm local{};
-    localtime_r(&now, &local);
-    const auto time_in = [&](int tm_year) {
-        std::tm stamp{};
-        stamp.tm_year = tm_year;
-        stamp.tm_mon = month;
-        stamp.tm_mday = day;
-        stamp.tm_hour = hms[0];
-        stamp.tm_min = hms[1];
-        stamp.tm_sec = hms[2];
-        stamp.tm_isdst = -1;
-        return std::mktime(&stamp);
+    // The sender's wall clock, read as netd's local time: seconds as if it were UTC, then
+    // shifted by netd's UTC offset now (mktime would do the same, but it re-reads the time zone
+    // on every call, which is neither cheap nor safe beside other threads' localtime_r).
+    const LocalNow& local = local_now(now);
+    const auto seconds_in = [&](std::int64_t in_year) {
+        return days_from_civil(in_year, static_cast<unsigned>(month) + 1,
+                               static_cast<unsigned>(day)) *
+                   86400 +
+               hms[0] * 3600 + hms[1] * 60 + hms[2];
     };
-    std::time_t when = time_in(year > 0 ? year - 1900 : local.tm_year);
-    if (year <= 0 && when > now + 86400) {
-        when = time_in(local.tm_year - 1);  // December's records read in January: last year's
+    std::int64_t when = seconds_in(year > 0 ? year : local.year);
+    if (year <= 0 && when > now + local.offset + 86400) {
+        when = seconds_in(local.year - 1);  // December's records read in January: last year's
     }
-    if (when == static_cast<std::time_t>(-1)) {
+    const auto wall = static_cast<std::time_t>(when);
+    std::tm normal{};
+    if (gmtime_r(&wall, &normal) == nullptr) {
         return false;
     }
-    std::tm normal{};
-    localtime_r(&when, &normal);
     char text_out[40];
     std::strftime(text_out, sizeof(text_out), "%Y-%m-%dT%H:%M:%S", &normal);
     out += text_out;
@@ -154,7 +180,7 @@ bool append_bsd_as_rfc3339(std::string& out, std::string_view text, std::time_t 
         out += '.';
         out += fraction;
     }
-    const long offset = normal.tm_gmtoff / 60;
+    const long offset = local.offset / 60;
     if (offset == 0) {
         out += 'Z';
     } else {

@@ -152,6 +152,9 @@ std::string Forwarder::start() {
     }
     started_ = true;
     users_ = 1;
+    // Boost.Log makes its global logger on first use; made here, before the threads that log,
+    // it is not made by two threads at once.
+    boost::log::trivial::logger::get();
     spooler_ = std::thread([this] { spool_loop(); });
     sender_ = std::thread([this] { send_loop(); });
     return {};
