@@ -50,16 +50,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from clients import HAVE_UTIL_LINUX_LOGGER, LOGGER, NEED_LOGGER  # noqa: E402
 from log_records import unescape_netd  # noqa: E402
 from netd_harness import (  # noqa: E402
-    Netd, NetdProcess, clean_env, count_lines, shared_netd, tcp_connect, udp_socket,
-    unixgram_socket,
+    Netd, clean_env, count_lines, shared_netd, tcp_connect, udp_socket, unixgram_socket,
 )
+from rsyslog_collector import RSYSLOGD, RsyslogProcess  # noqa: E402
 
 CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "syslog_corpus.txt")
 SENDER = "127.0.0.2"          # no message in the corpus names this host
 WAIT = 10.0                   # seconds, for either server to write what it was sent
 BATCH = 25                    # datagrams in flight at most: no receive buffer overflows
-RSYSLOGD = shutil.which("rsyslogd") or next(
-    (p for p in ("/usr/sbin/rsyslogd", "/sbin/rsyslogd") if os.access(p, os.X_OK)), None)
 
 MAIN_FIELDS = ("facility", "severity", "host", "app", "message")
 EXTRA_FIELDS = ("procid", "msgid", "sd", "timestamp")
@@ -290,7 +288,7 @@ def read_lines(path):
         return f.read().split(b"\n")[:-1]
 
 
-class Rsyslogd(NetdProcess):
+class Rsyslogd(RsyslogProcess):
     """rsyslogd in the foreground on free loopback ports, its files in a temporary directory."""
 
     PROBE = b"<13>1 - - netd-probe - - - ready?"
@@ -298,12 +296,8 @@ class Rsyslogd(NetdProcess):
     def __init__(self):
         self.udp_port = free_port("udp")
         self.tcp_port = free_port("tcp")
-        super().__init__(
-            lambda tmp: RSYSLOG_CONFIG.format(tmp=tmp, udp_port=self.udp_port,
-                                              tcp_port=self.tcp_port),
-            ["-n", "-f", "{tmp}/rsyslog.conf", "-i", "{tmp}/rsyslogd.pid"],
-            config_name="rsyslog.conf", pass_config=False, binary=RSYSLOGD,
-            setup=lambda tmp: os.mkdir(os.path.join(tmp, "work")))
+        super().__init__(lambda tmp: RSYSLOG_CONFIG.format(tmp=tmp, udp_port=self.udp_port,
+                                                           tcp_port=self.tcp_port))
 
     def start_and_wait(self):
         """Start, then send probes until one is written (bounded). None when ready, else why not."""
