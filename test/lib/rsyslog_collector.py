@@ -81,6 +81,26 @@ def accepts(port, host="127.0.0.1"):
         return False
 
 
+class LineCounter:
+    """How many complete lines the file at path holds, read incrementally: cheap to call in a
+    loop while the file grows (0 while it does not exist)."""
+
+    def __init__(self, path):
+        self.path = path
+        self._offset = 0
+        self._lines = 0
+
+    def count(self):
+        with contextlib.suppress(FileNotFoundError):
+            with open(self.path, "rb") as f:
+                f.seek(self._offset)
+                data = f.read()
+            end = data.rfind(b"\n") + 1
+            self._lines += data.count(b"\n", 0, end)
+            self._offset += end
+        return self._lines
+
+
 class RsyslogProcess(NetdProcess):
     """rsyslogd in the foreground with the configuration config(tmpdir) returns; its work
     directory is {tmp}/work."""
@@ -173,12 +193,11 @@ class Collector(RsyslogProcess):
                          % (certs.path("ca.pem"), certs.path("server.pem"),
                             certs.path("server.key")))
         auth = "x509/certvalid" if client_auth else "anon"
-        self._offset = 0
-        self._lines = 0
         super().__init__(lambda tmp: COLLECTOR_CONFIG.format(
             tmp=tmp, tls_files=tls_files, template=FIELDS_TEMPLATE,
             main_queue='main_queue(queue.type="Direct")' if durable else "",
             input=INPUTS[transport].format(port=self.port, auth=auth)))
+        self._counter = LineCounter(self.file)
 
     @property
     def url(self):
@@ -190,6 +209,8 @@ class Collector(RsyslogProcess):
 
     def start(self, timeout=START_TIMEOUT):
         """Starts rsyslogd and waits until it listens; AssertionError saying why if it does not."""
+        with contextlib.suppress(FileNotFoundError):  # left by a SIGKILLed one
+            os.unlink(self.path("rsyslogd.pid"))
         super().start()
         why = self.wait_listening(self.port, timeout)
         if why is not None:
@@ -198,14 +219,7 @@ class Collector(RsyslogProcess):
 
     def count(self):
         """Records in the file so far (read incrementally: cheap to call in a loop)."""
-        with contextlib.suppress(FileNotFoundError):
-            with open(self.file, "rb") as f:
-                f.seek(self._offset)
-                data = f.read()
-            end = data.rfind(b"\n") + 1
-            self._lines += data.count(b"\n", 0, end)
-            self._offset += end
-        return self._lines
+        return self._counter.count()
 
     def wait_count(self, n, timeout, progress_timeout=None):
         """Until the file holds at least n records; False if timeout passes first, or
