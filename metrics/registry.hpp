@@ -28,6 +28,7 @@ enum class Family : std::uint8_t {
     server,      ///< the daemon: ServerValue values
     programs,    ///< one exec service: ProgramValue values
     exits,       ///< one exec service and outcome (ok, error, signal): ExitValue values
+    forward,     ///< one logger service's forwarding destination: ForwardValue values
     loop,        ///< one event loop of the daemon: LoopValue values (the last family)
 };
 
@@ -78,6 +79,20 @@ enum ProgramValue : std::size_t {
 /// Values of an exits row.
 enum ExitValue : std::size_t {
     exited,  ///< programs that exited this way
+};
+
+/// Values of a forward row.
+enum ForwardValue : std::size_t {
+    forwarded_records,  ///< records the collector has (see forward_transport.hpp for what counts)
+    forwarded_bytes,
+    spooled_records,  ///< waiting in the spool now (set by the sender)
+    spooled_bytes,    ///< waiting in the spool now (set by the sender)
+    forward_dropped,  ///< dropped, oldest first, past forward_spool_max
+    reconnects,       ///< connections made after one was lost
+    connected,        ///< 1 while connected to the collector
+    appended,         ///< records written to the spool by any process (not rendered)
+    appended_bytes,   ///< their bytes (not rendered)
+    dropped_bytes,    ///< bytes of the dropped records (not rendered)
 };
 
 /// Values of the server row.

@@ -3,10 +3,15 @@
 #include <array>
 #include <atomic>
 #include <boost/log/trivial.hpp>
+#include <cctype>
 #include <chrono>
+#include <ctime>
+#include <optional>
 #include <utility>
 
 #include "core/throttle.hpp"
+#include "handlers/logger/forward_record.hpp"
+#include "handlers/logger/forwarder.hpp"
 #include "handlers/logger/log_file.hpp"
 #include "handlers/logger/log_record.hpp"
 #include "handlers/logger/octet_framer.hpp"
@@ -15,20 +20,101 @@ namespace netd {
 
 namespace {
 
-constexpr std::array<config::KeySpec, 6> logger_keys{{
+constexpr std::array<config::KeySpec, 12> logger_keys{{
     {"file", "", "the log file (required)"},
     {"format", "text", "text | json: one record per line"},
     {"flush_interval", "1000", "ms: every accepted record is in the file within this time"},
     {"fsync", "false", "fdatasync after every batch"},
     {"rotate_size", "0", "bytes: rotate the file when it reaches this size; 0 = never"},
     {"max_files", "5", "rotated files kept (FILE.1 newest)"},
+    {"forward", "",
+     "tcp://HOST:PORT | tls://HOST:PORT | relp://HOST:PORT: also send every record there"},
+    {"forward_spool", "", "directory where forwarded records wait until the collector has them"},
+    {"forward_spool_max", "1GiB",
+     "bytes (K, M, G, KiB, MiB, GiB): past this the oldest are dropped"},
+    {"forward_ca", "", "tls://: PEM file of the CAs the collector's certificate must be signed by"},
+    {"forward_cert", "", "tls://: PEM client certificate to present to the collector"},
+    {"forward_key", "", "tls://: PEM key of forward_cert"},
 }};
+
+/// A size: a number of bytes with an optional K, M, G (or KiB, MiB, GiB, KB, MB, GB: all
+/// powers of 1024) after it, a space between allowed.
+std::uint64_t parse_size(std::string_view text) {
+    const auto unit_at = text.find_first_not_of("0123456789");
+    const std::string_view digits = text.substr(0, unit_at);
+    std::string_view unit =
+        unit_at == std::string_view::npos ? std::string_view{} : config::trim(text.substr(unit_at));
+    std::uint64_t scale = 1;
+    if (!unit.empty()) {
+        const char first = static_cast<char>(std::toupper(static_cast<unsigned char>(unit[0])));
+        const std::string_view tail = unit.substr(1);
+        if ((first != 'K' && first != 'M' && first != 'G') ||
+            (!tail.empty() && tail != "iB" && tail != "B" && tail != "ib" && tail != "b")) {
+            throw config::ValueError("'" + std::string(text) +
+                                     "' is not a size (bytes, or a number with K, M or G)");
+        }
+        scale = first == 'K' ? 1024 : first == 'M' ? 1024 * 1024 : 1024 * 1024 * 1024;
+    }
+    const std::uint64_t number = config::parse_unsigned(digits, 0, UINT64_MAX / scale);
+    return number * scale;
+}
+
+/// The forward_* keys, when forward is set.
+std::optional<ForwardOptions> parse_forward_options(const config::ServiceConfig& service) {
+    const auto destination = parse_option(service, "forward", [](const std::string& v) {
+        return v.empty() ? std::optional<ForwardDestination>{}
+                         : std::optional{parse_forward_destination(v)};
+    });
+    const auto text = [&](const char* key) {
+        return parse_option(service, key, [](const std::string& v) { return v; });
+    };
+    ForwardTlsFiles tls{
+        .ca = text("forward_ca"), .cert = text("forward_cert"), .key = text("forward_key")};
+    const auto spool = text("forward_spool");
+    const auto spool_max = parse_option(service, "forward_spool_max", [](const std::string& v) {
+        const std::uint64_t size = parse_size(v);
+        if (size < 64 * 1024) {
+            throw config::ValueError("'" + v + "' is too small: the spool needs at least 64 KiB");
+        }
+        return size;
+    });
+    if (!destination) {
+        for (const char* key : {"forward_spool", "forward_ca", "forward_cert", "forward_key"}) {
+            if (!text(key).empty()) {
+                throw config::KeyError(key, "is set but forward is not");
+            }
+        }
+        return std::nullopt;
+    }
+    if (spool.empty()) {
+        throw config::KeyError("forward_spool",
+                               "is required with forward: the directory where records wait "
+                               "until the collector has them");
+    }
+    if (destination->scheme != ForwardDestination::Scheme::tls) {
+        for (const char* key : {"forward_ca", "forward_cert", "forward_key"}) {
+            if (!text(key).empty()) {
+                throw config::KeyError(key, "is for tls:// destinations only");
+            }
+        }
+    } else {
+        if (tls.cert.empty() != tls.key.empty()) {
+            throw config::KeyError(tls.cert.empty() ? "forward_cert" : "forward_key",
+                                   "forward_cert and forward_key go together");
+        }
+        // The files are read now, so that a bad one is a config error (and a failed reload).
+        make_forward_transport(*destination, tls, ForwardStop{});
+    }
+    return ForwardOptions{
+        .destination = *destination, .tls = tls, .spool = spool, .spool_max = spool_max};
+}
 
 struct LoggerOptions {
     std::string service;
     RecordFormat format = RecordFormat::text;
     std::size_t max_line = 0;
     LogFileOptions file;
+    std::optional<ForwardOptions> forward;
 };
 
 LoggerOptions parse_logger_options(const config::ServiceConfig& service) {
@@ -60,15 +146,25 @@ LoggerOptions parse_logger_options(const config::ServiceConfig& service) {
         static_cast<unsigned>(parse_option(service, "max_files", [](const std::string& v) {
             return config::parse_unsigned(v, 1, 1000);
         }));
+    options.forward = parse_forward_options(service);
     return options;
 }
 
 /// Per-thread scratch: records are formatted here and handed to the file once per read.
 struct RecordBuffer {
     std::string records;
-    std::string peer;  ///< a datagram's sender, written here rather than in a new string
+    std::string frames;  ///< the same records as forwarded frames, when forwarding
+    std::string peer;    ///< a datagram's sender, written here rather than in a new string
+    std::string origin;  ///< a datagram sender's IP, for forwarded frames
     ReceivedClock clock;
 };
+
+/// A client's IP for [origin ip=...], or "" for a Unix client.
+void append_origin(std::string& out, const Peer& peer) {
+    if (peer.transport == Transport::tcp || peer.transport == Transport::udp) {
+        out += peer.address.to_string();
+    }
+}
 
 RecordBuffer& record_buffer() {
     thread_local RecordBuffer buffer;
@@ -91,7 +187,8 @@ class LoggerSession final : public StreamSession {
     void record(Frame frame);
 
     const LoggerHandler& handler_;
-    std::string peer_;  ///< written once, for every record of the connection
+    std::string peer_;    ///< written once, for every record of the connection
+    std::string origin_;  ///< the client's IP (forwarded frames), "" for a Unix client
     PeerCredentials credentials_;
     OctetCountFramer framer_;
 };
@@ -99,7 +196,10 @@ class LoggerSession final : public StreamSession {
 class LoggerHandler final : public Handler {
   public:
     explicit LoggerHandler(LoggerOptions options)
-        : options_(std::move(options)), file_(LogFile::for_path(options_.file)) {}
+        : options_(std::move(options)),
+          file_(LogFile::for_path(options_.file)),
+          forwarder_(options_.forward ? Forwarder::for_spool(*options_.forward, options_.service)
+                                      : nullptr) {}
     LoggerHandler(const LoggerHandler&) = delete;
     LoggerHandler& operator=(const LoggerHandler&) = delete;
     /// A handler a reload replaced goes when its last connection does; the file's writer goes
@@ -118,6 +218,20 @@ class LoggerHandler final : public Handler {
             throw config::KeyError("file", why);
         }
         started_ = true;
+        if (forwarder_) {
+            if (const auto key = forwarder_->stage(*options_.forward); !key.empty()) {
+                stop();
+                throw config::KeyError(key, "differs from the " + std::string(key) +
+                                                " of another service using the spool " +
+                                                options_.forward->spool);
+            }
+            forward_staged_ = true;
+            if (auto why = forwarder_->start(); !why.empty()) {
+                stop();
+                throw config::KeyError("forward_spool", why);
+            }
+            forward_started_ = true;
+        }
         // Here, not in the constructor: validation (--check-config) builds handlers too.
         counters_ =
             &metrics::row(metrics::Family::logger, metrics::label("service", options_.service));
@@ -125,6 +239,9 @@ class LoggerHandler final : public Handler {
     void commit() override {
         if (std::exchange(staged_, false)) {
             file_->commit();
+        }
+        if (std::exchange(forward_staged_, false)) {
+            forwarder_->commit();
         }
     }
     void reopen() override { file_->reopen(); }
@@ -135,8 +252,19 @@ class LoggerHandler final : public Handler {
         if (std::exchange(started_, false)) {
             file_->stop();
         }
+        if (std::exchange(forward_staged_, false)) {
+            forwarder_->unstage();
+        }
+        if (std::exchange(forward_started_, false)) {
+            forwarder_->stop();
+        }
     }
-    void enter_child() override { file_->enter_child(); }
+    void enter_child() override {
+        file_->enter_child();
+        if (forwarder_) {
+            forwarder_->enter_child();
+        }
+    }
 
     std::unique_ptr<StreamSession> open_session(const Peer& peer) override {
         return std::make_unique<LoggerSession>(*this, peer);
@@ -145,28 +273,54 @@ class LoggerHandler final : public Handler {
     void datagram(std::string_view bytes, const Peer& peer, Output& /*out*/) override {
         auto& buffer = record_buffer();
         buffer.records.clear();
+        buffer.frames.clear();
         buffer.peer.clear();
+        buffer.origin.clear();
         peer.append_to(buffer.peer);
-        format(buffer.records, buffer.peer, peer.credentials, strip_datagram_framing(bytes), false);
+        append_origin(buffer.origin, peer);
+        format(buffer, buffer.peer, buffer.origin, peer.credentials, strip_datagram_framing(bytes),
+               false);
         if (file_->try_append(buffer.records)) {
             counters_->add(metrics::records);
+            forward(buffer.frames, 1);
         } else {
             note_dropped();
         }
     }
 
-    /// Appends the record of one message from peer (its text, its credentials) to records.
-    void format(std::string& records, std::string_view peer, const PeerCredentials& credentials,
-                std::string_view message, bool truncated) const {
-        auto& clock = record_buffer().clock;
+    /// Appends the record of one message from peer (its text, its credentials, its IP for
+    /// forwarding) to buffer.records, and when forwarding its frame to buffer.frames.
+    void format(RecordBuffer& buffer, std::string_view peer, std::string_view origin,
+                const PeerCredentials& credentials, std::string_view message,
+                bool truncated) const {
         const std::string_view kept =
             message.substr(0, std::min(message.size(), options_.max_line));
-        append_record(records, options_.format,
-                      RecordContext{.received = clock.now(),
+        const SyslogMessage parsed = parse_syslog(kept);
+        const std::string_view received = buffer.clock.now();
+        append_record(buffer.records, options_.format,
+                      RecordContext{.received = received,
                                     .peer = peer,
                                     .service = options_.service,
                                     .credentials = credentials},
-                      parse_syslog(kept), truncated || kept.size() < message.size());
+                      parsed, truncated || kept.size() < message.size());
+        if (forwarder_) {
+            append_forward_frame(
+                buffer.frames,
+                ForwardContext{.received = received,
+                               .origin_ip = origin,
+                               .fallback_host = origin.empty()
+                                                    ? std::string_view(forwarder_->hostname())
+                                                    : origin,
+                               .now = std::time(nullptr)},
+                parsed);
+        }
+    }
+
+    /// Hands count frames to the forwarder, when forwarding.
+    void forward(std::string_view frames, std::uint64_t count) const {
+        if (forwarder_) {
+            forwarder_->append(frames, count);
+        }
     }
 
     LogFile& file() const { return *file_; }
@@ -205,8 +359,11 @@ class LoggerHandler final : public Handler {
 
     LoggerOptions options_;
     std::shared_ptr<LogFile> file_;
-    bool staged_ = false;   ///< options_.file waits in file_ for this configuration's commit
-    bool started_ = false;  ///< a user of file_ until stopped
+    std::shared_ptr<Forwarder> forwarder_;  ///< null unless forward is set
+    bool staged_ = false;          ///< options_.file waits in file_ for this configuration's commit
+    bool started_ = false;         ///< a user of file_ until stopped
+    bool forward_staged_ = false;  ///< as staged_, for forwarder_
+    bool forward_started_ = false;      ///< as started_, for forwarder_
     metrics::Row* counters_ = nullptr;  ///< from start()
     std::atomic<std::uint64_t> dropped_ = 0;
     /// Drop warnings, at most once a second (datagrams may come from several threads).
@@ -217,7 +374,9 @@ LoggerSession::LoggerSession(const LoggerHandler& handler, const Peer& peer)
     : handler_(handler),
       peer_(peer.to_string()),
       credentials_(peer.credentials),
-      framer_(handler.max_line()) {}
+      framer_(handler.max_line()) {
+    append_origin(origin_, peer);
+}
 
 void LoggerSession::handle(std::string_view bytes, Output& /*out*/) {
     record([&](const auto& on_message) { framer_.feed(bytes, on_message); });
@@ -231,14 +390,16 @@ template <class Frame>
 void LoggerSession::record(Frame frame) {
     auto& buffer = record_buffer();
     buffer.records.clear();
+    buffer.frames.clear();
     std::uint64_t count = 0;
     frame([&](std::string_view message, bool truncated) {
-        handler_.format(buffer.records, peer_, credentials_, message, truncated);
+        handler_.format(buffer, peer_, origin_, credentials_, message, truncated);
         ++count;
     });
     if (count > 0) {
         handler_.file().append(buffer.records);
         handler_.counted(count);
+        handler_.forward(buffer.frames, count);
     }
 }
 

@@ -1,0 +1,493 @@
+#include "handlers/logger/forwarder.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <boost/log/trivial.hpp>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <vector>
+
+#include "handlers/logger/forward_record.hpp"
+
+namespace netd {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+/// How long the spooler lets a batch fill before writing it (as the log file does).
+constexpr milliseconds linger{10};
+/// How often the spooler looks at the spool's size when nothing comes, and the sender for
+/// records fork-mode children wrote (they do not wake it) and for acknowledgements.
+constexpr milliseconds idle_tick{100};
+/// Reconnect backoff: doubles from the first to the last.
+constexpr milliseconds first_backoff{100};
+constexpr milliseconds last_backoff{10'000};
+/// How long a stopping sender waits for the collector to confirm what it sent.
+constexpr milliseconds settle_time{1000};
+/// The most the sender reads from the spool and sends at once.
+constexpr std::size_t send_chunk = std::size_t{256} * 1024;
+
+std::string local_hostname() {
+    char name[256] = {};
+    if (::gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') {
+        return "localhost";
+    }
+    return name;
+}
+
+}  // namespace
+
+std::shared_ptr<Forwarder> Forwarder::for_spool(const ForwardOptions& options,
+                                                std::string_view service) {
+    static std::mutex mutex;
+    static std::map<std::string, std::weak_ptr<Forwarder>> forwarders;
+    const std::lock_guard lock(mutex);
+    auto& slot = forwarders[options.spool];
+    auto forwarder = slot.lock();
+    if (!forwarder) {
+        forwarder = std::make_shared<Forwarder>(options, std::string(service));
+        slot = forwarder;
+    }
+    return forwarder;
+}
+
+Forwarder::Forwarder(ForwardOptions options, std::string service)
+    : options_(std::move(options)),
+      service_(std::move(service)),
+      hostname_(local_hostname()),
+      spool_(options_.spool, options_.spool_max) {}
+
+Forwarder::~Forwarder() {
+    stopping_ = true;
+    relp_stop_ = 1;
+    if (stop_fd_ >= 0) {
+        const std::uint64_t one = 1;
+        (void)::write(stop_fd_, &one, sizeof(one));
+    }
+    spooler_wake_.notify_all();
+    sender_wake_.notify_all();
+    if (spooler_.joinable()) {
+        spooler_.join();
+    }
+    if (sender_.joinable()) {
+        sender_.join();
+    }
+    if (stop_fd_ >= 0) {
+        ::close(stop_fd_);
+    }
+}
+
+std::string_view Forwarder::stage(const ForwardOptions& options) {
+    const std::lock_guard lock(mutex_);
+    if (staging_ > 0) {
+        if (!(staged_.destination == options.destination)) {
+            return "forward";
+        }
+        if (!(staged_.tls == options.tls)) {
+            return "forward_ca";
+        }
+        if (staged_.spool_max != options.spool_max) {
+            return "forward_spool_max";
+        }
+    }
+    staged_ = options;
+    ++staging_;
+    return {};
+}
+
+void Forwarder::commit() {
+    const std::lock_guard lock(mutex_);
+    if (staging_ == 0) {
+        return;
+    }
+    staging_ = 0;
+    if (!(staged_.destination == options_.destination) || !(staged_.tls == options_.tls)) {
+        reconfigured_ = true;
+        sender_wake_.notify_one();
+    }
+    options_ = staged_;
+    spool_.set_max_bytes(options_.spool_max);
+}
+
+void Forwarder::unstage() {
+    const std::lock_guard lock(mutex_);
+    if (staging_ > 0) {
+        --staging_;
+    }
+}
+
+std::string Forwarder::start() {
+    const std::lock_guard lock(mutex_);
+    if (started_) {
+        ++users_;
+        return {};
+    }
+    if (auto why = spool_.open(); !why.empty()) {
+        return why;
+    }
+    stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (stop_fd_ < 0) {
+        return std::string("eventfd: ") + std::strerror(errno);
+    }
+    counters_ = &metrics::row(metrics::Family::forward,
+                              metrics::label("destination", options_.destination.url));
+    // Before any process can append: what an earlier netd left is waiting too.
+    const SpoolCount waiting = spool_.waiting();
+    counters_->set(metrics::appended, counters_->get(metrics::forwarded_records) +
+                                          counters_->get(metrics::forward_dropped) +
+                                          waiting.records);
+    counters_->set(metrics::appended_bytes, counters_->get(metrics::forwarded_bytes) +
+                                                counters_->get(metrics::dropped_bytes) +
+                                                waiting.bytes);
+    counters_->set(metrics::spooled_records, waiting.records);
+    counters_->set(metrics::spooled_bytes, waiting.bytes);
+    if (waiting.records > 0) {
+        BOOST_LOG_TRIVIAL(info) << "[" << service_ << "] forward to " << options_.destination.url
+                                << ": " << waiting.records << " records from before are waiting in "
+                                << spool_.dir();
+    }
+    started_ = true;
+    users_ = 1;
+    spooler_ = std::thread([this] { spool_loop(); });
+    sender_ = std::thread([this] { send_loop(); });
+    return {};
+}
+
+void Forwarder::stop() {
+    if (child_) {
+        return;
+    }
+    {
+        const std::lock_guard lock(mutex_);
+        if (users_ == 0 || --users_ > 0) {
+            return;
+        }
+        stopping_ = true;
+        relp_stop_ = 1;
+    }
+    spooler_wake_.notify_all();
+    spooler_.join();  // the spooler writes what is queued before it ends
+    const std::uint64_t one = 1;
+    (void)::write(stop_fd_, &one, sizeof(one));
+    sender_wake_.notify_all();
+    sender_.join();
+}
+
+void Forwarder::enter_child() {
+    child_ = true;
+    spool_.enter_child();
+}
+
+void Forwarder::append(std::string_view frames, std::uint64_t count) {
+    if (child_) {
+        if (spool_.append(frames)) {
+            counters_->add(metrics::appended, count);
+            counters_->add(metrics::appended_bytes, frames.size());
+        } else {
+            // No mutex here: a parent thread may have held it at the fork. Rare (a failing
+            // disk) and the child is short-lived, so each is logged.
+            counters_->add(metrics::forward_dropped, count);
+            counters_->add(metrics::dropped_bytes, frames.size());
+            BOOST_LOG_TRIVIAL(warning) << "[" << service_ << "] forward: dropped " << count
+                                       << " records: cannot write the spool " << spool_.dir()
+                                       << ": " << std::strerror(errno);
+        }
+        return;
+    }
+    {
+        const std::lock_guard lock(mutex_);
+        if (front_.size() + frames.size() <= refuse_above) {
+            const bool first = front_.empty();
+            front_.append(frames);
+            front_records_ += count;
+            if (first) {
+                spooler_wake_.notify_one();
+            }
+            return;
+        }
+    }
+    note_dropped(count, frames.size(), "the spool's disk is behind");
+}
+
+void Forwarder::note_dropped(std::uint64_t records, std::uint64_t bytes, std::string_view why) {
+    counters_->add(metrics::forward_dropped, records);
+    counters_->add(metrics::dropped_bytes, bytes);
+    const std::lock_guard lock(mutex_);
+    dropped_ += records;
+    const auto now = Clock::now();
+    if (now - last_drop_log_ >= std::chrono::seconds(1)) {
+        last_drop_log_ = now;
+        BOOST_LOG_TRIVIAL(warning) << "[" << service_ << "] forward to " << options_.destination.url
+                                   << ": dropped " << dropped_ << " records so far (" << why << ")";
+    }
+}
+
+bool Forwarder::write_batch() {
+    if (back_.empty()) {
+        return true;
+    }
+    if (!spool_.append(back_)) {
+        return false;
+    }
+    counters_->add(metrics::appended, back_records_);
+    counters_->add(metrics::appended_bytes, back_.size());
+    back_.clear();
+    back_records_ = 0;
+    sender_wake_.notify_one();
+    return true;
+}
+
+void Forwarder::spool_loop() {
+    std::unique_lock lock(mutex_);
+    bool failing = false;
+    for (;;) {
+        if (!stopping_) {
+            spooler_wake_.wait_for(lock, failing ? milliseconds(1000) : idle_tick,
+                                   [&] { return stopping_ || !front_.empty(); });
+            if (!front_.empty() && !stopping_) {
+                spooler_wake_.wait_for(lock, linger, [&] { return stopping_.load(); });
+            }
+        }
+        const bool last = stopping_;
+        // A batch the disk refused is retried as it is; what came meanwhile waits in front_.
+        if (back_.empty()) {
+            back_.swap(front_);
+            back_records_ = std::exchange(front_records_, 0);
+        }
+        lock.unlock();
+        bool ok = write_batch();
+        if (ok && last) {
+            lock.lock();
+            back_.swap(front_);
+            back_records_ = std::exchange(front_records_, 0);
+            lock.unlock();
+            ok = write_batch();
+        }
+        if (!ok && !failing) {
+            BOOST_LOG_TRIVIAL(error)
+                << "[" << service_ << "] forward: cannot write the spool " << spool_.dir() << ": "
+                << std::strerror(errno) << "; retrying every second";
+        } else if (ok && failing) {
+            BOOST_LOG_TRIVIAL(warning) << "[" << service_ << "] forward: writing the spool again";
+        }
+        failing = !ok;
+        const SpoolCount dropped = spool_.maintain();
+        if (dropped.records > 0) {
+            counters_->add(metrics::forward_dropped, dropped.records);
+            counters_->add(metrics::dropped_bytes, dropped.bytes);
+            BOOST_LOG_TRIVIAL(warning)
+                << "[" << service_ << "] forward to " << options_.destination.url
+                << ": spool past forward_spool_max: dropped "
+                << counters_->get(metrics::forward_dropped) << " oldest records so far";
+        }
+        lock.lock();
+        if (last) {
+            if (!ok) {
+                BOOST_LOG_TRIVIAL(error) << "[" << service_ << "] forward: stopping with "
+                                         << back_records_ + front_records_
+                                         << " records not spooled (they are in the log file)";
+            }
+            return;
+        }
+    }
+}
+
+void Forwarder::wait_for_records(milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    sender_wake_.wait_for(lock, timeout);
+}
+
+bool Forwarder::pause(milliseconds delay) {
+    std::unique_lock lock(mutex_);
+    return !sender_wake_.wait_for(lock, delay, [&] { return stopping_.load(); });
+}
+
+void Forwarder::send_loop() {
+    /// Frames sent and not yet confirmed, a batch a row.
+    struct Batch {
+        std::uint64_t frames;  ///< frames sent on this connection up to this batch's end
+        SpoolPlace end;
+        std::uint64_t records;
+        std::uint64_t bytes;
+    };
+    std::deque<Batch> in_flight;
+    std::unique_ptr<ForwardTransport> transport;
+    std::string url;
+    std::vector<char> buffer(send_chunk);
+    SpoolPlace place;      ///< where buffer's bytes start in the spool
+    std::size_t held = 0;  ///< bytes of the spool from place in buffer, not sent yet
+    std::uint64_t frames_sent = 0;
+    bool up = false;
+    bool ever_up = false;
+    std::string down_why;  ///< non-empty while down and logged
+    Clock::time_point down_since;
+    milliseconds backoff = first_backoff;
+
+    const auto confirm = [&] {
+        if (!up || in_flight.empty()) {
+            return;
+        }
+        const std::uint64_t confirmed = transport->confirmed();
+        SpoolPlace last;
+        bool moved = false;
+        while (!in_flight.empty() && in_flight.front().frames <= confirmed) {
+            counters_->add(metrics::forwarded_records, in_flight.front().records);
+            counters_->add(metrics::forwarded_bytes, in_flight.front().bytes);
+            last = in_flight.front().end;
+            moved = true;
+            in_flight.pop_front();
+        }
+        if (moved) {
+            spool_.confirm(last);
+        }
+    };
+    const auto lost = [&](const std::string& why) {
+        up = false;
+        counters_->set(metrics::connected, 0);
+        if (down_why.empty()) {
+            down_since = Clock::now();
+            down_why = why.empty() ? "closed" : why;
+            BOOST_LOG_TRIVIAL(warning) << "[" << service_ << "] forward to " << url << ": down ("
+                                       << down_why << "); records wait in " << spool_.dir();
+        }
+    };
+    const auto update_gauges = [&] {
+        const std::uint64_t gone =
+            counters_->get(metrics::forwarded_records) + counters_->get(metrics::forward_dropped);
+        const std::uint64_t appended = counters_->get(metrics::appended);
+        counters_->set(metrics::spooled_records, appended > gone ? appended - gone : 0);
+        const std::uint64_t gone_bytes =
+            counters_->get(metrics::forwarded_bytes) + counters_->get(metrics::dropped_bytes);
+        const std::uint64_t appended_bytes = counters_->get(metrics::appended_bytes);
+        counters_->set(metrics::spooled_bytes,
+                       appended_bytes > gone_bytes ? appended_bytes - gone_bytes : 0);
+    };
+
+    while (!stopping_) {
+        update_gauges();
+        if (!up) {
+            {
+                const std::lock_guard lock(mutex_);
+                if (reconfigured_ || !transport) {
+                    reconfigured_ = false;
+                    url = options_.destination.url;
+                    try {
+                        transport = make_forward_transport(options_.destination, options_.tls,
+                                                           ForwardStop{stop_fd_, &relp_stop_});
+                    } catch (const std::exception& e) {
+                        transport.reset();
+                        down_why = e.what();
+                    }
+                }
+            }
+            std::string why = transport ? transport->connect() : down_why;
+            if (!why.empty()) {
+                if (stopping_) {
+                    break;
+                }
+                lost(why);
+                if (!pause(backoff)) {
+                    break;
+                }
+                backoff = std::min(backoff * 2, last_backoff);
+                continue;
+            }
+            up = true;
+            backoff = first_backoff;
+            counters_->set(metrics::connected, 1);
+            if (ever_up) {
+                counters_->add(metrics::reconnects);
+            }
+            if (!down_why.empty()) {
+                BOOST_LOG_TRIVIAL(info)
+                    << "[" << service_ << "] forward to " << url << ": up again after "
+                    << std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - down_since)
+                           .count()
+                    << " s";
+                down_why.clear();
+            }
+            ever_up = true;
+            // Everything not confirmed goes again: what was in flight may be lost.
+            in_flight.clear();
+            frames_sent = 0;
+            place = spool_.confirmed();
+            held = 0;
+        }
+        {
+            const std::lock_guard lock(mutex_);
+            if (reconfigured_) {
+                up = false;
+                counters_->set(metrics::connected, 0);
+                continue;
+            }
+        }
+        if (place < spool_.confirmed()) {
+            place = spool_.confirmed();  // the spool dropped what was next
+            held = 0;
+        }
+        bool sealed = false;
+        const std::size_t got = spool_.read({place.segment, place.offset + held},
+                                            buffer.data() + held, buffer.size() - held, sealed);
+        held += got;
+        const std::string_view bytes(buffer.data(), held);
+        std::size_t used = 0;
+        std::uint64_t count = 0;
+        bool garbage = false;
+        const std::uint64_t most = transport->batch_frames();
+        while (count < most) {
+            const std::size_t length = frame_length(bytes.substr(used));
+            if (length == std::string_view::npos) {
+                garbage = true;
+                break;
+            }
+            if (length == 0) {
+                break;
+            }
+            used += length;
+            ++count;
+        }
+        if (count == 0) {
+            if (!garbage && held == buffer.size()) {
+                buffer.resize(buffer.size() * 2);  // one record larger than the buffer
+                continue;
+            }
+            if (garbage || (sealed && got == 0)) {
+                if (held > 0) {
+                    BOOST_LOG_TRIVIAL(warning)
+                        << "[" << service_ << "] forward: skipping the last " << held
+                        << " bytes of spool segment " << place.segment
+                        << ": no whole record (written by a netd that was killed?)";
+                }
+                place = spool_.next(place);
+                held = 0;
+                continue;
+            }
+            confirm();
+            wait_for_records(idle_tick);
+            continue;
+        }
+        if (auto why = transport->send(bytes.substr(0, used), count); !why.empty()) {
+            lost(why);
+            continue;
+        }
+        std::memmove(buffer.data(), buffer.data() + used, held - used);
+        held -= used;
+        place.offset += used;
+        frames_sent += count;
+        in_flight.push_back({frames_sent, place, count, used});
+        confirm();
+    }
+    if (up) {
+        transport->settle(settle_time);
+        confirm();
+    }
+    update_gauges();
+    counters_->set(metrics::connected, 0);
+}
+
+}  // namespace netd
