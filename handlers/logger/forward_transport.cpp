@@ -203,6 +203,30 @@ class StreamTransport final : public ForwardTransport {
         return confirmed_frames_;
     }
 
+    bool alive() override {
+        if (fd_ < 0) {
+            return false;
+        }
+        pollfd fd{fd_, POLLIN, 0};
+        if (::poll(&fd, 1, 0) <= 0) {
+            return true;
+        }
+        if ((fd.revents & (POLLERR | POLLHUP)) != 0) {
+            return false;
+        }
+        // A syslog collector sends nothing: readable means closed, or bytes to ignore.
+        char byte = 0;
+        const ssize_t n = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+            return false;
+        }
+        if (n > 0 && ssl_ == nullptr) {
+            char discard[4096];
+            (void)::recv(fd_, discard, sizeof(discard), MSG_DONTWAIT);
+        }
+        return true;
+    }
+
     void settle(std::chrono::milliseconds wait) override {
         const auto until = Clock::now() + wait;
         while (fd_ >= 0 && confirmed() < sent_frames_ && Clock::now() < until) {

@@ -327,6 +327,19 @@ void Forwarder::send_loop() {
     std::string down_why;  ///< non-empty while down and logged
     Clock::time_point down_since;
     milliseconds backoff = first_backoff;
+    Clock::time_point progress;  ///< when the collector last confirmed something
+
+    const auto update_gauges = [&] {
+        const std::uint64_t gone =
+            counters_->get(metrics::forwarded_records) + counters_->get(metrics::forward_dropped);
+        const std::uint64_t appended = counters_->get(metrics::appended);
+        counters_->set(metrics::spooled_records, appended > gone ? appended - gone : 0);
+        const std::uint64_t gone_bytes =
+            counters_->get(metrics::forwarded_bytes) + counters_->get(metrics::dropped_bytes);
+        const std::uint64_t appended_bytes = counters_->get(metrics::appended_bytes);
+        counters_->set(metrics::spooled_bytes,
+                       appended_bytes > gone_bytes ? appended_bytes - gone_bytes : 0);
+    };
 
     const auto confirm = [&] {
         if (!up || in_flight.empty()) {
@@ -344,6 +357,8 @@ void Forwarder::send_loop() {
         }
         if (moved) {
             spool_.confirm(last);
+            progress = Clock::now();
+            update_gauges();
         }
     };
     const auto lost = [&](const std::string& why) {
@@ -356,18 +371,6 @@ void Forwarder::send_loop() {
                                        << down_why << "); records wait in " << spool_.dir();
         }
     };
-    const auto update_gauges = [&] {
-        const std::uint64_t gone =
-            counters_->get(metrics::forwarded_records) + counters_->get(metrics::forward_dropped);
-        const std::uint64_t appended = counters_->get(metrics::appended);
-        counters_->set(metrics::spooled_records, appended > gone ? appended - gone : 0);
-        const std::uint64_t gone_bytes =
-            counters_->get(metrics::forwarded_bytes) + counters_->get(metrics::dropped_bytes);
-        const std::uint64_t appended_bytes = counters_->get(metrics::appended_bytes);
-        counters_->set(metrics::spooled_bytes,
-                       appended_bytes > gone_bytes ? appended_bytes - gone_bytes : 0);
-    };
-
     while (!stopping_) {
         update_gauges();
         if (!up) {
@@ -468,6 +471,17 @@ void Forwarder::send_loop() {
                 continue;
             }
             confirm();
+            if (!in_flight.empty()) {
+                if (!transport->alive()) {
+                    lost("the collector closed the connection");
+                    continue;
+                }
+                if (Clock::now() - progress > ForwardTransport::patience) {
+                    lost("nothing acknowledged in " +
+                         std::to_string(ForwardTransport::patience.count()) + " s");
+                    continue;
+                }
+            }
             wait_for_records(idle_tick);
             continue;
         }
@@ -479,6 +493,9 @@ void Forwarder::send_loop() {
         held -= used;
         place.offset += used;
         frames_sent += count;
+        if (in_flight.empty()) {
+            progress = Clock::now();  // the wait for an acknowledgement starts now
+        }
         in_flight.push_back({frames_sent, place, count, used});
         confirm();
     }

@@ -632,3 +632,48 @@ BOOST_AUTO_TEST_CASE(drain_delay_and_reuseport) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(forward_keys)
+
+const std::string logger_ini =
+    "[logger]\ntcp = 127.0.0.1:7514\nfile = /tmp/netd-unit-forward.log\n";
+
+BOOST_AUTO_TEST_CASE(forward_needs_a_spool_and_tls_files_only_for_tls) {
+    BOOST_TEST(error_of(logger_ini + "forward = tcp://127.0.0.1:514\n") ==
+               "FILE: [logger] forward_spool: is required with forward: the directory where "
+               "records wait until the collector has them");
+    BOOST_TEST(error_of(logger_ini + "forward = udp://127.0.0.1:514\nforward_spool = /tmp/s\n") ==
+               "FILE: [logger] forward: 'udp' is not a forwarding scheme (tcp, tls or relp)");
+    BOOST_TEST(error_of(logger_ini + "forward = tcp://127.0.0.1\nforward_spool = /tmp/s\n") ==
+               "FILE: [logger] forward: 'tcp://127.0.0.1' has no port (HOST:PORT)");
+    BOOST_TEST(error_of(logger_ini + "forward_spool = /tmp/s\n") ==
+               "FILE: [logger] forward_spool: is set but forward is not");
+    BOOST_TEST(error_of(logger_ini + "forward = relp://127.0.0.1:2514\nforward_spool = /tmp/s\n"
+                                     "forward_ca = /etc/ssl/certs/ca-certificates.crt\n") ==
+               "FILE: [logger] forward_ca: is for tls:// destinations only");
+    BOOST_TEST(error_of(logger_ini + "forward = tls://127.0.0.1:6514\nforward_spool = /tmp/s\n"
+                                     "forward_ca = /nonexistent/ca.pem\n")
+                   .starts_with("FILE: [logger] forward_ca: cannot use /nonexistent/ca.pem"));
+    BOOST_TEST(error_of(logger_ini + "forward = tls://127.0.0.1:6514\nforward_spool = /tmp/s\n"
+                                     "forward_cert = /tmp/c.pem\n") ==
+               "FILE: [logger] forward_key: forward_cert and forward_key go together");
+}
+
+BOOST_AUTO_TEST_CASE(spool_sizes_take_units) {
+    BOOST_TEST(error_of(logger_ini + "forward = tcp://127.0.0.1:514\nforward_spool = /tmp/s\n"
+                                     "forward_spool_max = 10 parsecs\n") ==
+               "FILE: [logger] forward_spool_max: '10 parsecs' is not a size (bytes, or a "
+               "number with K, M or G)");
+    BOOST_TEST(error_of(logger_ini + "forward = tcp://127.0.0.1:514\nforward_spool = /tmp/s\n"
+                                     "forward_spool_max = 1K\n") ==
+               "FILE: [logger] forward_spool_max: '1K' is too small: the spool needs at least "
+               "64 KiB");
+    for (const char* size : {"64KiB", "64 K", "10M", "2 GiB", "1048576"}) {
+        BOOST_CHECK_NO_THROW(load(logger_ini +
+                                  "forward = tcp://127.0.0.1:514\n"
+                                  "forward_spool = /tmp/s\nforward_spool_max = " +
+                                  size + "\n"));
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()

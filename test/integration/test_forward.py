@@ -1,0 +1,288 @@
+"""Integration tests: forwarding logger records (SPEC 10) to a collector over tcp://, in every
+mode (NETD_MODE). The collector is test/lib/octet_collector.py, a Python listener reading
+octet-counted frames; the real rsyslog is the peer in test/e2e/test_forward_rsyslog.py.
+
+Run: NETD_BIN=build/netd python3 test/integration/test_forward.py -v   (or through ctest)
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+
+from exposition import parse, wait_for  # noqa: E402
+from netd_harness import (  # noqa: E402
+    Netd, NetdProcess, count_lines, recv_until_eof, run_netd, tcp_connect, udp_socket,
+    wait_until,
+)
+from octet_collector import OctetCollector  # noqa: E402
+from tls_certs import certificates  # noqa: E402
+
+CONFIG = """\
+[logger]
+tcp = 127.0.0.1:0
+udp = 127.0.0.1:0
+file = {{tmp}}/netd.log
+flush_interval = 50
+forward = {scheme}://{collector}
+forward_spool = {spool}
+{extra}
+
+[stats]
+tcp = 127.0.0.1:0
+"""
+
+FRAME_RE = re.compile(rb'^<(\d+)>1 (\S+) (\S+) (\S+) (\S+) (\S+) (.*?\]|-)(?: (.*))?$', re.S)
+
+
+def config(collector, spool="{tmp}/spool", extra="", scheme="tcp"):
+    return CONFIG.format(collector=collector, spool=spool, extra=extra, scheme=scheme)
+
+
+def collector_tls(client_ca=None):
+    """A TLS collector's context: the test server certificate; client_ca: clients must present
+    a certificate it signed."""
+    certs = certificates()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certs.path("server.pem"), certs.path("server.key"))
+    if client_ca:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(certs.path(client_ca))
+    return context
+
+
+def scrape(netd):
+    with tcp_connect(netd.addr("stats", "tcp")) as s:
+        s.shutdown(socket.SHUT_WR)
+        return parse(recv_until_eof(s).decode())
+
+
+def forward_value(samples, name):
+    for (metric, labels), value in samples.items():
+        if metric == name and labels.startswith("destination="):
+            return value
+    raise AssertionError("no %s in the scrape" % name)
+
+
+def send_lines(addr, lines):
+    with tcp_connect(addr) as s:
+        s.sendall(b"".join(line + b"\n" for line in lines))
+
+
+def numbered(count, start=0, size=0):
+    """RFC 3164 lines with a number to find them by, padded to about size bytes."""
+    pad = b"." * max(0, size - 50)
+    return [b"<30>Oct 11 22:14:15 host%d app[%d]: record %d %s" % (i % 3, i, i, pad)
+            for i in range(start, start + count)]
+
+
+def numbers_in(frames):
+    found = set()
+    for frame in frames:
+        m = re.search(rb" record (\d+)", frame)
+        if m:
+            found.add(int(m.group(1)))
+    return found
+
+
+class Forwarding(unittest.TestCase):
+
+    def test_every_record_arrives_with_its_fields_and_origin(self):
+        with OctetCollector() as collector, Netd(config(collector.address)) as netd:
+            addr = netd.addr("logger", "tcp")
+            send_lines(addr, numbered(1000))
+            send_lines(addr, numbered(1000, start=1000))
+            udp = udp_socket()
+            self.addCleanup(udp.close)
+            udp.sendto(b"<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 "
+                       b"[exampleSDID@32473 iut=\"3\" eventSource=\"App\"] An event",
+                       netd.addr("logger", "udp"))
+            frames = collector.wait_for(2001)
+            self.assertEqual(len(frames), 2001, netd.describe())
+            self.assertEqual(numbers_in(frames), set(range(2000)))
+            for frame in frames:
+                m = FRAME_RE.match(frame)
+                self.assertIsNotNone(m, frame)
+                pri, stamp, host, app, procid, msgid, sd, msg = m.groups()
+                self.assertTrue(sd.endswith(b'[origin ip="127.0.0.1"]'), frame)
+                if app == b"evntslog":
+                    self.assertEqual((pri, stamp, host, procid, msgid, msg),
+                                     (b"165", b"2003-10-11T22:14:15.003Z",
+                                      b"mymachine.example.com", b"-", b"ID47", b"An event"))
+                    self.assertEqual(sd, b'[exampleSDID@32473 iut="3" eventSource="App"]'
+                                         b'[origin ip="127.0.0.1"]')
+                else:
+                    n = int(re.search(rb"record (\d+)", msg).group(1))
+                    self.assertEqual((pri, host, app, procid, msgid),
+                                     (b"30", b"host%d" % (n % 3), b"app", b"%d" % n, b"-"))
+                    self.assertRegex(stamp, rb"^\d{4}-10-11T22:14:15(Z|[+-]\d\d:\d\d)$")
+            self.assertTrue(wait_until(lambda: count_lines(netd.path("netd.log")) == 2001))
+            # Counted once the collector's kernel acknowledged the bytes, a moment later.
+            samples = wait_for(lambda: scrape(netd), lambda samples: forward_value(
+                samples, "netd_forward_records_total") == 2001)
+            self.assertEqual(forward_value(samples, "netd_forward_records_total"), 2001)
+            self.assertEqual(forward_value(samples, "netd_forward_spooled_records"), 0)
+            self.assertEqual(forward_value(samples, "netd_forward_connected"), 1)
+
+    def test_an_outage_loses_nothing_and_is_logged_once_each_way(self):
+        with OctetCollector() as collector, Netd(config(collector.address)) as netd:
+            addr = netd.addr("logger", "tcp")
+            send_lines(addr, numbered(100))
+            collector.wait_for(100)
+            collector.stop()
+            send_lines(addr, numbered(500, start=100))
+            netd.wait_for_line(r"forward to tcp://\S+: down \(")
+            time.sleep(1.0)  # several retries, still one line
+            samples = wait_for(lambda: scrape(netd), lambda samples: forward_value(
+                samples, "netd_forward_spooled_records") == 500)
+            self.assertEqual(forward_value(samples, "netd_forward_connected"), 0)
+            self.assertGreater(forward_value(samples, "netd_forward_spooled_records"), 0)
+            collector.start()
+            frames = collector.wait_for(600)
+            self.assertEqual(numbers_in(frames), set(range(600)))
+            netd.wait_for_line(r"forward to tcp://\S+: up again after")
+            self.assertEqual(sum("forward to tcp" in line and ": down (" in line
+                                 for line in netd.stderr_lines), 1, netd.stderr)
+            samples = wait_for(lambda: scrape(netd), lambda samples: forward_value(
+                samples, "netd_forward_spooled_records") == 0)
+            self.assertGreaterEqual(forward_value(samples, "netd_forward_reconnects_total"), 1)
+            self.assertEqual(forward_value(samples, "netd_forward_spooled_records"), 0)
+
+    def test_records_survive_sigkill(self):
+        spool = tempfile.mkdtemp(prefix="netd-spool-")
+        self.addCleanup(shutil.rmtree, spool, True)
+        collector = OctetCollector()
+        self.addCleanup(collector.stop)
+        collector.stop()  # down from the start: everything waits in the spool
+        first = NetdProcess(config(collector.address, spool=spool))
+        self.addCleanup(first.cleanup)
+        first.start()
+        self.assertEqual(first.wait_ready_or_exit(), "ready", first.describe())
+        from netd_harness import parse_listeners
+        addr = parse_listeners(first.stderr_lines)["logger"]["tcp"][0]
+        send_lines(addr, numbered(1000))
+        self.assertTrue(wait_until(lambda: count_lines(first.path("netd.log")) == 1000))
+        time.sleep(0.3)  # the spooler's batch is out of the process (in the page cache)
+        first.kill()
+        collector.start()
+        with Netd(config(collector.address, spool=spool)) as second:
+            second.wait_for_line(r"1000 records from before are waiting")
+            frames = collector.wait_for(1000)
+            self.assertEqual(numbers_in(frames), set(range(1000)))
+
+    def test_past_the_spool_limit_the_oldest_are_dropped_and_counted(self):
+        collector = OctetCollector()
+        self.addCleanup(collector.stop)
+        collector.stop()
+        with Netd(config(collector.address, extra="forward_spool_max = 256KiB")) as netd:
+            addr = netd.addr("logger", "tcp")
+            for start in range(0, 4000, 500):
+                send_lines(addr, numbered(500, start=start, size=300))
+            self.assertTrue(wait_until(lambda: count_lines(netd.path("netd.log")) == 4000),
+                            "the local file has every record")
+            samples = {}
+            for _ in range(50):
+                samples = scrape(netd)
+                if forward_value(samples, "netd_forward_records_dropped_total") > 0:
+                    break
+                time.sleep(0.1)
+            dropped = forward_value(samples, "netd_forward_records_dropped_total")
+            self.assertGreater(dropped, 0)
+            netd.wait_for_line(r"spool past forward_spool_max: dropped \d+ oldest records")
+            collector.start()
+            arrived = numbers_in(collector.wait_for(4000 - dropped))
+            self.assertEqual(len(arrived), 4000 - dropped)
+            # The oldest went: what arrived is the newest, ending with the last record.
+            self.assertEqual(arrived, set(range(4000 - len(arrived), 4000)))
+
+    def test_a_collector_that_never_reads_slows_nobody(self):
+        with OctetCollector(reading=False) as collector, \
+                Netd(config(collector.address)) as netd:
+            addr = netd.addr("logger", "tcp")
+            started = time.monotonic()
+            for start in range(0, 20000, 2000):
+                send_lines(addr, numbered(2000, start=start, size=1000))  # 20 MB
+            self.assertTrue(wait_until(lambda: count_lines(netd.path("netd.log")) == 20000,
+                                       timeout=20))
+            self.assertLess(time.monotonic() - started, 15)
+            samples = scrape(netd)
+            self.assertGreater(forward_value(samples, "netd_forward_spooled_records"), 0)
+            self.assertEqual(collector.connections, 1)
+            stop_started = time.monotonic()
+        # Netd's exit asserted status 0; the sender waiting on the collector did not hold it.
+        self.assertLess(time.monotonic() - stop_started, 5)
+
+    def test_a_spool_belongs_to_one_netd(self):
+        with OctetCollector() as collector:
+            spool = tempfile.mkdtemp(prefix="netd-spool-")
+            self.addCleanup(shutil.rmtree, spool, True)
+            with Netd(config(collector.address, spool=spool)):
+                result = run_netd(config(collector.address, spool=spool))
+                self.assertNotEqual(result.returncode, 0)
+                self.assertIn("[logger] forward_spool: %s is in use by another netd" % spool,
+                              result.stderr)
+
+    def test_a_reload_moves_to_a_new_destination(self):
+        with OctetCollector() as old, OctetCollector() as new:
+            with Netd(config(old.address)) as netd:
+                addr = netd.addr("logger", "tcp")
+                send_lines(addr, numbered(10))
+                self.assertEqual(len(old.wait_for(10)), 10)
+                with open(netd.config_path) as f:
+                    text = f.read()
+                with open(netd.config_path, "w") as f:
+                    f.write(text.replace(old.address, new.address))
+                netd.send_signal(signal.SIGHUP)
+                netd.wait_for_line(r"reload")
+                time.sleep(0.3)
+                send_lines(addr, numbered(10, start=10))
+                self.assertEqual(numbers_in(new.wait_for(10)), set(range(10, 20)))
+
+
+
+class ForwardingOverTls(unittest.TestCase):
+
+    def test_records_arrive_over_tls_checked_against_forward_ca(self):
+        certs = certificates()
+        with OctetCollector(tls=collector_tls()) as collector, \
+                Netd(config(collector.address, scheme="tls",
+                            extra="forward_ca = %s" % certs.path("ca.pem"))) as netd:
+            send_lines(netd.addr("logger", "tcp"), numbered(500))
+            self.assertEqual(numbers_in(collector.wait_for(500)), set(range(500)))
+            samples = wait_for(lambda: scrape(netd), lambda samples: forward_value(
+                samples, "netd_forward_records_total") == 500)
+            self.assertEqual(forward_value(samples, "netd_forward_records_total"), 500)
+
+    def test_a_client_certificate_when_the_collector_wants_one(self):
+        certs = certificates()
+        with OctetCollector(tls=collector_tls(client_ca="ca.pem")) as collector, \
+                Netd(config(collector.address, scheme="tls",
+                            extra="forward_ca = %s\nforward_cert = %s\nforward_key = %s" % (
+                                certs.path("ca.pem"), certs.path("client.pem"),
+                                certs.path("client.key")))) as netd:
+            send_lines(netd.addr("logger", "tcp"), numbered(50))
+            self.assertEqual(numbers_in(collector.wait_for(50)), set(range(50)))
+
+    def test_a_collector_the_ca_did_not_sign_gets_nothing(self):
+        certs = certificates()
+        with OctetCollector(tls=collector_tls()) as collector, \
+                Netd(config(collector.address, scheme="tls",
+                            extra="forward_ca = %s" % certs.path("other-ca.pem"))) as netd:
+            send_lines(netd.addr("logger", "tcp"), numbered(5))
+            netd.wait_for_line(r"forward to tls://\S+: down \(TLS: the collector's certificate: ")
+            time.sleep(0.3)
+            self.assertEqual(collector.received(), [])
+            samples = scrape(netd)
+            self.assertEqual(forward_value(samples, "netd_forward_spooled_records"), 5)
+
+
+if __name__ == "__main__":
+    unittest.main()
