@@ -291,6 +291,25 @@ class EveryFieldIntact(ForwardTest):
     def test_100000_records_over_relp(self):
         self.many("relp")
 
+    @needs("relp")
+    def test_relp_idle_after_delivery_sends_nothing_again(self):
+        """Once the collector has acknowledged every record, an idle netd neither resends any
+        (no duplicates) nor counts any as waiting, past the 10 s a collector has to answer."""
+        collector = start_collector(self, "relp")
+        netd = self.start_netd(collector.url)
+        records = self.records(1000)
+        self.send(netd, records, udp=False)
+        self.wait_collector(collector, len(records), netd)
+        time.sleep(11)
+        self.assertEqual(collector.count(), len(records), "records sent again while idle\n"
+                         + netd.stderr[-2000:])
+        samples = scrape(netd)
+        self.assertEqual((metric(samples, "netd_forward_records_total"),
+                          metric(samples, "netd_forward_spooled_records"),
+                          metric(samples, "netd_forward_reconnects_total")),
+                         (len(records), 0, 0), "(forwarded, spooled, reconnects)")
+        self.stop_netd(netd)
+
 
 class Outages(ForwardTest):
 
