@@ -135,19 +135,20 @@ class RsyslogProcess(NetdProcess):
 # Each field of a record on its own, as rsyslog parsed it (RFC 5424 names).
 FIELDS = ("pri", "timestamp", "hostname", "app", "procid", "msgid", "sd", "msg", "fromhost")
 
-FIELDS_TEMPLATE = """\
-template(name="fields" type="list" option.jsonf="on") {
-    property(outname="pri" name="pri" format="jsonf")
-    property(outname="timestamp" name="timereported" dateFormat="rfc3339" format="jsonf")
-    property(outname="hostname" name="hostname" format="jsonf")
-    property(outname="app" name="app-name" format="jsonf")
-    property(outname="procid" name="procid" format="jsonf")
-    property(outname="msgid" name="msgid" format="jsonf")
-    property(outname="sd" name="structured-data" format="jsonf")
-    property(outname="msg" name="msg" format="jsonf")
-    property(outname="fromhost" name="fromhost-ip" format="jsonf")
-}
-"""
+def jsonf_template(name, fields):
+    """An rsyslog list template writing one JSON object a line: fields is [(key, property)] or
+    [(key, property, extra attributes)]."""
+    lines = ['template(name="%s" type="list" option.jsonf="on") {' % name]
+    for key, prop, *extra in fields:
+        lines.append('    property(outname="%s" name="%s"%s format="jsonf")'
+                     % (key, prop, "".join(" " + e for e in extra)))
+    return "\n".join(lines + ["}"]) + "\n"
+
+
+FIELDS_TEMPLATE = jsonf_template("fields", [
+    ("pri", "pri"), ("timestamp", "timereported", 'dateFormat="rfc3339"'),
+    ("hostname", "hostname"), ("app", "app-name"), ("procid", "procid"), ("msgid", "msgid"),
+    ("sd", "structured-data"), ("msg", "msg"), ("fromhost", "fromhost-ip")])
 
 # durable (the default): the main queue is Direct, so a message is written (omfile, one write
 # per batch) before the input takes the next, and what imrelp acknowledged is in the file even
