@@ -14,7 +14,7 @@ constexpr std::size_t max_msgid = 32;
 /// RFC 5424's longest TIME-SECFRAC: an RFC 3339 timestamp may carry up to 9 digits.
 constexpr std::size_t max_fraction = 6;
 /// The PRI of a message whose own is malformed: user.notice, what a message without one gets.
-constexpr int default_pri = 13;
+constexpr int malformed_pri = 13;
 /// The longest length prefix a frame may have ("999999999 ").
 constexpr std::size_t max_length_digits = 9;
 
@@ -177,7 +177,7 @@ void append_forward_frame(std::string& out, const ForwardContext& context,
     thread_local std::string body;
     body.clear();
     const int pri = message.facility < 0 || message.severity < 0
-                        ? default_pri
+                        ? malformed_pri
                         : message.facility * 8 + message.severity;
     body += '<';
     body += std::to_string(pri);
@@ -217,7 +217,7 @@ void append_forward_frame(std::string& out, const ForwardContext& context,
         body += message.text;
     }
     char length[max_length_digits + 2];
-    const auto end = std::to_chars(length, length + max_length_digits, body.size()).ptr;
+    char* const end = std::to_chars(length, length + max_length_digits, body.size()).ptr;
     out.append(length, end);
     out += ' ';
     out += body;

@@ -1,16 +1,13 @@
 #pragma once
 // How forwarded frames reach the collector (SPEC 10). Blocking I/O, run by the forwarder's
 // sender thread only, each wait bounded and woken early by the forwarder's stop: tcp:// and
-// tls:// over a socket (OpenSSL for TLS), relp:// through librelp, the RELP reference
-// implementation rsyslog uses.
+// tls:// over a socket (OpenSSL for TLS), relp:// as RELP over a socket (why not librelp: see
+// RelpTransport in the .cpp).
 //
 // What "the collector has it" means differs, and is what confirmed() reports:
 // - tcp://, tls://: the collector's kernel acknowledged the bytes (TCP_INFO's bytes_acked). A
 //   collector that crashes with acknowledged bytes unread loses them; nothing else is lost.
-// - relp://: the collector acknowledged the record. librelp does not say which frame an
-//   acknowledgement was for; it keeps at most window frames unacknowledged and the collector
-//   answers in order, so every frame but the last window's is confirmed. The last window is
-//   resent after a reconnect or a restart (duplicates, never loss).
+// - relp://: the collector answered the record "200 OK".
 
 #include <atomic>
 #include <chrono>
@@ -68,8 +65,7 @@ class ForwardTransport {
 
 /// How the forwarder's stop reaches a transport waiting for the collector.
 struct ForwardStop {
-    int fd = -1;          ///< readable once stopping: socket waits poll it too
-    int* flag = nullptr;  ///< non-zero once stopping: librelp looks at it between its waits
+    int fd = -1;  ///< readable once stopping: every wait polls it too
 };
 
 /// The transport for destination. Throws config::KeyError (naming forward_ca, forward_cert or

@@ -64,7 +64,6 @@ Forwarder::Forwarder(ForwardOptions options, std::string service)
 
 Forwarder::~Forwarder() {
     stopping_ = true;
-    relp_stop_ = 1;
     if (stop_fd_ >= 0) {
         const std::uint64_t one = 1;
         (void)::write(stop_fd_, &one, sizeof(one));
@@ -168,7 +167,6 @@ void Forwarder::stop() {
             return;
         }
         stopping_ = true;
-        relp_stop_ = 1;
     }
     spooler_wake_.notify_all();
     spooler_.join();  // the spooler writes what is queued before it ends
@@ -381,7 +379,7 @@ void Forwarder::send_loop() {
                     url = options_.destination.url;
                     try {
                         transport = make_forward_transport(options_.destination, options_.tls,
-                                                           ForwardStop{stop_fd_, &relp_stop_});
+                                                           ForwardStop{stop_fd_});
                     } catch (const std::exception& e) {
                         transport.reset();
                         down_why = e.what();

@@ -99,7 +99,6 @@ class Forwarder {
     bool started_ = false;
     bool child_ = false;
     std::atomic<bool> stopping_ = false;
-    int relp_stop_ = 0;  ///< librelp's view of stopping_
     int stop_fd_ = -1;   ///< an eventfd, readable once stopping
     std::uint64_t dropped_ = 0;
     std::chrono::steady_clock::time_point last_drop_log_;

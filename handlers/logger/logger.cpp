@@ -73,7 +73,7 @@ std::optional<ForwardOptions> parse_forward_options(const config::ServiceConfig&
     const auto spool = text("forward_spool");
     const auto spool_max = parse_option(service, "forward_spool_max", [](const std::string& v) {
         const std::uint64_t size = parse_size(v);
-        if (size < 64 * 1024) {
+        if (size < std::uint64_t{64} * 1024) {
             throw config::ValueError("'" + v + "' is too small: the spool needs at least 64 KiB");
         }
         return size;
@@ -277,7 +277,9 @@ class LoggerHandler final : public Handler {
         buffer.peer.clear();
         buffer.origin.clear();
         peer.append_to(buffer.peer);
-        append_origin(buffer.origin, peer);
+        if (forwarder_) {
+            append_origin(buffer.origin, peer);
+        }
         format(buffer, buffer.peer, buffer.origin, peer.credentials, strip_datagram_framing(bytes),
                false);
         if (file_->try_append(buffer.records)) {
@@ -324,6 +326,7 @@ class LoggerHandler final : public Handler {
     }
 
     LogFile& file() const { return *file_; }
+    bool forwarding() const { return forwarder_ != nullptr; }
     /// count records of a stream session went to the file.
     void counted(std::uint64_t count) const { counters_->add(metrics::records, count); }
     std::size_t max_line() const { return options_.max_line; }
@@ -375,7 +378,9 @@ LoggerSession::LoggerSession(const LoggerHandler& handler, const Peer& peer)
       peer_(peer.to_string()),
       credentials_(peer.credentials),
       framer_(handler.max_line()) {
-    append_origin(origin_, peer);
+    if (handler.forwarding()) {
+        append_origin(origin_, peer);
+    }
 }
 
 void LoggerSession::handle(std::string_view bytes, Output& /*out*/) {

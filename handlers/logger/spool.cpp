@@ -43,7 +43,7 @@ std::uint64_t file_size(int fd) {
     return ::fstat(fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
 }
 
-bool write_all(int fd, std::string_view bytes) {
+bool append_whole(int fd, std::string_view bytes) {
     while (!bytes.empty()) {
         const ssize_t n = ::write(fd, bytes.data(), bytes.size());
         if (n < 0 && errno == EINTR) {
@@ -188,7 +188,7 @@ bool Spool::append(std::string_view frames) {
             return false;
         }
     }
-    const bool ok = write_all(append_fd_, frames);
+    const bool ok = append_whole(append_fd_, frames);
     const int saved = errno;
     ::flock(append_fd_, LOCK_UN);
     errno = saved;

@@ -146,7 +146,7 @@ class Forwarding(unittest.TestCase):
             self.assertEqual(forward_value(samples, "netd_forward_connected"), 0)
             self.assertGreater(forward_value(samples, "netd_forward_spooled_records"), 0)
             collector.start()
-            frames = collector.wait_for(600)
+            frames = collector.wait_for(600, timeout=25)
             self.assertEqual(numbers_in(frames), set(range(600)))
             netd.wait_for_line(r"forward to tcp://\S+: up again after")
             self.assertEqual(sum("forward to tcp" in line and ": down (" in line
@@ -175,7 +175,7 @@ class Forwarding(unittest.TestCase):
         collector.start()
         with Netd(config(collector.address, spool=spool)) as second:
             second.wait_for_line(r"1000 records from before are waiting")
-            frames = collector.wait_for(1000)
+            frames = collector.wait_for(1000, timeout=25)
             self.assertEqual(numbers_in(frames), set(range(1000)))
 
     def test_past_the_spool_limit_the_oldest_are_dropped_and_counted(self):
@@ -198,7 +198,8 @@ class Forwarding(unittest.TestCase):
             self.assertGreater(dropped, 0)
             netd.wait_for_line(r"spool past forward_spool_max: dropped \d+ oldest records")
             collector.start()
-            arrived = numbers_in(collector.wait_for(4000 - dropped))
+            # Reconnects back off to every 10 s while the collector is away.
+            arrived = numbers_in(collector.wait_for(4000 - dropped, timeout=25))
             self.assertEqual(len(arrived), 4000 - dropped)
             # The oldest went: what arrived is the newest, ending with the last record.
             self.assertEqual(arrived, set(range(4000 - len(arrived), 4000)))
