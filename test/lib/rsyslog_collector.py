@@ -239,10 +239,12 @@ class Collector(RsyslogProcess):
             time.sleep(0.05)
 
     def records(self):
-        """Every record in the file, a dict of FIELDS (str; bytes not UTF-8 as surrogates)."""
+        """Every record in the file (complete lines), a dict of FIELDS (str; bytes not UTF-8 as
+        surrogates)."""
         with contextlib.suppress(FileNotFoundError):
             with open(self.file, "rb") as f:
                 data = f.read()
+            data = data[:data.rfind(b"\n") + 1]  # not a line rsyslogd is writing now
             return [json.loads(line.decode("utf-8", "surrogateescape"))
                     for line in data.split(b"\n") if line]
         return []
