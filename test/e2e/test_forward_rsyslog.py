@@ -50,6 +50,7 @@ WAIT = 60.0          # longest wait for records to arrive
 PROGRESS = 20.0      # ... and without a single new one
 BIG = 100000         # records where the issue asks for 100,000
 SMALL = 20000        # where it does not
+MIDWAY = 40000       # where something is killed midway: enough that it is still midway
 
 CONFIG = """\
 [server]
@@ -317,22 +318,22 @@ class Outages(ForwardTest):
     def test_relp_collector_killed_and_restarted_midway_every_record_arrives(self):
         collector = start_collector(self, "relp")
         netd = self.start_netd(collector.url)
-        records = self.records(SMALL)
+        records = self.records(MIDWAY)
         sent = {key_of(r["msg"]): r for r in records}
         sender = threading.Thread(target=self.send, args=(netd, records, False))
         sender.start()
         try:
-            self.wait_collector(collector, SMALL // 4, netd)
+            self.wait_collector(collector, MIDWAY // 4, netd)
             collector.stop(signal.SIGKILL)
             at_kill = collector.count()
             time.sleep(0.5)
             collector.start()
         finally:
             sender.join(WAIT)
-        self.assertLess(at_kill, SMALL, "everything had arrived before the collector was killed")
+        self.assertLess(at_kill, MIDWAY, "everything had arrived before the collector was killed")
         self.wait_unique(collector, sent, netd)
         check_arrival(self, collector, sent, exact=False)
-        self.wait_local(SMALL)
+        self.wait_local(MIDWAY)
         self.assertGreaterEqual(metric(scrape(netd), "netd_forward_reconnects_total"), 1)
         self.assertTrue(netd.wait_for_line(r"forward to relp://127\.0\.0\.1:%d: down"
                                            % collector.port, timeout=1), netd.stderr[-2000:])
@@ -346,15 +347,15 @@ class Outages(ForwardTest):
         collector = Collector(transport)
         self.addCleanup(collector.cleanup)
         netd = self.start_netd(collector.url)
-        records = self.records(SMALL)
+        records = self.records(MIDWAY)
         sent = {key_of(r["msg"]): r for r in records}
         self.send(netd, records, udp=False)
-        self.wait_local(SMALL)  # received, so spooled
+        self.wait_local(MIDWAY)  # received, so spooled
         collector.start()
-        self.wait_collector(collector, SMALL // 10, netd)
+        self.wait_collector(collector, MIDWAY // 10, netd)
         netd.kill()
         at_kill = collector.count()
-        self.assertLess(at_kill, SMALL, "everything had arrived before netd was killed")
+        self.assertLess(at_kill, MIDWAY, "everything had arrived before netd was killed")
         netd = self.start_netd(collector.url)
         self.wait_unique(collector, sent, netd)
         check_arrival(self, collector, sent, exact=False)
