@@ -31,6 +31,9 @@ using Clock = std::chrono::steady_clock;
 /// RELP records written and not yet answered, at most (librelp's default window is 128; a
 /// larger one lets a batch go in one write).
 constexpr std::size_t relp_window = 4096;
+/// RELP records written at once. Records are confirmed a batch at a time, so a session that
+/// ends early (a collector's serverclose, a refusal) keeps every whole batch it answered.
+constexpr std::size_t relp_batch = 256;
 
 std::string errno_text(const char* what) {
     return std::string(what) + ": " + std::strerror(errno);
@@ -407,14 +410,14 @@ class RelpTransport final : public StreamTransport {
         if (auto why = write_bytes(out_); !why.empty()) {
             return why;
         }
-        // A batch is half the window: past the other half, wait for answers before the next.
+        // Past the window, wait for answers before the next batch.
         const auto until = Clock::now() + patience;
-        while (waiting_.size() > relp_window / 2) {
+        while (waiting_.size() > relp_window - relp_batch) {
             std::string why;
             if (auto failed = take_answers(); !failed.empty()) {
                 return failed;
             }
-            if (waiting_.size() > relp_window / 2 && !wait_readable(until, why)) {
+            if (waiting_.size() > relp_window - relp_batch && !wait_readable(until, why)) {
                 return why == "stopping" ? why : "RELP: " + why + " without an answer";
             }
         }
@@ -428,7 +431,7 @@ class RelpTransport final : public StreamTransport {
 
     bool alive() override { return take_answers().empty(); }
 
-    std::uint64_t batch_frames() const override { return relp_window / 2; }
+    std::uint64_t batch_frames() const override { return relp_batch; }
 
     void settle(std::chrono::milliseconds wait) override {
         // The stop fd is readable by now: only the collector's answers are waited for.
@@ -498,11 +501,13 @@ class RelpTransport final : public StreamTransport {
 
     /// Reads and applies what the collector sent; "" or why the session is over.
     std::string take_answers() {
+        bool closed = false;
         for (;;) {
             char buffer[16384];
             const ssize_t n = read_some(buffer, sizeof(buffer));
             if (n < 0) {
-                return "the collector closed the connection";
+                closed = true;  // after what it sent before closing is applied
+                break;
             }
             if (n == 0) {
                 break;
@@ -548,6 +553,9 @@ class RelpTransport final : public StreamTransport {
             why = apply_answer(txnr, command, data);
         }
         in_.erase(0, in_.size() - rest.size());
+        if (why.empty() && closed) {
+            why = "the collector closed the connection";
+        }
         return why;
     }
 

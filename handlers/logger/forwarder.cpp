@@ -360,6 +360,7 @@ void Forwarder::send_loop() {
         }
     };
     const auto lost = [&](const std::string& why) {
+        confirm();  // what the collector answered before it went counts
         up = false;
         counters_->set(metrics::connected, 0);
         if (down_why.empty()) {
@@ -483,10 +484,7 @@ void Forwarder::send_loop() {
             wait_for_records(idle_tick);
             continue;
         }
-        if (auto why = transport->send(bytes.substr(0, used), count); !why.empty()) {
-            lost(why);
-            continue;
-        }
+        const std::string why = transport->send(bytes.substr(0, used), count);
         std::memmove(buffer.data(), buffer.data() + used, held - used);
         held -= used;
         place.offset += used;
@@ -494,7 +492,13 @@ void Forwarder::send_loop() {
         if (in_flight.empty()) {
             progress = Clock::now();  // the wait for an acknowledgement starts now
         }
+        // Even when the connection failed during the send: what the collector confirmed of
+        // this batch before that counts (only confirmed frames move the spool).
         in_flight.push_back({frames_sent, place, count, used});
+        if (!why.empty()) {
+            lost(why);
+            continue;
+        }
         confirm();
     }
     if (up) {

@@ -24,6 +24,7 @@ from netd_harness import (  # noqa: E402
     wait_until,
 )
 from octet_collector import OctetCollector  # noqa: E402
+from relp_collector import RelpCollector  # noqa: E402
 from tls_certs import certificates  # noqa: E402
 
 CONFIG = """\
@@ -283,6 +284,47 @@ class ForwardingOverTls(unittest.TestCase):
             self.assertEqual(collector.received(), [])
             samples = scrape(netd)
             self.assertEqual(forward_value(samples, "netd_forward_spooled_records"), 5)
+
+
+
+class ForwardingOverRelp(unittest.TestCase):
+    """RELP against a collector that misbehaves on purpose (test/lib/relp_collector.py); the
+    well-behaved one is rsyslog's imrelp, in test/e2e/test_forward_rsyslog.py."""
+
+    def test_records_answered_200_are_delivered_exactly_once(self):
+        with RelpCollector() as collector, \
+                Netd(config(collector.address, scheme="relp")) as netd:
+            send_lines(netd.addr("logger", "tcp"), numbered(3000))
+            records = collector.wait_for(3000)
+            self.assertEqual(sorted(numbers_in(records)), list(range(3000)))
+            self.assertEqual(len(records), 3000)
+            samples = wait_for(lambda: scrape(netd), lambda samples: forward_value(
+                samples, "netd_forward_spooled_records") == 0)
+            self.assertEqual(forward_value(samples, "netd_forward_records_total"), 3000)
+            time.sleep(1.0)
+            self.assertEqual(len(collector.received()), 3000, "nothing is sent twice when idle")
+
+    def test_refused_records_and_a_serverclose_send_them_again(self):
+        with RelpCollector(refuse_records=5, serverclose_after=400) as collector, \
+                Netd(config(collector.address, scheme="relp")) as netd:
+            send_lines(netd.addr("logger", "tcp"), numbered(1000))
+            # Records sent again arrive twice: wait for every number, not for a count.
+            self.assertTrue(wait_until(lambda: numbers_in(collector.received()) ==
+                                       set(range(1000)), timeout=25),
+                            sorted(set(range(1000)) - numbers_in(collector.received()))[:10])
+            netd.wait_for_line(r"forward to relp://\S+: down \(the collector refused a record: "
+                               r"500 queue full\)")
+            self.assertGreater(collector.sessions, 2)
+
+    def test_a_refused_session_is_logged_and_nothing_is_lost(self):
+        with RelpCollector(refuse_open=True) as collector, \
+                Netd(config(collector.address, scheme="relp")) as netd:
+            send_lines(netd.addr("logger", "tcp"), numbered(10))
+            netd.wait_for_line(r"forward to relp://\S+: down \(the collector refused the RELP "
+                               r"session: 500 not today\)")
+            samples = wait_for(lambda: scrape(netd), lambda samples: forward_value(
+                samples, "netd_forward_spooled_records") == 10)
+            self.assertEqual(forward_value(samples, "netd_forward_spooled_records"), 10)
 
 
 if __name__ == "__main__":
