@@ -127,26 +127,20 @@ bool append_bsd_as_rfc3339(std::string& out, std::string_view text, std::time_t 
     }
     std::tm local{};
     localtime_r(&now, &local);
-    std::tm stamp{};
-    stamp.tm_year = year > 0 ? year - 1900 : local.tm_year;
-    stamp.tm_mon = month;
-    stamp.tm_mday = day;
-    stamp.tm_hour = hms[0];
-    stamp.tm_min = hms[1];
-    stamp.tm_sec = hms[2];
-    stamp.tm_isdst = -1;
-    std::time_t when = std::mktime(&stamp);
-    if (year <= 0 && when > now + 86400) {
-        // December's records read in January: last year's.
-        stamp = std::tm{};
-        stamp.tm_year = local.tm_year - 1;
+    const auto time_in = [&](int tm_year) {
+        std::tm stamp{};
+        stamp.tm_year = tm_year;
         stamp.tm_mon = month;
         stamp.tm_mday = day;
         stamp.tm_hour = hms[0];
         stamp.tm_min = hms[1];
         stamp.tm_sec = hms[2];
         stamp.tm_isdst = -1;
-        when = std::mktime(&stamp);
+        return std::mktime(&stamp);
+    };
+    std::time_t when = time_in(year > 0 ? year - 1900 : local.tm_year);
+    if (year <= 0 && when > now + 86400) {
+        when = time_in(local.tm_year - 1);  // December's records read in January: last year's
     }
     if (when == static_cast<std::time_t>(-1)) {
         return false;

@@ -363,7 +363,7 @@ void Forwarder::send_loop() {
         confirm();  // what the collector answered before it went counts
         up = false;
         counters_->set(metrics::connected, 0);
-        if (down_why.empty()) {
+        if (down_why.empty() && !stopping_) {
             down_since = Clock::now();
             down_why = why.empty() ? "closed" : why;
             BOOST_LOG_TRIVIAL(warning) << "[" << service_ << "] forward to " << url << ": down ("
@@ -373,6 +373,7 @@ void Forwarder::send_loop() {
     while (!stopping_) {
         update_gauges();
         if (!up) {
+            std::string failed;  ///< why no transport could be made
             {
                 const std::lock_guard lock(mutex_);
                 if (reconfigured_ || !transport) {
@@ -383,11 +384,11 @@ void Forwarder::send_loop() {
                                                            ForwardStop{stop_fd_});
                     } catch (const std::exception& e) {
                         transport.reset();
-                        down_why = e.what();
+                        failed = e.what();
                     }
                 }
             }
-            std::string why = transport ? transport->connect() : down_why;
+            const std::string why = transport ? transport->connect() : failed;
             if (!why.empty()) {
                 if (stopping_) {
                     break;

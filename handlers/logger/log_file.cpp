@@ -11,6 +11,8 @@
 #include <cstring>
 #include <map>
 
+#include "core/write_all.hpp"
+
 namespace netd {
 
 namespace {
@@ -38,24 +40,6 @@ std::uint64_t size_of_fd(int fd) {
 bool still_named(const std::string& path, int fd) {
     struct stat st {};
     return ::stat(path.c_str(), &st) == 0 && st.st_ino == inode_of_fd(fd);
-}
-
-/// Writes bytes, removing what is written from it; false (errno set) when the file refused.
-bool write_all(int fd, std::string_view& bytes) {
-    while (!bytes.empty()) {
-        const ssize_t n = ::write(fd, bytes.data(), bytes.size());
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            if (n == 0) {
-                errno = EIO;
-            }
-            return false;
-        }
-        bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
 }
 
 }  // namespace

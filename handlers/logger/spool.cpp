@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "core/write_all.hpp"
 #include "handlers/logger/forward_record.hpp"
 
 namespace netd {
@@ -41,23 +42,6 @@ std::uint64_t segment_number(std::string_view name) {
 std::uint64_t file_size(int fd) {
     struct stat st {};
     return ::fstat(fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
-}
-
-bool append_whole(int fd, std::string_view bytes) {
-    while (!bytes.empty()) {
-        const ssize_t n = ::write(fd, bytes.data(), bytes.size());
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            if (n == 0) {
-                errno = EIO;
-            }
-            return false;
-        }
-        bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
 }
 
 void close_fd(int& fd) {
@@ -179,16 +163,20 @@ bool Spool::append(std::string_view frames) {
     }
     for (;;) {
         ::flock(append_fd_, LOCK_SH);
+        // Still the newest, and not dropped (segments are dropped oldest first, so one after it
+        // cannot be gone while it is there): maintenance waits for this lock before moving on.
         struct stat st {};
-        if (::stat(segment_path(append_segment_ + 1).c_str(), &st) != 0) {
-            break;  // still the newest: maintenance waits for this lock before moving on
+        if (::fstat(append_fd_, &st) == 0 && st.st_nlink > 0 &&
+            ::stat(segment_path(append_segment_ + 1).c_str(), &st) != 0) {
+            break;
         }
         ::flock(append_fd_, LOCK_UN);
         if (!open_newest()) {
             return false;
         }
     }
-    const bool ok = append_whole(append_fd_, frames);
+    std::string_view rest = frames;
+    const bool ok = write_all(append_fd_, rest);
     const int saved = errno;
     ::flock(append_fd_, LOCK_UN);
     errno = saved;
@@ -288,6 +276,12 @@ SpoolCount Spool::maintain() {
         if (total <= max_bytes_ || segment >= newest_) {
             break;
         }
+        // Held exclusively while counted and removed: a writer still inside it (a fork child
+        // that has not seen the newer segments yet) finishes first, and is counted.
+        const int fd = ::open(segment_path(segment).c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            ::flock(fd, LOCK_EX);
+        }
         if (segment >= confirmed_.segment) {
             const SpoolCount part =
                 count(segment, segment == confirmed_.segment ? confirmed_.offset : 0);
@@ -295,6 +289,9 @@ SpoolCount Spool::maintain() {
             dropped.bytes += part.bytes;
         }
         ::unlink(segment_path(segment).c_str());
+        if (fd >= 0) {
+            ::close(fd);
+        }
         total -= size;
         oldest_ = segment + 1;
     }

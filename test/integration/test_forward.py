@@ -94,6 +94,17 @@ def numbers_in(frames):
     return found
 
 
+def ranges(numbers):
+    """[(first, last), ...] of a set of numbers, for messages."""
+    out = []
+    for n in sorted(numbers):
+        if out and out[-1][1] == n - 1:
+            out[-1][1] = n
+        else:
+            out.append([n, n])
+    return out
+
+
 class Forwarding(unittest.TestCase):
 
     def test_every_record_arrives_with_its_fields_and_origin(self):
@@ -201,9 +212,12 @@ class Forwarding(unittest.TestCase):
             collector.start()
             # Reconnects back off to every 10 s while the collector is away.
             arrived = numbers_in(collector.wait_for(4000 - dropped, timeout=25))
-            self.assertEqual(len(arrived), 4000 - dropped)
+            missing = set(range(4000)) - arrived
+            self.assertEqual(len(missing), dropped, "dropped: %d, missing: %s" % (
+                dropped, ranges(missing)))
             # The oldest went: what arrived is the newest, ending with the last record.
-            self.assertEqual(arrived, set(range(4000 - len(arrived), 4000)))
+            self.assertEqual(arrived, set(range(4000 - len(arrived), 4000)),
+                             "arrived: %s" % ranges(arrived))
 
     def test_a_collector_that_never_reads_slows_nobody(self):
         with OctetCollector(reading=False) as collector, \

@@ -8,14 +8,54 @@ import threading
 import time
 
 
-class OctetCollector:
+def chunks(conn, stop):
+    """What conn receives, a recv at a time, until it closes or stop (an Event) is set."""
+    conn.settimeout(0.1)
+    while not stop.is_set():
+        try:
+            data = conn.recv(1 << 16)
+        except socket.timeout:
+            continue
+        except OSError:
+            return
+        if not data:
+            return
+        yield data
+
+
+class Collected:
+    """What a test collector received, in arrival order, shared with its threads."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._items = []
+
+    def keep(self, item):
+        with self._lock:
+            self._items.append(item)
+
+    def received(self):
+        with self._lock:
+            return list(self._items)
+
+    def wait_for(self, count, timeout=10.0):
+        """Waits (bounded) until count items arrived; returns them."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            items = self.received()
+            if len(items) >= count:
+                return items
+            time.sleep(0.05)
+        return self.received()
+
+
+class OctetCollector(Collected):
     def __init__(self, reading=True, tls=None):
+        super().__init__()
         self.reading = reading
         self.tls = tls
         self.handshake_errors = []
-        self.frames = []          # bodies, in arrival order
         self.connections = 0
-        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads = []
         self._sockets = []
@@ -79,17 +119,8 @@ class OctetCollector:
                 conn.close()
                 return
             self._sockets.append(conn)
-        conn.settimeout(0.1)
         buffer = b""
-        while not self._stop.is_set():
-            try:
-                data = conn.recv(1 << 16)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            if not data:
-                return
+        for data in chunks(conn, self._stop):
             buffer += data
             while True:
                 space = buffer.find(b" ")
@@ -98,23 +129,8 @@ class OctetCollector:
                 length = int(buffer[:space])
                 if len(buffer) < space + 1 + length:
                     break
-                with self._lock:
-                    self.frames.append(buffer[space + 1:space + 1 + length])
+                self.keep(buffer[space + 1:space + 1 + length])
                 buffer = buffer[space + 1 + length:]
-
-    def received(self):
-        with self._lock:
-            return list(self.frames)
-
-    def wait_for(self, count, timeout=10.0):
-        """Waits (bounded) until count frames arrived; returns them."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            frames = self.received()
-            if len(frames) >= count:
-                return frames
-            time.sleep(0.05)
-        return self.received()
 
     def __enter__(self):
         return self

@@ -7,15 +7,16 @@ import socket
 import threading
 import time
 
+from octet_collector import Collected, chunks
 
-class RelpCollector:
+
+class RelpCollector(Collected):
     def __init__(self, refuse_records=0, serverclose_after=None, refuse_open=False):
+        super().__init__()
         self.refuse_records = refuse_records      # answer this many syslog frames "500"
         self.serverclose_after = serverclose_after  # records per session, then serverclose
         self.refuse_open = refuse_open
-        self.records = []
         self.sessions = 0
-        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._listener = socket.socket()
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -42,8 +43,8 @@ class RelpCollector:
 
     def _frames(self, conn):
         buffer = b""
-        conn.settimeout(0.1)
-        while not self._stop.is_set():
+        for data in chunks(conn, self._stop):
+            buffer += data
             while True:
                 parts = buffer.split(b" ", 3)
                 if len(parts) < 3:
@@ -56,15 +57,6 @@ class RelpCollector:
                     break
                 yield int(parts[0]), parts[1], buffer[start:start + length]
                 buffer = buffer[start + length + 1:]
-            try:
-                data = conn.recv(65536)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            if not data:
-                return
-            buffer += data
 
     def _serve(self, conn):
         try:
@@ -87,8 +79,9 @@ class RelpCollector:
                         if refuse:
                             self.refuse_records -= 1
                         else:
-                            self.records.append(data)
                             in_session += 1
+                    if not refuse:
+                        self.keep(data)
                     answer = b"500 queue full" if refuse else b"200 OK"
                 elif command == b"close":
                     conn.sendall(b"%d rsp 0\n" % txnr)
@@ -102,16 +95,6 @@ class RelpCollector:
                     conn.sendall(b"0 serverclose 0\n")
                     time.sleep(0.2)
                     return
-
-    def received(self):
-        with self._lock:
-            return list(self.records)
-
-    def wait_for(self, count, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and len(self.received()) < count:
-            time.sleep(0.05)
-        return self.received()
 
     def stop(self):
         self._stop.set()
