@@ -50,16 +50,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from clients import HAVE_UTIL_LINUX_LOGGER, LOGGER, NEED_LOGGER  # noqa: E402
 from log_records import unescape_netd  # noqa: E402
 from netd_harness import (  # noqa: E402
-    Netd, NetdProcess, clean_env, count_lines, shared_netd, tcp_connect, udp_socket,
-    unixgram_socket,
+    Netd, clean_env, count_lines, shared_netd, tcp_connect, udp_socket, unixgram_socket,
 )
+from rsyslog_collector import RSYSLOGD, RsyslogProcess, jsonf_template  # noqa: E402
 
 CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "syslog_corpus.txt")
 SENDER = "127.0.0.2"          # no message in the corpus names this host
 WAIT = 10.0                   # seconds, for either server to write what it was sent
 BATCH = 25                    # datagrams in flight at most: no receive buffer overflows
-RSYSLOGD = shutil.which("rsyslogd") or next(
-    (p for p in ("/usr/sbin/rsyslogd", "/sbin/rsyslogd") if os.access(p, os.X_OK)), None)
 
 MAIN_FIELDS = ("facility", "severity", "host", "app", "message")
 EXTRA_FIELDS = ("procid", "msgid", "sd", "timestamp")
@@ -91,21 +89,7 @@ global(workDirectory="{tmp}/work" net.enableDNS="off"
 module(load="imudp")
 module(load="imtcp")
 parser(name="netd.rfc3164" type="pmrfc3164" remove.msgFirstSpace="on")
-template(name="fields" type="list" option.jsonf="on") {{
-    property(outname="facility" name="syslogfacility-text" format="jsonf")
-    property(outname="severity" name="syslogseverity-text" format="jsonf")
-    property(outname="hostname" name="hostname" format="jsonf")
-    property(outname="fromhost" name="fromhost-ip" format="jsonf")
-    property(outname="app" name="app-name" format="jsonf")
-    property(outname="programname" name="programname" format="jsonf")
-    property(outname="procid" name="procid" format="jsonf")
-    property(outname="msgid" name="msgid" format="jsonf")
-    property(outname="sd" name="structured-data" format="jsonf")
-    property(outname="version" name="protocol-version" format="jsonf")
-    property(outname="reported" name="timereported" dateFormat="rfc3339" format="jsonf")
-    property(outname="generated" name="timegenerated" dateFormat="rfc3339" format="jsonf")
-    property(outname="msg" name="msg" format="jsonf")
-}}
+{template}
 ruleset(name="udp" parser=["rsyslog.rfc5424", "netd.rfc3164"]) {{
     action(type="omfile" file="{tmp}/udp.json" template="fields")
 }}
@@ -115,6 +99,14 @@ ruleset(name="tcp" parser=["rsyslog.rfc5424", "netd.rfc3164"]) {{
 input(type="imudp" address="127.0.0.1" port="{udp_port}" ruleset="udp")
 input(type="imtcp" address="127.0.0.1" port="{tcp_port}" ruleset="tcp")
 """
+
+FIELDS_TEMPLATE = jsonf_template("fields", [
+    ("facility", "syslogfacility-text"), ("severity", "syslogseverity-text"),
+    ("hostname", "hostname"), ("fromhost", "fromhost-ip"), ("app", "app-name"),
+    ("programname", "programname"), ("procid", "procid"), ("msgid", "msgid"),
+    ("sd", "structured-data"), ("version", "protocol-version"),
+    ("reported", "timereported", 'dateFormat="rfc3339"'),
+    ("generated", "timegenerated", 'dateFormat="rfc3339"'), ("msg", "msg")])
 
 # Why netd decides differently; docs/configuration.md ("Where netd and rsyslog differ") says the same.
 REASONS = {
@@ -290,7 +282,7 @@ def read_lines(path):
         return f.read().split(b"\n")[:-1]
 
 
-class Rsyslogd(NetdProcess):
+class Rsyslogd(RsyslogProcess):
     """rsyslogd in the foreground on free loopback ports, its files in a temporary directory."""
 
     PROBE = b"<13>1 - - netd-probe - - - ready?"
@@ -298,12 +290,8 @@ class Rsyslogd(NetdProcess):
     def __init__(self):
         self.udp_port = free_port("udp")
         self.tcp_port = free_port("tcp")
-        super().__init__(
-            lambda tmp: RSYSLOG_CONFIG.format(tmp=tmp, udp_port=self.udp_port,
-                                              tcp_port=self.tcp_port),
-            ["-n", "-f", "{tmp}/rsyslog.conf", "-i", "{tmp}/rsyslogd.pid"],
-            config_name="rsyslog.conf", pass_config=False, binary=RSYSLOGD,
-            setup=lambda tmp: os.mkdir(os.path.join(tmp, "work")))
+        super().__init__(lambda tmp: RSYSLOG_CONFIG.format(
+            tmp=tmp, udp_port=self.udp_port, tcp_port=self.tcp_port, template=FIELDS_TEMPLATE))
 
     def start_and_wait(self):
         """Start, then send probes until one is written (bounded). None when ready, else why not."""

@@ -28,18 +28,15 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from clients import CLIENT_TIMEOUT, CURL, NEED_CURL  # noqa: E402
 from log_records import unescape_netd  # noqa: E402
 from netd_harness import (  # noqa: E402
-    NetdProcess, clean_env, count_lines, exchange_from, shared_netd, tcp_connect, wait_until,
+    clean_env, count_lines, exchange_from, shared_netd, tcp_connect, wait_until,
 )
+from rsyslog_collector import OSSL_DRIVER, RSYSLOGD, RsyslogProcess  # noqa: E402
 from tls_certs import certificates  # noqa: E402
 
 OPENSSL = shutil.which("openssl")
 GNUTLS_CLI = shutil.which("gnutls-cli")
 HAPROXY = shutil.which("haproxy") or next(
     (p for p in ("/usr/sbin/haproxy",) if os.access(p, os.X_OK)), None)
-RSYSLOGD = shutil.which("rsyslogd") or next(
-    (p for p in ("/usr/sbin/rsyslogd", "/sbin/rsyslogd") if os.access(p, os.X_OK)), None)
-OSSL_DRIVER = next((p for p in ("/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_ossl.so",
-                                "/usr/lib/rsyslog/lmnsd_ossl.so") if os.path.exists(p)), None)
 
 NEED_OPENSSL = unittest.skipUnless(OPENSSL, "openssl (package openssl) is not installed")
 NEED_GNUTLS_CLI = unittest.skipUnless(GNUTLS_CLI, "gnutls-cli (package gnutls-bin) is not installed")
@@ -232,7 +229,7 @@ ruleset(name="forward") {{
 """
 
 
-class RsyslogForwarder(NetdProcess):
+class RsyslogForwarder(RsyslogProcess):
     """rsyslogd in the foreground: a plain TCP input on a free loopback port, everything it
     takes forwarded over TLS to netd_port (with the test client certificate if client_cert)."""
 
@@ -244,10 +241,7 @@ class RsyslogForwarder(NetdProcess):
                 % (CERTS.path("client.pem"), CERTS.path("client.key"))) if client_cert else ""
         super().__init__(
             lambda tmp: RSYSLOG_CONFIG.format(tmp=tmp, ca=CERTS.path("ca.pem"), client_cert=cert,
-                                              in_port=self.in_port, netd_port=netd_port),
-            ["-n", "-f", "{tmp}/rsyslog.conf", "-i", "{tmp}/rsyslogd.pid"],
-            config_name="rsyslog.conf", pass_config=False, binary=RSYSLOGD,
-            setup=lambda tmp: os.mkdir(os.path.join(tmp, "work")))
+                                              in_port=self.in_port, netd_port=netd_port))
 
 
 class RsyslogOverTls(unittest.TestCase):
