@@ -262,4 +262,14 @@ std::size_t frame_length(std::string_view bytes) {
     return bytes.size() < whole ? 0 : whole;
 }
 
+std::uint64_t frames_in(std::string_view bytes) {
+    std::uint64_t count = 0;
+    for (std::size_t length = frame_length(bytes); length != 0 && length != std::string_view::npos;
+         length = frame_length(bytes)) {
+        bytes.remove_prefix(length);
+        ++count;
+    }
+    return count;
+}
+
 }  // namespace netd

@@ -4,6 +4,7 @@
 // so that the collector sees the sender's own fields, plus where netd heard it as structured data
 // [origin ip="..."]. Sans-I/O: the spool stores these frames as they will be sent.
 
+#include <cstdint>
 #include <ctime>
 #include <string>
 #include <string_view>
@@ -33,5 +34,8 @@ bool append_bsd_as_rfc3339(std::string& out, std::string_view text, std::time_t 
 /// The length of the next octet-counted frame at the start of bytes ("LEN SP" included), 0 when
 /// bytes hold only part of one, or npos when they do not start with a frame at all.
 std::size_t frame_length(std::string_view bytes);
+
+/// How many whole frames bytes starts with.
+std::uint64_t frames_in(std::string_view bytes);
 
 }  // namespace netd

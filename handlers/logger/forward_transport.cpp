@@ -417,8 +417,13 @@ class RelpTransport final : public StreamTransport {
             if (auto failed = take_answers(); !failed.empty()) {
                 return failed;
             }
-            if (waiting_.size() > relp_window - relp_batch && !wait_readable(until, why)) {
-                return why == "stopping" ? why : "RELP: " + why + " without an answer";
+            if (waiting_.size() > relp_window - relp_batch) {
+                if (!wait_readable(until, why)) {
+                    return why == "stopping" ? why : "RELP: " + why + " without an answer";
+                }
+                // The collector answers a record at a time: a moment lets a few hundred answers
+                // gather for one read, rather than a wake-up and a read for every few.
+                ::poll(nullptr, 0, 1);
             }
         }
         return take_answers();

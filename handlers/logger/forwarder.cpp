@@ -186,15 +186,17 @@ void Forwarder::enter_child() {
 
 void Forwarder::append(std::string_view frames, std::uint64_t count) {
     if (child_) {
-        if (spool_.append(frames)) {
-            counters_->add(metrics::appended, count);
-            counters_->add(metrics::appended_bytes, frames.size());
-        } else {
+        std::string_view rest = frames;
+        const bool ok = spool_.append(rest);
+        const std::uint64_t lost = ok ? 0 : frames_in(rest);
+        counters_->add(metrics::appended, count - lost);
+        counters_->add(metrics::appended_bytes, frames.size() - rest.size());
+        if (!ok) {
             // No mutex here: a parent thread may have held it at the fork. Rare (a failing
             // disk) and the child is short-lived, so each is logged.
-            counters_->add(metrics::forward_dropped, count);
-            counters_->add(metrics::dropped_bytes, frames.size());
-            BOOST_LOG_TRIVIAL(warning) << "[" << service_ << "] forward: dropped " << count
+            counters_->add(metrics::forward_dropped, lost);
+            counters_->add(metrics::dropped_bytes, rest.size());
+            BOOST_LOG_TRIVIAL(warning) << "[" << service_ << "] forward: dropped " << lost
                                        << " records: cannot write the spool " << spool_.dir()
                                        << ": " << std::strerror(errno);
         }
@@ -232,15 +234,19 @@ bool Forwarder::write_batch() {
     if (back_.empty()) {
         return true;
     }
-    if (!spool_.append(back_)) {
-        return false;
+    std::string_view rest = back_;
+    const bool ok = spool_.append(rest);
+    const std::size_t written = back_.size() - rest.size();
+    if (written > 0) {
+        // What the disk refused stays for the retry, whole frames of it.
+        const std::uint64_t records = ok ? back_records_ : back_records_ - frames_in(rest);
+        counters_->add(metrics::appended, records);
+        counters_->add(metrics::appended_bytes, written);
+        back_.erase(0, written);
+        back_records_ -= records;
+        sender_wake_.notify_one();
     }
-    counters_->add(metrics::appended, back_records_);
-    counters_->add(metrics::appended_bytes, back_.size());
-    back_.clear();
-    back_records_ = 0;
-    sender_wake_.notify_one();
-    return true;
+    return ok;
 }
 
 void Forwarder::spool_loop() {
@@ -286,6 +292,7 @@ void Forwarder::spool_loop() {
                 << ": spool past forward_spool_max: dropped "
                 << counters_->get(metrics::forward_dropped) << " oldest records so far";
         }
+        update_gauges();  // fork-mode children's appends show within a tick, even while down
         lock.lock();
         if (last) {
             if (!ok) {
@@ -296,6 +303,18 @@ void Forwarder::spool_loop() {
             return;
         }
     }
+}
+
+void Forwarder::update_gauges() {
+    const std::uint64_t gone =
+        counters_->get(metrics::forwarded_records) + counters_->get(metrics::forward_dropped);
+    const std::uint64_t appended = counters_->get(metrics::appended);
+    counters_->set(metrics::spooled_records, appended > gone ? appended - gone : 0);
+    const std::uint64_t gone_bytes =
+        counters_->get(metrics::forwarded_bytes) + counters_->get(metrics::dropped_bytes);
+    const std::uint64_t appended_bytes = counters_->get(metrics::appended_bytes);
+    counters_->set(metrics::spooled_bytes,
+                   appended_bytes > gone_bytes ? appended_bytes - gone_bytes : 0);
 }
 
 void Forwarder::wait_for_records(milliseconds timeout) {
@@ -329,18 +348,6 @@ void Forwarder::send_loop() {
     Clock::time_point down_since;
     milliseconds backoff = first_backoff;
     Clock::time_point progress;  ///< when the collector last confirmed something
-
-    const auto update_gauges = [&] {
-        const std::uint64_t gone =
-            counters_->get(metrics::forwarded_records) + counters_->get(metrics::forward_dropped);
-        const std::uint64_t appended = counters_->get(metrics::appended);
-        counters_->set(metrics::spooled_records, appended > gone ? appended - gone : 0);
-        const std::uint64_t gone_bytes =
-            counters_->get(metrics::forwarded_bytes) + counters_->get(metrics::dropped_bytes);
-        const std::uint64_t appended_bytes = counters_->get(metrics::appended_bytes);
-        counters_->set(metrics::spooled_bytes,
-                       appended_bytes > gone_bytes ? appended_bytes - gone_bytes : 0);
-    };
 
     const auto confirm = [&] {
         if (!up || in_flight.empty()) {

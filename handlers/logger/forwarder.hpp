@@ -77,6 +77,8 @@ class Forwarder {
     bool pause(std::chrono::milliseconds delay);
     /// Spools what the spooler took; false when the disk refused it (kept for a retry).
     bool write_batch();
+    /// Sets the spooled gauges from what was appended, delivered and dropped.
+    void update_gauges();
     void note_dropped(std::uint64_t records, std::uint64_t bytes, std::string_view why);
 
     ForwardOptions options_;  ///< (under mutex_ once started)
@@ -99,7 +101,7 @@ class Forwarder {
     bool started_ = false;
     bool child_ = false;
     std::atomic<bool> stopping_ = false;
-    int stop_fd_ = -1;   ///< an eventfd, readable once stopping
+    int stop_fd_ = -1;  ///< an eventfd, readable once stopping
     std::uint64_t dropped_ = 0;
     std::chrono::steady_clock::time_point last_drop_log_;
     std::thread spooler_;

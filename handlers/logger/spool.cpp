@@ -39,11 +39,6 @@ std::uint64_t segment_number(std::string_view name) {
     return error == std::errc{} && end == name.data() + name.size() ? number : 0;
 }
 
-std::uint64_t file_size(int fd) {
-    struct stat st {};
-    return ::fstat(fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
-}
-
 void close_fd(int& fd) {
     if (fd >= 0) {
         ::close(fd);
@@ -157,30 +152,66 @@ bool Spool::open_newest() {
     return append_fd_ >= 0;
 }
 
-bool Spool::append(std::string_view frames) {
-    if (append_fd_ < 0 && !open_newest()) {
-        return false;
-    }
-    for (;;) {
+bool Spool::append(std::string_view& frames) {
+    while (!frames.empty()) {
+        if (append_fd_ < 0 && !open_newest()) {
+            return false;
+        }
         ::flock(append_fd_, LOCK_SH);
         // Still the newest, and not dropped (segments are dropped oldest first, so one after it
-        // cannot be gone while it is there): maintenance waits for this lock before moving on.
-        struct stat st {};
-        if (::fstat(append_fd_, &st) == 0 && st.st_nlink > 0 &&
-            ::stat(segment_path(append_segment_ + 1).c_str(), &st) != 0) {
-            break;
+        // cannot be gone while it is there): maintenance waits for this lock before sealing it.
+        struct stat own {};
+        struct stat next {};
+        const std::string next_path = segment_path(append_segment_ + 1);
+        if (::fstat(append_fd_, &own) != 0 || own.st_nlink == 0 ||
+            ::stat(next_path.c_str(), &next) == 0) {
+            ::flock(append_fd_, LOCK_UN);
+            if (!open_newest()) {
+                return false;
+            }
+            continue;
         }
+        const auto size = static_cast<std::uint64_t>(own.st_size);
+        if (size >= segment_size_) {
+            // Full: the next segment starts here, whoever writes; every writer moves on to it,
+            // and the parent's maintenance seals this one.
+            ::flock(append_fd_, LOCK_UN);
+            const int fd = ::open(next_path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+            if (fd < 0 || !open_newest()) {
+                if (fd >= 0) {
+                    ::close(fd);
+                }
+                return false;
+            }
+            ::close(fd);
+            continue;
+        }
+        // Whole frames up to the room left (at least one), so that segments keep their size
+        // and dropping the oldest drops a sixteenth of the spool, not a batch of any size.
+        const std::uint64_t room = segment_size_ - size;
+        std::size_t take = 0;
+        while (take < frames.size()) {
+            const std::size_t length = frame_length(frames.substr(take));
+            if (length == 0 || length == std::string_view::npos) {
+                take = frames.size();  // not whole frames: written as they are
+                break;
+            }
+            if (take > 0 && take + length > room) {
+                break;
+            }
+            take += length;
+        }
+        std::string_view part = frames.substr(0, take);
+        const bool ok = write_all(append_fd_, part);
+        const int saved = errno;
         ::flock(append_fd_, LOCK_UN);
-        if (!open_newest()) {
+        frames.remove_prefix(take - part.size());
+        if (!ok) {
+            errno = saved;
             return false;
         }
     }
-    std::string_view rest = frames;
-    const bool ok = write_all(append_fd_, rest);
-    const int saved = errno;
-    ::flock(append_fd_, LOCK_UN);
-    errno = saved;
-    return ok;
+    return true;
 }
 
 SpoolCount Spool::count(std::uint64_t segment, std::uint64_t offset) const {
@@ -241,26 +272,20 @@ SpoolCount Spool::waiting() {
 SpoolCount Spool::maintain() {
     SpoolCount dropped;
     const std::lock_guard lock(mutex_);
-    const int newest_fd = ::open(segment_path(newest_).c_str(), O_RDONLY | O_CLOEXEC);
-    if (newest_fd >= 0 && file_size(newest_fd) >= segment_size_) {
-        const int fd =
-            ::open(segment_path(newest_ + 1).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    // Writers start segments (append); here the full ones are sealed for the reader: once this
+    // exclusive lock is had, no writer is inside, and none enters again (they look for the
+    // next segment under a shared one).
+    const std::uint64_t newest = std::max(newest_, segment_range().second);
+    for (std::uint64_t segment = sealed_ + 1; segment < newest; ++segment) {
+        const int fd = ::open(segment_path(segment).c_str(), O_RDONLY | O_CLOEXEC);
         if (fd >= 0) {
+            ::flock(fd, LOCK_EX);
+            ::flock(fd, LOCK_UN);
             ::close(fd);
-            // Writers check for the next segment under a shared lock: once this exclusive one
-            // is had, none is inside the old segment, and none will enter it again.
-            ::flock(newest_fd, LOCK_EX);
-            ::flock(newest_fd, LOCK_UN);
-            sealed_ = newest_;
-            ++newest_;
-        } else {
-            BOOST_LOG_TRIVIAL(error) << "forward: cannot make " << segment_path(newest_ + 1) << ": "
-                                     << std::strerror(errno);
         }
+        sealed_ = segment;
     }
-    if (newest_fd >= 0) {
-        ::close(newest_fd);
-    }
+    newest_ = newest;
     std::uint64_t total = 0;
     std::vector<std::pair<std::uint64_t, std::uint64_t>> sizes;
     for (std::uint64_t segment = oldest_; segment <= newest_; ++segment) {

@@ -46,15 +46,16 @@ class Spool {
     /// there and starts a new one. "" or why not.
     std::string open();
 
-    /// Appends whole frames to the newest segment, from any process of the tree; false (errno
-    /// set) when the disk refused.
-    bool append(std::string_view frames);
+    /// Appends whole frames to the newest segment, starting the next one when it is full, from
+    /// any process of the tree; removes what it wrote from frames. False (errno set) when the
+    /// disk refused the rest.
+    bool append(std::string_view& frames);
 
     /// fork mode, in a new child: the lock and the reader's files are the parent's.
     void enter_child();
 
-    /// Parent: starts a new segment when the newest is full, and deletes the oldest segments
-    /// while the spool is over its size; returns what those held that was not confirmed.
+    /// Parent: seals the segments writers have left, and deletes the oldest segments while the
+    /// spool is over its size; returns what those held that was not confirmed.
     SpoolCount maintain();
 
     /// Reads up to size bytes at place into buffer; returns how many (0 at the segment's end).

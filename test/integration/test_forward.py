@@ -196,25 +196,33 @@ class Forwarding(unittest.TestCase):
         collector.stop()
         with Netd(config(collector.address, extra="forward_spool_max = 256KiB")) as netd:
             addr = netd.addr("logger", "tcp")
+            # One connection after another, each in the file before the next starts: "oldest"
+            # is the order netd received them in, which is then the records' numbers.
             for start in range(0, 4000, 500):
                 send_lines(addr, numbered(500, start=start, size=300))
-            self.assertTrue(wait_until(lambda: count_lines(netd.path("netd.log")) == 4000),
-                            "the local file has every record")
-            samples = {}
-            for _ in range(50):
-                samples = scrape(netd)
-                if forward_value(samples, "netd_forward_records_dropped_total") > 0:
-                    break
-                time.sleep(0.1)
+                self.assertTrue(wait_until(
+                    lambda: count_lines(netd.path("netd.log")) == start + 500, timeout=10),
+                    "the local file has every record")
+            # Dropping happens in the spool's maintenance (every 100 ms, and after each write):
+            # wait until every record is either dropped or waiting, and the count holds.
+            seen = []
+
+            def settled(samples):
+                seen.append(forward_value(samples, "netd_forward_records_dropped_total"))
+                waiting = forward_value(samples, "netd_forward_spooled_records")
+                return seen[-1] > 0 and seen[-1] + waiting == 4000 and seen[-2:-1] == seen[-1:]
+            samples = wait_for(lambda: (time.sleep(0.2), scrape(netd))[1], settled, timeout=10)
             dropped = forward_value(samples, "netd_forward_records_dropped_total")
             self.assertGreater(dropped, 0)
+            self.assertEqual(dropped + forward_value(samples, "netd_forward_spooled_records"),
+                             4000)
             netd.wait_for_line(r"spool past forward_spool_max: dropped \d+ oldest records")
             collector.start()
             # Reconnects back off to every 10 s while the collector is away.
             arrived = numbers_in(collector.wait_for(4000 - dropped, timeout=25))
             missing = set(range(4000)) - arrived
-            self.assertEqual(len(missing), dropped, "dropped: %d, missing: %s" % (
-                dropped, ranges(missing)))
+            self.assertEqual(len(missing), dropped, "dropped: %d, missing: %s\n%s" % (
+                dropped, ranges(missing), netd.describe()))
             # The oldest went: what arrived is the newest, ending with the last record.
             self.assertEqual(arrived, set(range(4000 - len(arrived), 4000)),
                              "arrived: %s" % ranges(arrived))
@@ -229,7 +237,8 @@ class Forwarding(unittest.TestCase):
             self.assertTrue(wait_until(lambda: count_lines(netd.path("netd.log")) == 20000,
                                        timeout=20))
             self.assertLess(time.monotonic() - started, 15)
-            samples = scrape(netd)
+            samples = wait_for(lambda: scrape(netd), lambda samples: forward_value(
+                samples, "netd_forward_spooled_records") > 0)
             self.assertGreater(forward_value(samples, "netd_forward_spooled_records"), 0)
             self.assertEqual(collector.connections, 1)
             stop_started = time.monotonic()

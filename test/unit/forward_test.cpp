@@ -16,6 +16,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
+/// Spool::append of a whole text; false when any of it was refused.
+bool append(Spool& spool, std::string_view frames) {
+    return spool.append(frames) && frames.empty();
+}
+
 /// The frame for message as netd would forward it from 192.0.2.7 (fallback host "client").
 std::string frame_of(std::string_view message, std::string_view origin = "192.0.2.7") {
     std::string out;
@@ -147,8 +152,8 @@ BOOST_AUTO_TEST_CASE(what_is_appended_is_read_until_confirmed_and_survives_a_res
     {
         Spool spool(path, 1 << 30);
         BOOST_TEST(spool.open().empty());
-        BOOST_TEST(spool.append("5 hello"));
-        BOOST_TEST(spool.append("5 world"));
+        BOOST_TEST(append(spool, "5 hello"));
+        BOOST_TEST(append(spool, "5 world"));
         BOOST_TEST(read_all(spool, spool.confirmed()) == "5 hello5 world");
         spool.confirm({spool.confirmed().segment, 7});
         BOOST_TEST(read_all(spool, spool.confirmed()) == "5 world");
@@ -172,7 +177,7 @@ BOOST_AUTO_TEST_CASE(full_segments_are_sealed_and_the_oldest_dropped_past_the_li
     const std::string record = "1000 " + std::string(1000, 'x');
     std::uint64_t dropped = 0;
     for (int i = 0; i < 400; ++i) {  // ~400 KB
-        BOOST_TEST(spool.append(record));
+        BOOST_TEST(append(spool, record));
         dropped += spool.maintain().records;
     }
     std::uint64_t total = 0;
@@ -188,17 +193,39 @@ BOOST_AUTO_TEST_CASE(full_segments_are_sealed_and_the_oldest_dropped_past_the_li
     BOOST_TEST(frame_length(read_all(spool, spool.confirmed())) == record.size());
 }
 
+BOOST_AUTO_TEST_CASE(a_batch_larger_than_the_spool_keeps_its_newest_records) {
+    // One write of 400 KB into a 256 KiB spool: split into 64 KiB segments as it is written, so
+    // dropping the oldest leaves the newest 3 to 4 segments, not nothing.
+    TempDir dir;
+    Spool spool((dir.path / "spool").string(), 256 * 1024);
+    BOOST_TEST(spool.open().empty());
+    std::string batch;
+    for (int i = 0; i < 400; ++i) {
+        const std::string body = std::to_string(1000 + i) + std::string(995, 'x');
+        batch += std::to_string(body.size()) + " " + body;
+    }
+    BOOST_TEST(append(spool, batch));
+    const SpoolCount dropped = spool.maintain();
+    const SpoolCount kept = spool.waiting();
+    BOOST_TEST(dropped.records + kept.records == 400U);
+    BOOST_TEST(kept.records >= 190U);  // 3 full segments of 65 records at least
+    BOOST_TEST(kept.bytes <= 256U * 1024);
+    // The newest is kept: the last record is the last read.
+    const std::string all = read_all(spool, spool.confirmed());
+    BOOST_TEST(all.substr(all.size() - 1003, 8) == "999 1399");
+}
+
 BOOST_AUTO_TEST_CASE(a_torn_tail_is_left_to_the_reader_and_writing_goes_on_in_a_new_segment) {
     TempDir dir;
     const std::string path = (dir.path / "spool").string();
     {
         Spool spool(path, 1 << 30);
         BOOST_TEST(spool.open().empty());
-        BOOST_TEST(spool.append("5 hello5 wo"));  // as a killed writer may leave it
+        BOOST_TEST(append(spool, "5 hello5 wo"));  // as a killed writer may leave it
     }
     Spool spool(path, 1 << 30);
     BOOST_TEST(spool.open().empty());
-    BOOST_TEST(spool.append("5 again"));
+    BOOST_TEST(append(spool, "5 again"));
     char buffer[64];
     bool sealed = false;
     const SpoolPlace first = spool.confirmed();
