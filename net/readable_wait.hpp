@@ -73,12 +73,12 @@ class Operation final : public detail::reactor_op {
     /// the thread has warmed up.
     using Allocator = detail::recycling_allocator<Operation>;
 
-    static status perform(reactor_op*) { return done_and_exhausted; }
+    static status perform(reactor_op* /*operation*/) { return done_and_exhausted; }
 
     /// owner is null when the reactor is destroyed with the operation queued: then the handler
     /// is destroyed, not called.
-    static void complete(void* owner, detail::operation* base, const boost::system::error_code&,
-                         std::size_t) {
+    static void complete(void* owner, detail::operation* base,
+                         const boost::system::error_code& /*ec*/, std::size_t /*bytes*/) {
         auto* self = static_cast<Operation*>(base);
         detail::binder1<Handler, boost::system::error_code> call(self->handler_, self->ec_);
         detail::handler_work<Handler, IoExecutor> work(std::move(self->work_));
