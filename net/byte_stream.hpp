@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <utility>
 
+#include "net/readable_wait.hpp"
+
 namespace netd {
 
 template <class Protocol>
@@ -41,10 +43,12 @@ class PlainStream {
     void async_read_some(boost::asio::mutable_buffer buffer, Handler&& handler) {
         socket_.async_read_some(buffer, std::forward<Handler>(handler));
     }
-    /// Completes when the stream can be read (or has ended) without reading it.
+    /// Completes when the stream can be read (or has ended) without reading it; it may also
+    /// complete when it cannot (readable_wait.hpp: the caller's read is then would_block). Costs
+    /// no system call and holds no buffer while it waits.
     template <class Handler>
     void async_wait_readable(Handler&& handler) {
-        socket_.async_wait(socket_type::wait_read, std::forward<Handler>(handler));
+        netd::async_wait_readable(socket_, std::forward<Handler>(handler));
     }
     /// Completes when the stream takes more bytes.
     template <class Handler>

@@ -2,7 +2,6 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/log/trivial.hpp>
-#include <cstring>
 #include <iomanip>
 #include <utility>
 
@@ -160,10 +159,8 @@ void StreamConnection<Stream>::do_read() {
         if (!handle_input(std::string_view(buffers.in.data(), n))) {
             return;
         }
-        if (n < buffers.in.size()) {
-            // A short read emptied the stream: wait now rather than spend a read on EAGAIN.
-            return wait_readable();
-        }
+        // Even after a short read, read on until the stream is dry: the client's end of input
+        // may have come with its last bytes, and then no new readiness would tell of it.
     }
     // Still readable after a full turn: let other connections run, then carry on.
     boost::asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
@@ -202,57 +199,31 @@ void StreamConnection<Stream>::wait_readable() {
         return pause();
     }
     queued_read_ = QueuedRead::waiting;
-    // A read, not a wait: Asio's async_wait re-arms the descriptor with epoll_ctl every time,
-    // while a queued read costs no system call until data arrives; then the reactor reads into
-    // first_read_, which is small so that an idle connection stays cheap.
-    stream_.async_read_some(
-        boost::asio::buffer(first_read_),
-        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
-            self->on_first_read(ec, n);
-        });
+    // A wait, not a read: nothing is held while the connection is idle, and the bytes are read
+    // into the thread's buffer once they are there. It costs no system call
+    // (readable_wait.hpp).
+    stream_.async_wait_readable(
+        [self = this->shared_from_this()](boost::system::error_code ec) { self->on_readable(ec); });
 }
 
 template <class Stream>
-void StreamConnection<Stream>::on_first_read(boost::system::error_code ec, std::size_t n) {
+void StreamConnection<Stream>::on_readable(boost::system::error_code ec) {
     const QueuedRead read = std::exchange(queued_read_, QueuedRead::none);
     if (phase_ == Phase::draining) {
-        if (!ec) {
-            handle_input(std::string_view(first_read_.data(), n));
-        }
-        return finish_drain();
+        return finish_drain();  // reads what came, if anything
     }
     if (phase_ != Phase::serving) {
         return;  // closed meanwhile
     }
     if (read == QueuedRead::woken && ec == boost::asio::error::operation_aborted) {
-        // The wake's cancel (input that beat it is handled below instead, the wake then moot).
+        // The wake's cancel (input that beat it is read below instead, the wake then moot).
         if (respond([&](Output& out) { session_->wake(out); })) {
-            wait_readable();
+            do_read();
         }
         return;
     }
     if (ec) {
-        return end_of_input(ec);
-    }
-    if (n < first_read_.size()) {
-        if (handle_input(std::string_view(first_read_.data(), n))) {
-            wait_readable();
-        }
-        return;
-    }
-    // first_read_ filled up, so more is probably waiting: top it up from the stream in the
-    // thread's large buffer and hand the session one chunk.
-    auto& buffers = io_buffers();
-    std::memcpy(buffers.in.data(), first_read_.data(), n);
-    const std::size_t more =
-        stream_.read_some(boost::asio::buffer(buffers.in.data() + n, buffers.in.size() - n), ec);
-    if (!handle_input(std::string_view(buffers.in.data(), n + more))) {
-        return;
-    }
-    // A short or would-block top-up means the stream is dry; anything else (a full buffer, end
-    // of input, an error) is for do_read to find.
-    if (ec == boost::asio::error::would_block || (!ec && n + more < buffers.in.size())) {
-        return wait_readable();
+        return fail(ec, "wait_read");
     }
     do_read();
 }
@@ -270,8 +241,8 @@ void StreamConnection<Stream>::pause() {
 
 template <class Stream>
 void StreamConnection<Stream>::wake() {
-    // Only while the connection waits for input: cancel that read, and let its completion run
-    // the session's wake in order with whatever input came meanwhile.
+    // Only while the connection waits for input: cancel that wait, and let its completion run
+    // the session's wake, then read whatever input came meanwhile.
     if (phase_ == Phase::serving && queued_read_ == QueuedRead::waiting) {
         queued_read_ = QueuedRead::woken;
         stream_.cancel();
@@ -426,8 +397,7 @@ void StreamConnection<Stream>::drain(Drain why) {
         return;
     }
     if (queued_read_ != QueuedRead::none) {
-        // The reactor may already have read into first_read_: cancel, and finish the drain in
-        // that read's completion, after its bytes, so that nothing is handled out of order.
+        // Cancel the wait, and finish the drain in its completion (which may be on its way).
         stream_.cancel();
         return;
     }

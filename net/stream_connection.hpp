@@ -1,9 +1,10 @@
 #pragma once
 // One accepted stream connection driving its handler session over a byte stream (byte_stream.hpp:
 // a plain socket; tls_stream.hpp: TLS over one; one class for every kind of stream). The stream
-// never blocks. While waiting, the connection holds only a 512-byte first-read buffer; when data
-// comes it reads on into the thread's 256 KiB scratch buffer (io_buffers.hpp) until the stream is
-// dry, hands the bytes to the session and sends the reply at once. A reply the peer is too slow
+// never blocks. While waiting, the connection holds no buffer (it waits for readability,
+// readable_wait.hpp); when data comes it reads into the thread's 256 KiB scratch buffer
+// (io_buffers.hpp) until the stream is dry, hands the bytes to the session and sends the reply at
+// once. A reply the peer is too slow
 // to take is kept and reading pauses until it is sent (back-pressure).
 //
 // Its life is one Phase at a time:
@@ -17,7 +18,6 @@
 //                           still sends is discarded
 //   any      -> closed      the client is done, an error, abort(), or lingering ends
 
-#include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -53,7 +53,7 @@ class StreamConnection final : public Connection,
   private:
     enum class Phase : std::uint8_t { starting, serving, draining, closing, lingering, closed };
 
-    /// The read into first_read_ that waits for input, if one is queued.
+    /// The wait for input, if one is queued.
     enum class QueuedRead : std::uint8_t {
         none,
         waiting,  ///< queued; drain() and wake() cancel it and finish in its completion
@@ -76,11 +76,10 @@ class StreamConnection final : public Connection,
     /// A session that produces (chargen): sends its next parts while the stream takes them,
     /// dropping what the client sends.
     void do_produce();
-    /// Queues a read into first_read_ for when data arrives, or pauses while the session is not
-    /// ready for more.
+    /// Waits for data to arrive, or pauses while the session is not ready for more.
     void wait_readable();
-    /// The queued read completed (with data, the end of input, an error, or cancelled).
-    void on_first_read(boost::system::error_code ec, std::size_t n);
+    /// The wait completed (the stream is readable, or ended, or failed; or it was cancelled).
+    void on_readable(boost::system::error_code ec);
     /// Asks the session again after a short while (back-pressure).
     void pause();
     /// The session's wake_after passed: lets it speak unprompted, if the connection is waiting
@@ -135,9 +134,6 @@ class StreamConnection final : public Connection,
     std::shared_ptr<Service> service_;
     Admission admission_;
     std::unique_ptr<StreamSession> session_;
-    /// Where a waiting read lands. Small, so that idle connections stay cheap; a read that fills
-    /// it is topped up from the thread's large buffer.
-    std::array<char, 512> first_read_{};
     /// Reply bytes the peer has not taken yet; empty (no allocation) in the common case.
     std::string pending_;
     /// How much of pending_ is sent.

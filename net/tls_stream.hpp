@@ -37,6 +37,7 @@
 #include <string>
 #include <utility>
 
+#include "net/readable_wait.hpp"
 #include "net/tls_context.hpp"
 
 namespace netd {
@@ -181,8 +182,10 @@ class TlsStream {
 
     template <class Handler>
     void wait(Want want, Handler&& handler) {
-        socket_.async_wait(want == Want::read ? socket_type::wait_read : socket_type::wait_write,
-                           std::forward<Handler>(handler));
+        if (want == Want::read) {
+            return netd::async_wait_readable(socket_, std::forward<Handler>(handler));
+        }
+        socket_.async_wait(socket_type::wait_write, std::forward<Handler>(handler));
     }
 
     /// Whether OpenSSL holds input the socket no longer shows.
