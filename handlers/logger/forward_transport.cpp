@@ -89,12 +89,7 @@ class StreamTransport : public ForwardTransport {
     }
     StreamTransport(const StreamTransport&) = delete;
     StreamTransport& operator=(const StreamTransport&) = delete;
-    ~StreamTransport() override {
-        close();
-        if (context_ != nullptr) {
-            SSL_CTX_free(context_);
-        }
-    }
+    ~StreamTransport() override { close(); }
 
     std::string connect() override {
         close();
@@ -291,33 +286,35 @@ class StreamTransport : public ForwardTransport {
     };
 
     void make_context(const ForwardTlsFiles& tls) {
-        context_ = SSL_CTX_new(TLS_client_method());
-        SSL_CTX_set_min_proto_version(context_, TLS1_2_VERSION);
-        SSL_CTX_set_verify(context_, SSL_VERIFY_PEER, nullptr);
-        SSL_CTX_set_mode(context_,
+        // Owned from here: a file that cannot be used throws out of the constructor.
+        context_.reset(SSL_CTX_new(TLS_client_method()));
+        SSL_CTX_set_min_proto_version(context_.get(), TLS1_2_VERSION);
+        SSL_CTX_set_verify(context_.get(), SSL_VERIFY_PEER, nullptr);
+        SSL_CTX_set_mode(context_.get(),
                          SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
         if (tls.ca.empty()) {
-            SSL_CTX_set_default_verify_paths(context_);
-        } else if (SSL_CTX_load_verify_locations(context_, tls.ca.c_str(), nullptr) != 1) {
+            SSL_CTX_set_default_verify_paths(context_.get());
+        } else if (SSL_CTX_load_verify_locations(context_.get(), tls.ca.c_str(), nullptr) != 1) {
             throw config::KeyError("forward_ca", "cannot use " + tls.ca + ": " + ssl_error_text());
         }
         if (!tls.cert.empty()) {
-            if (SSL_CTX_use_certificate_chain_file(context_, tls.cert.c_str()) != 1) {
+            if (SSL_CTX_use_certificate_chain_file(context_.get(), tls.cert.c_str()) != 1) {
                 throw config::KeyError("forward_cert",
                                        "cannot use " + tls.cert + ": " + ssl_error_text());
             }
-            if (SSL_CTX_use_PrivateKey_file(context_, tls.key.c_str(), SSL_FILETYPE_PEM) != 1) {
+            if (SSL_CTX_use_PrivateKey_file(context_.get(), tls.key.c_str(), SSL_FILETYPE_PEM) !=
+                1) {
                 throw config::KeyError("forward_key",
                                        "cannot use " + tls.key + ": " + ssl_error_text());
             }
-            if (SSL_CTX_check_private_key(context_) != 1) {
+            if (SSL_CTX_check_private_key(context_.get()) != 1) {
                 throw config::KeyError("forward_key", tls.key + " is not the key of " + tls.cert);
             }
         }
     }
 
     std::string handshake() {
-        ssl_ = SSL_new(context_);
+        ssl_ = SSL_new(context_.get());
         SSL_set_fd(ssl_, fd_);
         in6_addr address{};
         const bool literal = ::inet_pton(AF_INET, destination_.host.c_str(), &address) == 1 ||
@@ -373,7 +370,10 @@ class StreamTransport : public ForwardTransport {
 
     ForwardDestination destination_;
     ForwardStop stop_;
-    SSL_CTX* context_ = nullptr;
+    struct FreeContext {
+        void operator()(SSL_CTX* context) const { SSL_CTX_free(context); }
+    };
+    std::unique_ptr<SSL_CTX, FreeContext> context_;
     SSL* ssl_ = nullptr;
     int fd_ = -1;
     std::uint64_t acked_at_start_ = 0;

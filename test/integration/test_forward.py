@@ -139,7 +139,8 @@ class Forwarding(unittest.TestCase):
             self.assertTrue(wait_until(lambda: count_lines(netd.path("netd.log")) == 2001))
             # Counted once the collector's kernel acknowledged the bytes, a moment later.
             samples = wait_for(lambda: scrape(netd), lambda samples: forward_value(
-                samples, "netd_forward_records_total") == 2001)
+                samples, "netd_forward_records_total") == 2001 and forward_value(
+                samples, "netd_forward_spooled_records") == 0)
             self.assertEqual(forward_value(samples, "netd_forward_records_total"), 2001)
             self.assertEqual(forward_value(samples, "netd_forward_spooled_records"), 0)
             self.assertEqual(forward_value(samples, "netd_forward_connected"), 1)
