@@ -262,14 +262,21 @@ std::size_t frame_length(std::string_view bytes) {
     return bytes.size() < whole ? 0 : whole;
 }
 
-std::uint64_t frames_in(std::string_view bytes) {
-    std::uint64_t count = 0;
-    for (std::size_t length = frame_length(bytes); length != 0 && length != std::string_view::npos;
-         length = frame_length(bytes)) {
-        bytes.remove_prefix(length);
-        ++count;
+WholeFrames whole_frames(std::string_view bytes, std::uint64_t most, std::size_t limit) {
+    WholeFrames frames;
+    while (frames.count < most) {
+        const std::size_t length = frame_length(bytes.substr(frames.bytes));
+        if (length == std::string_view::npos) {
+            frames.garbage = true;
+            break;
+        }
+        if (length == 0 || (frames.count > 0 && frames.bytes + length > limit)) {
+            break;
+        }
+        frames.bytes += length;
+        ++frames.count;
     }
-    return count;
+    return frames;
 }
 
 }  // namespace netd

@@ -35,7 +35,17 @@ bool append_bsd_as_rfc3339(std::string& out, std::string_view text, std::time_t 
 /// bytes hold only part of one, or npos when they do not start with a frame at all.
 std::size_t frame_length(std::string_view bytes);
 
-/// How many whole frames bytes starts with.
-std::uint64_t frames_in(std::string_view bytes);
+/// The whole frames bytes starts with, as the spool's writers, its size count and the sender
+/// take them.
+struct WholeFrames {
+    std::size_t bytes = 0;
+    std::uint64_t count = 0;
+    bool garbage = false;  ///< what follows them is not the start of a frame
+};
+
+/// The whole frames at the start of bytes: at most most of them, and beyond the first at most
+/// limit bytes in all.
+WholeFrames whole_frames(std::string_view bytes, std::uint64_t most = UINT64_MAX,
+                         std::size_t limit = SIZE_MAX);
 
 }  // namespace netd

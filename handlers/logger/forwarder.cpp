@@ -186,20 +186,14 @@ void Forwarder::enter_child() {
 
 void Forwarder::append(std::string_view frames, std::uint64_t count) {
     if (child_) {
+        // Straight into the spool: the parent's threads, and the mutex one of them may have held
+        // at the fork, are not here.
         std::string_view rest = frames;
-        const bool ok = spool_.append(rest);
-        const std::uint64_t lost = ok ? 0 : frames_in(rest);
-        counters_->add(metrics::appended, count - lost);
-        counters_->add(metrics::appended_bytes, frames.size() - rest.size());
-        if (!ok) {
-            // No mutex here: a parent thread may have held it at the fork. Rare (a failing
-            // disk) and the child is short-lived, so each is logged.
-            counters_->add(metrics::forward_dropped, lost);
-            counters_->add(metrics::dropped_bytes, rest.size());
-            BOOST_LOG_TRIVIAL(warning) << "[" << service_ << "] forward: dropped " << lost
-                                       << " records: cannot write the spool " << spool_.dir()
-                                       << ": " << std::strerror(errno);
+        if (!spool_.append(rest)) {
+            note_dropped(whole_frames(rest).count, rest.size(), std::strerror(errno));
         }
+        counters_->add(metrics::appended, count - whole_frames(rest).count);
+        counters_->add(metrics::appended_bytes, frames.size() - rest.size());
         return;
     }
     {
@@ -220,13 +214,10 @@ void Forwarder::append(std::string_view frames, std::uint64_t count) {
 void Forwarder::note_dropped(std::uint64_t records, std::uint64_t bytes, std::string_view why) {
     counters_->add(metrics::forward_dropped, records);
     counters_->add(metrics::dropped_bytes, bytes);
-    const std::lock_guard lock(mutex_);
-    dropped_ += records;
-    const auto now = Clock::now();
-    if (now - last_drop_log_ >= std::chrono::seconds(1)) {
-        last_drop_log_ = now;
-        BOOST_LOG_TRIVIAL(warning) << "[" << service_ << "] forward to " << options_.destination.url
-                                   << ": dropped " << dropped_ << " records so far (" << why << ")";
+    if (drop_log_.ready()) {
+        BOOST_LOG_TRIVIAL(warning)
+            << "[" << service_ << "] forward: dropped " << counters_->get(metrics::forward_dropped)
+            << " records so far (" << why << ")";
     }
 }
 
@@ -239,7 +230,7 @@ bool Forwarder::write_batch() {
     const std::size_t written = back_.size() - rest.size();
     if (written > 0) {
         // What the disk refused stays for the retry, whole frames of it.
-        const std::uint64_t records = ok ? back_records_ : back_records_ - frames_in(rest);
+        const std::uint64_t records = ok ? back_records_ : back_records_ - whole_frames(rest).count;
         counters_->add(metrics::appended, records);
         counters_->add(metrics::appended_bytes, written);
         back_.erase(0, written);
@@ -252,6 +243,8 @@ bool Forwarder::write_batch() {
 void Forwarder::spool_loop() {
     std::unique_lock lock(mutex_);
     bool failing = false;
+    std::uint64_t maintained_at = UINT64_MAX;  ///< appended_bytes at the last maintenance
+    std::uint64_t maintained_limit = 0;        ///< and the spool's limit then
     for (;;) {
         if (!stopping_) {
             spooler_wake_.wait_for(lock, failing ? milliseconds(1000) : idle_tick,
@@ -283,16 +276,21 @@ void Forwarder::spool_loop() {
             BOOST_LOG_TRIVIAL(warning) << "[" << service_ << "] forward: writing the spool again";
         }
         failing = !ok;
-        const SpoolCount dropped = spool_.maintain();
-        if (dropped.records > 0) {
-            counters_->add(metrics::forward_dropped, dropped.records);
-            counters_->add(metrics::dropped_bytes, dropped.bytes);
-            BOOST_LOG_TRIVIAL(warning)
-                << "[" << service_ << "] forward to " << options_.destination.url
-                << ": spool past forward_spool_max: dropped "
-                << counters_->get(metrics::forward_dropped) << " oldest records so far";
+        // Only appends (this thread's or fork children's) fill segments or the spool, and only a
+        // reload changes its limit: otherwise there is nothing to seal or drop.
+        const std::uint64_t appended = counters_->get(metrics::appended_bytes);
+        const std::uint64_t limit = spool_.max_bytes();
+        if (appended != maintained_at || limit != maintained_limit) {
+            maintained_at = appended;
+            maintained_limit = limit;
+            const SpoolCount dropped = spool_.maintain();
+            if (dropped.records > 0) {
+                note_dropped(dropped.records, dropped.bytes,
+                             "the spool is past forward_spool_max: the oldest go");
+            }
         }
-        update_gauges();  // fork-mode children's appends show within a tick, even while down
+        // The gauges' one writer; fork children's appends show within a tick, even while down.
+        update_gauges();
         lock.lock();
         if (last) {
             if (!ok) {
@@ -366,7 +364,7 @@ void Forwarder::send_loop() {
         if (moved) {
             spool_.confirm(last);
             progress = Clock::now();
-            update_gauges();
+            update_gauges();  // at once, so that a scrape never shows both counted
         }
     };
     const auto lost = [&](const std::string& why) {
@@ -381,7 +379,6 @@ void Forwarder::send_loop() {
         }
     };
     while (!stopping_) {
-        update_gauges();
         if (!up) {
             std::string failed;  ///< why no transport could be made
             {
@@ -448,22 +445,10 @@ void Forwarder::send_loop() {
                                             buffer.data() + held, buffer.size() - held, sealed);
         held += got;
         const std::string_view bytes(buffer.data(), held);
-        std::size_t used = 0;
-        std::uint64_t count = 0;
-        bool garbage = false;
-        const std::uint64_t most = transport->batch_frames();
-        while (count < most) {
-            const std::size_t length = frame_length(bytes.substr(used));
-            if (length == std::string_view::npos) {
-                garbage = true;
-                break;
-            }
-            if (length == 0) {
-                break;
-            }
-            used += length;
-            ++count;
-        }
+        const WholeFrames frames = whole_frames(bytes, transport->batch_frames());
+        const std::size_t used = frames.bytes;
+        const std::uint64_t count = frames.count;
+        const bool garbage = frames.garbage;
         if (count == 0) {
             if (!garbage && held == buffer.size()) {
                 buffer.resize(buffer.size() * 2);  // one record larger than the buffer
@@ -516,7 +501,6 @@ void Forwarder::send_loop() {
         transport->settle(settle_time);
         confirm();
     }
-    update_gauges();
     counters_->set(metrics::connected, 0);
 }
 

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <thread>
 
+#include "core/throttle.hpp"
 #include "handlers/logger/forward_transport.hpp"
 #include "handlers/logger/spool.hpp"
 #include "metrics/registry.hpp"
@@ -77,7 +78,8 @@ class Forwarder {
     bool pause(std::chrono::milliseconds delay);
     /// Spools what the spooler took; false when the disk refused it (kept for a retry).
     bool write_batch();
-    /// Sets the spooled gauges from what was appended, delivered and dropped.
+    /// Sets the spooled gauges from what was appended, delivered and dropped: by the spooler at
+    /// each tick, and by the sender as it confirms.
     void update_gauges();
     void note_dropped(std::uint64_t records, std::uint64_t bytes, std::string_view why);
 
@@ -101,9 +103,8 @@ class Forwarder {
     bool started_ = false;
     bool child_ = false;
     std::atomic<bool> stopping_ = false;
-    int stop_fd_ = -1;  ///< an eventfd, readable once stopping
-    std::uint64_t dropped_ = 0;
-    std::chrono::steady_clock::time_point last_drop_log_;
+    int stop_fd_ = -1;                            ///< an eventfd, readable once stopping
+    Throttle drop_log_{std::chrono::seconds(1)};  ///< drop warnings: a line a second at most
     std::thread spooler_;
     std::thread sender_;
 };

@@ -188,19 +188,9 @@ bool Spool::append(std::string_view& frames) {
         }
         // Whole frames up to the room left (at least one), so that segments keep their size
         // and dropping the oldest drops a sixteenth of the spool, not a batch of any size.
-        const std::uint64_t room = segment_size_ - size;
-        std::size_t take = 0;
-        while (take < frames.size()) {
-            const std::size_t length = frame_length(frames.substr(take));
-            if (length == 0 || length == std::string_view::npos) {
-                take = frames.size();  // not whole frames: written as they are
-                break;
-            }
-            if (take > 0 && take + length > room) {
-                break;
-            }
-            take += length;
-        }
+        const WholeFrames fit = whole_frames(frames, UINT64_MAX, segment_size_ - size);
+        // Not whole frames (never from the forwarder): written as they are.
+        const std::size_t take = fit.count == 0 ? frames.size() : fit.bytes;
         std::string_view part = frames.substr(0, take);
         const bool ok = write_all(append_fd_, part);
         const int saved = errno;
@@ -229,25 +219,15 @@ SpoolCount Spool::count(std::uint64_t segment, std::uint64_t offset) const {
             break;
         }
         held += static_cast<std::size_t>(n);
-        std::string_view rest(buffer.data(), held);
-        std::size_t used = 0;
-        for (;;) {
-            const std::size_t length = frame_length(rest.substr(used));
-            if (length == 0 || length == std::string_view::npos) {
-                break;
-            }
-            used += length;
-            ++counted.records;
-            counted.bytes += length;
+        const WholeFrames frames = whole_frames(std::string_view(buffer.data(), held));
+        counted.records += frames.count;
+        counted.bytes += frames.bytes;
+        const std::size_t used = frames.bytes;
+        if (frames.garbage) {
+            break;  // not frames: the reader skips the rest too
         }
-        if (used == 0) {
-            const std::size_t length = frame_length(rest);
-            if (length == std::string_view::npos) {
-                break;  // not frames: the reader skips it too
-            }
-            if (held == buffer.size()) {
-                buffer.resize(buffer.size() * 2);  // one frame longer than the buffer
-            }
+        if (used == 0 && held == buffer.size()) {
+            buffer.resize(buffer.size() * 2);  // one frame longer than the buffer
         }
         std::memmove(buffer.data(), buffer.data() + used, held - used);
         held -= used;
@@ -330,6 +310,11 @@ SpoolCount Spool::maintain() {
 void Spool::set_max_bytes(std::uint64_t max_bytes) {
     const std::lock_guard lock(mutex_);
     max_bytes_ = max_bytes;
+}
+
+std::uint64_t Spool::max_bytes() {
+    const std::lock_guard lock(mutex_);
+    return max_bytes_;
 }
 
 int Spool::reader_fd(std::uint64_t segment) {

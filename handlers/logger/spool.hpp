@@ -79,6 +79,7 @@ class Spool {
 
     /// A reload's forward_spool_max (segments keep their size).
     void set_max_bytes(std::uint64_t max_bytes);
+    std::uint64_t max_bytes();
 
     const std::string& dir() const { return dir_; }
 

@@ -387,8 +387,9 @@ class Outages(ForwardTest):
         spooled_bytes = metric(samples, "netd_forward_spooled_bytes")
         self.assertGreater(dropped, 0)
         self.assertLessEqual(spooled_bytes, 256 * 1024)
-        self.assertTrue(netd.wait_for_line(r"spool past forward_spool_max: dropped \d+ oldest",
-                                           timeout=5), netd.stderr[-2000:])
+        self.assertTrue(netd.wait_for_line(
+            r"forward: dropped \d+ records so far \(the spool is past forward_spool_max",
+            timeout=5), netd.stderr[-2000:])
         collector.start()
         self.wait_collector(collector, len(records) - dropped, netd)
         arrived = {key_of(r["msg"]) for r in collector.records()}

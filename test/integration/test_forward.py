@@ -217,7 +217,8 @@ class Forwarding(unittest.TestCase):
             self.assertGreater(dropped, 0)
             self.assertEqual(dropped + forward_value(samples, "netd_forward_spooled_records"),
                              4000)
-            netd.wait_for_line(r"spool past forward_spool_max: dropped \d+ oldest records")
+            netd.wait_for_line(r"forward: dropped \d+ records so far \(the spool is past "
+                               r"forward_spool_max")
             collector.start()
             # Reconnects back off to every 10 s while the collector is away.
             arrived = numbers_in(collector.wait_for(4000 - dropped, timeout=25))
@@ -323,6 +324,7 @@ class ForwardingOverRelp(unittest.TestCase):
             self.assertEqual(sorted(numbers_in(records)), list(range(3000)))
             self.assertEqual(len(records), 3000)
             samples = wait_for(lambda: scrape(netd), lambda samples: forward_value(
+                samples, "netd_forward_records_total") == 3000 and forward_value(
                 samples, "netd_forward_spooled_records") == 0)
             self.assertEqual(forward_value(samples, "netd_forward_records_total"), 3000)
             time.sleep(1.0)
