@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 
 namespace netd::config {
@@ -30,6 +31,28 @@ std::uint64_t parse_unsigned(std::string_view text, std::uint64_t min, std::uint
                          " to " + std::to_string(max) + ")");
     }
     return value;
+}
+
+/// A size: a number of bytes with an optional K, M, G (or KiB, MiB, GiB, KB, MB, GB: all
+/// powers of 1024) after it, a space between allowed.
+std::uint64_t parse_size(std::string_view text) {
+    const auto unit_at = text.find_first_not_of("0123456789");
+    const std::string_view digits = text.substr(0, unit_at);
+    std::string_view unit =
+        unit_at == std::string_view::npos ? std::string_view{} : trim(text.substr(unit_at));
+    std::uint64_t scale = 1;
+    if (!unit.empty()) {
+        const char first = static_cast<char>(std::toupper(static_cast<unsigned char>(unit[0])));
+        const std::string_view tail = unit.substr(1);
+        if ((first != 'K' && first != 'M' && first != 'G') ||
+            (!tail.empty() && tail != "iB" && tail != "B" && tail != "ib" && tail != "b")) {
+            throw ValueError("'" + std::string(text) +
+                             "' is not a size (bytes, or a number with K, M or G)");
+        }
+        scale = first == 'K' ? 1024 : first == 'M' ? 1024 * 1024 : 1024 * 1024 * 1024;
+    }
+    const std::uint64_t number = parse_unsigned(digits, 0, UINT64_MAX / scale);
+    return number * scale;
 }
 
 bool parse_bool(std::string_view text) {

@@ -22,6 +22,10 @@ class ValueError : public std::runtime_error {
 /// A decimal integer in [min, max]; no sign, no spaces, no suffix.
 std::uint64_t parse_unsigned(std::string_view text, std::uint64_t min, std::uint64_t max);
 
+/// A size in bytes: a number, optionally followed (a space between allowed) by K, M or G, or
+/// KiB, MiB, GiB, KB, MB, GB, all powers of 1024.
+std::uint64_t parse_size(std::string_view text);
+
 /// true/false, yes/no, on/off, 1/0.
 bool parse_bool(std::string_view text);
 

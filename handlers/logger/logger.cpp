@@ -37,28 +37,6 @@ constexpr std::array<config::KeySpec, 12> logger_keys{{
     {"forward_key", "", "tls://: PEM key of forward_cert"},
 }};
 
-/// A size: a number of bytes with an optional K, M, G (or KiB, MiB, GiB, KB, MB, GB: all
-/// powers of 1024) after it, a space between allowed.
-std::uint64_t parse_size(std::string_view text) {
-    const auto unit_at = text.find_first_not_of("0123456789");
-    const std::string_view digits = text.substr(0, unit_at);
-    std::string_view unit =
-        unit_at == std::string_view::npos ? std::string_view{} : config::trim(text.substr(unit_at));
-    std::uint64_t scale = 1;
-    if (!unit.empty()) {
-        const char first = static_cast<char>(std::toupper(static_cast<unsigned char>(unit[0])));
-        const std::string_view tail = unit.substr(1);
-        if ((first != 'K' && first != 'M' && first != 'G') ||
-            (!tail.empty() && tail != "iB" && tail != "B" && tail != "ib" && tail != "b")) {
-            throw config::ValueError("'" + std::string(text) +
-                                     "' is not a size (bytes, or a number with K, M or G)");
-        }
-        scale = first == 'K' ? 1024 : first == 'M' ? 1024 * 1024 : 1024 * 1024 * 1024;
-    }
-    const std::uint64_t number = config::parse_unsigned(digits, 0, UINT64_MAX / scale);
-    return number * scale;
-}
-
 /// The forward_* keys, when forward is set.
 std::optional<ForwardOptions> parse_forward_options(const config::ServiceConfig& service) {
     const auto destination = parse_option(service, "forward", [](const std::string& v) {
@@ -72,7 +50,7 @@ std::optional<ForwardOptions> parse_forward_options(const config::ServiceConfig&
         .ca = text("forward_ca"), .cert = text("forward_cert"), .key = text("forward_key")};
     const auto spool = text("forward_spool");
     const auto spool_max = parse_option(service, "forward_spool_max", [](const std::string& v) {
-        const std::uint64_t size = parse_size(v);
+        const std::uint64_t size = config::parse_size(v);
         if (size < std::uint64_t{64} * 1024) {
             throw config::ValueError("'" + v + "' is too small: the spool needs at least 64 KiB");
         }

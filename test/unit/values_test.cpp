@@ -18,6 +18,18 @@ BOOST_AUTO_TEST_CASE(unsigned_numbers) {
     BOOST_CHECK_THROW(parse_unsigned("99999999999999999999999", 0, 10), ValueError);
 }
 
+BOOST_AUTO_TEST_CASE(sizes) {
+    BOOST_TEST(parse_size("1048576") == 1048576U);
+    BOOST_TEST(parse_size("64KiB") == 65536U);
+    BOOST_TEST(parse_size("64 K") == 65536U);
+    BOOST_TEST(parse_size("10M") == 10U * 1024 * 1024);
+    BOOST_TEST(parse_size("2 GiB") == 2ULL * 1024 * 1024 * 1024);
+    BOOST_TEST(parse_size("1gb") == 1ULL * 1024 * 1024 * 1024);
+    for (const char* bad : {"", "K", "10 parsecs", "10KiBs", "-1", "1.5G", "99999999999999G"}) {
+        BOOST_CHECK_THROW(parse_size(bad), ValueError);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(booleans) {
     BOOST_TEST(parse_bool("true"));
     BOOST_TEST(parse_bool("on"));
