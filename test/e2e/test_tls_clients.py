@@ -28,10 +28,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from clients import CLIENT_TIMEOUT, CURL, NEED_CURL  # noqa: E402
 from log_records import unescape_netd  # noqa: E402
 from netd_harness import (  # noqa: E402
-    clean_env, count_lines, exchange_from, shared_netd, tcp_connect, wait_until,
+    clean_env, count_lines, exchange_from, free_port, shared_netd, tcp_connect, wait_until,
 )
 from rsyslog_collector import OSSL_DRIVER, RSYSLOGD, RsyslogProcess  # noqa: E402
-from tls_certs import certificates  # noqa: E402
+from tls_certs import certificates, service_keys  # noqa: E402
 
 OPENSSL = shutil.which("openssl")
 GNUTLS_CLI = shutil.which("gnutls-cli")
@@ -48,11 +48,6 @@ NEED_RSYSLOG_OSSL = unittest.skipUnless(
 
 CERTS = certificates()
 WAIT = 15.0
-
-
-def keys(ca=False):
-    text = "tls_cert = %s\ntls_key = %s\n" % (CERTS.path("server.pem"), CERTS.path("server.key"))
-    return text + ("tls_ca = %s\n" % CERTS.path("ca.pem") if ca else "")
 
 
 CONFIG = """\
@@ -87,7 +82,7 @@ file = {{tmp}}/syslog-mutual.json
 format = json
 flush_interval = 20
 {mutual}
-""".format(keys=keys(), mutual=keys(ca=True))
+""".format(keys=service_keys(), mutual=service_keys(ca="ca"))
 
 
 def converse(testcase, argv, request, expect, timeout=CLIENT_TIMEOUT):
@@ -348,13 +343,7 @@ file = {{tmp}}/proxied.json
 format = json
 flush_interval = 20
 {keys}
-""".format(keys=keys())
-
-
-def free_tcp_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+""".format(keys=service_keys())
 
 
 def through(port, data, source):
@@ -369,7 +358,7 @@ class HaproxyProxyThenTls(unittest.TestCase):
     @NEED_HAPROXY
     def test_haproxy_send_proxy_v2_then_tls(self):
         netd = shared_netd(self.__class__, PROXIED_CONFIG)
-        ports = {"echo_in": free_tcp_port(), "syslog_in": free_tcp_port(),
+        ports = {"echo_in": free_port(), "syslog_in": free_port(),
                  "echo": netd.addr("echo", "tls")[1], "syslog": netd.addr("syslog", "tls")[1],
                  "ca": CERTS.path("ca.pem")}
         directory = tempfile.mkdtemp(prefix="netd-haproxy-")

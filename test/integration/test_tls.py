@@ -26,22 +26,12 @@ from netd_harness import (  # noqa: E402
     recv_until_eof, run_netd, shared_netd, tcp_connect, wait_until,
 )
 import proxy_header  # noqa: E402
-from tls_certs import certificates  # noqa: E402
+from tls_certs import certificates, service_keys as tls_keys  # noqa: E402
 from tls_client import (  # noqa: E402
     client_context, closed_within, handshake_refused, roundtrip, tls_connect,
 )
 
 CERTS = certificates()
-
-
-def tls_keys(cert="server", ca=None, **more):
-    """A service's TLS keys for the test certificates."""
-    text = "tls_cert = %s\ntls_key = %s\n" % (CERTS.path(cert + ".pem"), CERTS.path(cert + ".key"))
-    if ca:
-        text += "tls_ca = %s\n" % CERTS.path(ca + ".pem")
-    for key, value in more.items():
-        text += "%s = %s\n" % (key, value)
-    return text
 
 
 CONFIG = """\

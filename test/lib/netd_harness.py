@@ -738,6 +738,13 @@ def exchange_from(source, addr, data):
         return b""
 
 
+def free_port(host="127.0.0.1"):
+    """A TCP port free on host now (for a peer that binds it itself: rsyslog, HAProxy)."""
+    with socket.socket(family_of(host), socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
 def free_port_holder(kind="tcp", host="127.0.0.1"):
     """A socket bound (and listening, for tcp) to an ephemeral port; caller closes it."""
     st = socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM

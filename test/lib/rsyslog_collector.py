@@ -31,7 +31,7 @@ import signal
 import socket
 import time
 
-from netd_harness import NetdProcess
+from netd_harness import NetdProcess, free_port  # noqa: F401 (used here and re-exported)
 
 RSYSLOGD = shutil.which("rsyslogd") or next(
     (p for p in ("/usr/sbin/rsyslogd", "/sbin/rsyslogd") if os.access(p, os.X_OK)), None)
@@ -64,12 +64,6 @@ def why_not(transport="tcp"):
             return "rsyslog's %s module is not installed (Debian package %s; scripts/setup " \
                    "installs it)" % (module, package)
     return None
-
-
-def free_port(host="127.0.0.1"):
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def accepts(port, host="127.0.0.1"):

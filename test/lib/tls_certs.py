@@ -107,6 +107,18 @@ def _issue(ca_dir, ca, name, cn, extensions, cwd, dates=None, rsa=False):
          "-out", name + ".pem", *validity, cwd=cwd)
 
 
+def service_keys(cert="server", ca=None, **more):
+    """A netd service's TLS keys for the test certificates: tls_cert and tls_key of cert, tls_ca
+    of ca if given, and any other key = value."""
+    certs = certificates()
+    text = "tls_cert = %s\ntls_key = %s\n" % (certs.path(cert + ".pem"), certs.path(cert + ".key"))
+    if ca:
+        text += "tls_ca = %s\n" % certs.path(ca + ".pem")
+    for key, value in more.items():
+        text += "%s = %s\n" % (key, value)
+    return text
+
+
 def certificates():
     """The test certificates (made on first use, removed when the process exits)."""
     global _made
