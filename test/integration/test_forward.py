@@ -144,6 +144,10 @@ class Forwarding(unittest.TestCase):
             self.assertEqual(forward_value(samples, "netd_forward_records_total"), 2001)
             self.assertEqual(forward_value(samples, "netd_forward_spooled_records"), 0)
             self.assertEqual(forward_value(samples, "netd_forward_connected"), 1)
+            # Bytes count the frames as they went on the wire, length prefix included.
+            self.assertEqual(forward_value(samples, "netd_forward_bytes_total"),
+                             sum(len(b"%d " % len(frame)) + len(frame) for frame in frames))
+            self.assertEqual(forward_value(samples, "netd_forward_spooled_bytes"), 0)
 
     def test_an_outage_loses_nothing_and_is_logged_once_each_way(self):
         with OctetCollector() as collector, Netd(config(collector.address)) as netd:
@@ -297,6 +301,21 @@ class ForwardingOverTls(unittest.TestCase):
                                 certs.path("client.key")))) as netd:
             send_lines(netd.addr("logger", "tcp"), numbered(50))
             self.assertEqual(numbers_in(collector.wait_for(50)), set(range(50)))
+
+    def test_a_reload_with_an_unusable_forward_ca_keeps_the_running_config(self):
+        certs = certificates()
+        with OctetCollector(tls=collector_tls()) as collector, \
+                Netd(config(collector.address, scheme="tls",
+                            extra="forward_ca = %s" % certs.path("ca.pem"))) as netd:
+            with open(netd.config_path) as f:
+                text = f.read()
+            with open(netd.config_path, "w") as f:
+                f.write(text.replace(certs.path("ca.pem"), netd.path("missing-ca.pem")))
+            netd.send_signal(signal.SIGHUP)
+            netd.wait_for_line(r"reload: .*\[logger\] forward_ca: cannot use .*missing-ca\.pem.*"
+                               r"the running configuration stays in effect")
+            send_lines(netd.addr("logger", "tcp"), numbered(20))
+            self.assertEqual(numbers_in(collector.wait_for(20)), set(range(20)))
 
     def test_a_collector_the_ca_did_not_sign_gets_nothing(self):
         certs = certificates()
