@@ -32,7 +32,9 @@ void append_forward_frame(std::string& out, const ForwardContext& context,
 bool append_bsd_as_rfc3339(std::string& out, std::string_view text, std::time_t now);
 
 /// The length of the next octet-counted frame at the start of bytes ("LEN SP" included), 0 when
-/// bytes hold only part of one, or npos when they do not start with a frame at all.
+/// bytes hold only part of one, or npos when they do not start with a frame at all. Strict,
+/// unlike the logger's OctetCountFramer, which reads what clients send: the spool holds only
+/// netd's own frames, so anything else there is damage.
 std::size_t frame_length(std::string_view bytes);
 
 /// The whole frames bytes starts with, as the spool's writers, its size count and the sender
