@@ -2,9 +2,6 @@
 
 #include <sys/stat.h>
 #include <syslog.h>
-// Without it every journal entry would carry the location of JournalBackend::consume.
-#define SD_JOURNAL_SUPPRESS_LOCATION
-#include <systemd/sd-journal.h>
 
 #include <boost/log/attributes/clock.hpp>
 #include <boost/log/core.hpp>
@@ -19,6 +16,8 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+
+#include "daemon/systemd_protocol.hpp"
 
 namespace netd {
 
@@ -85,8 +84,7 @@ class JournalBackend final
     : public sinks::basic_formatted_sink_backend<char, sinks::synchronized_feeding> {
   public:
     static void consume(const logging::record_view& record, const string_type& message) {
-        ::sd_journal_send("MESSAGE=%s", message.c_str(), "PRIORITY=%i", priority_of(record),
-                          "SYSLOG_IDENTIFIER=netd", nullptr);
+        systemd::journal_send(systemd::journal_entry(message, priority_of(record), "netd"));
     }
 };
 

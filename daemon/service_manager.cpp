@@ -1,12 +1,11 @@
 #include "daemon/service_manager.hpp"
 
-#include <systemd/sd-daemon.h>
-
 #include <cstdint>
 #include <cstring>
 #include <ctime>
 
 #include "daemon/logging.hpp"
+#include "daemon/systemd_protocol.hpp"
 
 namespace netd {
 
@@ -23,10 +22,9 @@ std::uint64_t monotonic_usec() {
 }  // namespace
 
 ServiceManager::ServiceManager(boost::asio::io_context& io) : watchdog_(io) {
-    std::uint64_t usec = 0;
     // Also checks WATCHDOG_PID: a watchdog meant for another process is not ours.
-    if (::sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
-        watchdog_interval_ = std::chrono::microseconds(usec / 2);
+    if (const auto interval = systemd::watchdog_interval()) {
+        watchdog_interval_ = *interval / 2;
     }
 }
 
@@ -59,8 +57,8 @@ void ServiceManager::notify(const std::string& message) const {
     if (silent_) {
         return;
     }
-    if (const int rc = ::sd_notify(0, message.c_str()); rc < 0) {
-        BOOST_LOG_TRIVIAL(warning) << "cannot notify the service manager: " << std::strerror(-rc);
+    if (const int error = systemd::notify(message); error != 0) {
+        BOOST_LOG_TRIVIAL(warning) << "cannot notify the service manager: " << std::strerror(error);
     }
 }
 

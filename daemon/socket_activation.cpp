@@ -1,13 +1,13 @@
 #include "daemon/socket_activation.hpp"
 
 #include <sys/socket.h>
-#include <systemd/sd-daemon.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 
 #include "config/config.hpp"
+#include "daemon/systemd_protocol.hpp"
 
 namespace netd {
 
@@ -21,18 +21,16 @@ config::ConfigError passed_error(int fd, const std::string& name, const std::str
 }  // namespace
 
 std::vector<PassedSocket> take_passed_sockets() {
-    char** names = nullptr;
-    const int count = ::sd_listen_fds_with_names(1, &names);
-    if (count < 0) {
-        throw config::ConfigError(std::string("socket activation: ") + std::strerror(-count));
+    std::vector<std::string> names;
+    try {
+        names = systemd::take_listen_fds();
+    } catch (const std::runtime_error& e) {
+        throw config::ConfigError(std::string("socket activation: ") + e.what());
     }
     std::vector<PassedSocket> passed;
-    for (int i = 0; i < count; ++i) {
-        const int fd = SD_LISTEN_FDS_START + i;
-        PassedSocket socket{.fd = fd,
-                            .name = names != nullptr && names[i] != nullptr ? names[i] : "",
-                            .service = {},
-                            .transport = {}};
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        const int fd = systemd::listen_fds_start + static_cast<int>(i);
+        PassedSocket socket{.fd = fd, .name = std::move(names[i]), .service = {}, .transport = {}};
         const auto dot = socket.name.find('.');
         socket.service = socket.name.substr(0, dot);
         int type = 0;
@@ -63,12 +61,6 @@ std::vector<PassedSocket> take_passed_sockets() {
                                    "' but the socket is " + std::string(kind));
         }
         passed.push_back(std::move(socket));
-    }
-    if (names != nullptr) {
-        for (int i = 0; i < count; ++i) {
-            std::free(names[i]);
-        }
-        std::free(names);
     }
     return passed;
 }

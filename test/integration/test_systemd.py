@@ -28,12 +28,18 @@ tcp = 127.0.0.1:0
 class ServiceManager:
     """A NOTIFY_SOCKET: every message with the pid that sent it."""
 
-    def __init__(self):
+    def __init__(self, abstract=False):
         self.dir = tempfile.mkdtemp(prefix="netd-notify-")
-        self.path = os.path.join(self.dir, "notify")
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-        self.sock.bind(self.path)
+        if abstract:
+            # "@NAME" in NOTIFY_SOCKET: the abstract namespace, as systemd --user may pass.
+            name = os.path.basename(self.dir)
+            self.sock.bind("\0" + name)
+            self.path = "@" + name
+        else:
+            self.path = os.path.join(self.dir, "notify")
+            self.sock.bind(self.path)
         self.messages = []  # (pid, {key: value})
 
     def close(self):
@@ -112,6 +118,24 @@ class Notify(unittest.TestCase):
         with Netd(CONFIG, env={"NOTIFY_SOCKET": self.manager.path}):
             self.assertIsNotNone(self.manager.wait_for("READY", "1"))
             self.assertIsNone(self.manager.wait_for("WATCHDOG", timeout=0.5))
+
+    def test_abstract_notify_socket(self):
+        manager = ServiceManager(abstract=True)
+        self.addCleanup(manager.close)
+        with Netd(CONFIG, env={"NOTIFY_SOCKET": manager.path}) as n:
+            got = manager.wait_for("READY", "1")
+            self.assertIsNotNone(got, "no READY=1 on " + manager.path + "\n" + n.describe())
+            self.assertEqual(got[0], n.pid)
+
+    def test_a_notify_socket_nobody_listens_on_is_a_warning(self):
+        missing = os.path.join(self.manager.dir, "gone")
+        with Netd(CONFIG, env={"NOTIFY_SOCKET": missing}) as n:
+            with tcp_connect(n.addr("echo", "tcp")) as c:
+                c.sendall(b"x\n")
+                self.assertEqual(c.recv(10), b"x\n")
+            self.assertIsNotNone(
+                n.wait_for_line(r"warning cannot notify the service manager: No such file"),
+                n.describe())
 
     def test_without_notify_socket_nothing_is_sent(self):
         with Netd(CONFIG) as n:
