@@ -53,6 +53,9 @@ class LineFramer {
     /// Bytes held for an unfinished line.
     std::size_t buffered() const { return partial_.size(); }
 
+    /// The longest line delivered whole.
+    std::size_t max_line() const { return max_line_; }
+
   private:
     /// Where the next line ending starts in bytes, or npos.
     std::size_t find_end(std::string_view bytes) const;
@@ -64,9 +67,10 @@ class LineFramer {
         }
     }
 
+    // Ordered so that the two flags share one word: every idle session holds a framer.
     std::size_t max_line_;
+    std::string partial_;  ///< the start of a line whose end has not arrived
     bool nul_ends_;
-    std::string partial_;    ///< the start of a line whose end has not arrived
     bool skipping_ = false;  ///< inside the over-long part of a truncated line
 };
 

@@ -3,6 +3,7 @@
 #include <array>
 #include <atomic>
 #include <boost/log/trivial.hpp>
+#include <cassert>
 #include <cctype>
 #include <chrono>
 #include <ctime>
@@ -164,10 +165,18 @@ class LoggerSession final : public StreamSession {
     template <class Frame>
     void record(Frame frame);
 
+    /// The client's IP for forwarded frames, within peer_; "" for a Unix client, or when the
+    /// handler does not forward.
+    std::string_view origin() const {
+        return std::string_view(peer_).substr(origin_at_, origin_size_);
+    }
+
+    // An idle connection holds this object, so it is kept small: the origin is a part of peer_.
     const LoggerHandler& handler_;
-    std::string peer_;    ///< written once, for every record of the connection
-    std::string origin_;  ///< the client's IP (forwarded frames), "" for a Unix client
+    std::string peer_;  ///< written once, for every record of the connection
     PeerCredentials credentials_;
+    std::uint8_t origin_at_ = 0;    ///< 1 for an IPv6 client ("[IP]:PORT"), else 0
+    std::uint8_t origin_size_ = 0;  ///< the IP's length (at most 45, and a zone name's 16)
     OctetCountFramer framer_;
 };
 
@@ -357,7 +366,13 @@ LoggerSession::LoggerSession(const LoggerHandler& handler, const Peer& peer)
       credentials_(peer.credentials),
       framer_(handler.max_line()) {
     if (handler.forwarding()) {
-        append_origin(origin_, peer);
+        std::string origin;
+        append_origin(origin, peer);
+        if (!origin.empty()) {
+            origin_at_ = peer_.starts_with('[') ? 1 : 0;
+            origin_size_ = static_cast<std::uint8_t>(origin.size());
+            assert(origin.size() <= UINT8_MAX && this->origin() == origin);
+        }
     }
 }
 
@@ -376,7 +391,7 @@ void LoggerSession::record(Frame frame) {
     buffer.frames.clear();
     std::uint64_t count = 0;
     frame([&](std::string_view message, bool truncated) {
-        handler_.format(buffer, peer_, origin_, credentials_, message, truncated);
+        handler_.format(buffer, peer_, origin(), credentials_, message, truncated);
         ++count;
     });
     if (count > 0) {

@@ -14,8 +14,7 @@ namespace netd {
 
 class OctetCountFramer {
   public:
-    explicit OctetCountFramer(std::size_t max_message)
-        : max_message_(max_message), lines_(max_message, true) {}
+    explicit OctetCountFramer(std::size_t max_message) : lines_(max_message, true) {}
 
     /// Feeds bytes; calls on_message(std::string_view text, bool truncated) for each message they
     /// complete. Empty lines are not messages; an octet-counted "0 " frame is an empty one.
@@ -32,17 +31,21 @@ class OctetCountFramer {
     /// ordinary line.
     static constexpr std::size_t max_count_digits = 19;
 
-    enum class State { frame_start, count, body, line };
+    enum class State : std::uint8_t { frame_start, count, body, line };
 
     static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-    std::size_t max_message_;
-    State state_ = State::frame_start;
-    std::string count_text_;       ///< the digits of a count read so far
-    std::uint64_t remaining_ = 0;  ///< body bytes still to come
-    std::string body_;             ///< the kept part of a body split across reads
-    bool truncated_ = false;
+    std::size_t max_message() const { return lines_.max_line(); }
+
+    // Every idle logger session holds one of these, so nothing is kept twice: max_message is
+    // the line framer's max_line, and one string holds what the state in progress needs.
     LineFramer lines_;
+    /// count: the digits read so far; body: the kept part of a body split across reads; empty
+    /// otherwise (a line in progress is in lines_).
+    std::string pending_;
+    std::uint64_t remaining_ = 0;  ///< body bytes still to come
+    State state_ = State::frame_start;
+    bool truncated_ = false;
 };
 
 template <class OnMessage>
@@ -60,16 +63,16 @@ void OctetCountFramer::feed(std::string_view bytes, OnMessage&& on_message) {
             case State::count: {
                 std::size_t digits = 0;
                 while (digits < bytes.size() && is_digit(bytes[digits]) &&
-                       count_text_.size() <= max_count_digits) {
-                    count_text_ += bytes[digits++];
+                       pending_.size() <= max_count_digits) {
+                    pending_ += bytes[digits++];
                 }
                 bytes.remove_prefix(digits);
                 if (bytes.empty()) {
                     return;
                 }
-                if (bytes.front() == ' ' && count_text_.size() <= max_count_digits) {
-                    remaining_ = std::stoull(count_text_);
-                    count_text_.clear();
+                if (bytes.front() == ' ' && pending_.size() <= max_count_digits) {
+                    remaining_ = std::stoull(pending_);
+                    pending_.clear();
                     bytes.remove_prefix(1);
                     truncated_ = false;
                     state_ = State::body;
@@ -80,23 +83,24 @@ void OctetCountFramer::feed(std::string_view bytes, OnMessage&& on_message) {
                     break;
                 }
                 // Not a count after all: the digits begin an ordinary line.
-                lines_.feed_line(count_text_, on_line);
-                count_text_.clear();
+                lines_.feed_line(pending_, on_line);
+                pending_.clear();
                 state_ = State::line;
                 break;
             }
             case State::body: {
                 const auto take =
                     static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, bytes.size()));
-                if (body_.empty() && take == remaining_ && take <= max_message_ && !truncated_) {
+                if (pending_.empty() && take == remaining_ && take <= max_message() &&
+                    !truncated_) {
                     on_message(bytes.substr(0, take), false);  // whole frame in this read: no copy
                 } else {
-                    const std::size_t room = max_message_ - body_.size();
-                    body_.append(bytes.substr(0, std::min(take, room)));
+                    const std::size_t room = max_message() - pending_.size();
+                    pending_.append(bytes.substr(0, std::min(take, room)));
                     truncated_ = truncated_ || take > room;
                     if (take == remaining_) {
-                        on_message(std::string_view(body_), truncated_);
-                        std::string().swap(body_);
+                        on_message(std::string_view(pending_), truncated_);
+                        std::string().swap(pending_);
                     }
                 }
                 remaining_ -= take;
@@ -121,12 +125,12 @@ void OctetCountFramer::finish(OnMessage&& on_message) {
     switch (state_) {
         case State::count: {
             // Digits with nothing after them: a message of its own, cut at max_message.
-            const std::string_view digits(count_text_);
-            on_message(digits.substr(0, max_message_), digits.size() > max_message_);
+            const std::string_view digits(pending_);
+            on_message(digits.substr(0, max_message()), digits.size() > max_message());
             break;
         }
         case State::body:
-            on_message(std::string_view(body_), true);
+            on_message(std::string_view(pending_), true);
             break;
         case State::line:
             lines_.finish([&](const Line& line) { on_message(line.text, line.truncated); });
@@ -134,8 +138,7 @@ void OctetCountFramer::finish(OnMessage&& on_message) {
         case State::frame_start:
             break;
     }
-    count_text_.clear();
-    std::string().swap(body_);
+    std::string().swap(pending_);
     state_ = State::frame_start;
 }
 

@@ -20,8 +20,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from exposition import parse, wait_for  # noqa: E402
 from netd_harness import (  # noqa: E402
-    Netd, NetdProcess, count_lines, recv_until_eof, run_netd, tcp_connect, udp_socket,
-    wait_until,
+    Netd, NetdProcess, count_lines, ipv6_available, recv_until_eof, run_netd, tcp_connect,
+    udp_socket, wait_until,
 )
 from octet_collector import OctetCollector  # noqa: E402
 from relp_collector import RelpCollector  # noqa: E402
@@ -148,6 +148,22 @@ class Forwarding(unittest.TestCase):
             self.assertEqual(forward_value(samples, "netd_forward_bytes_total"),
                              sum(len(b"%d " % len(frame)) + len(frame) for frame in frames))
             self.assertEqual(forward_value(samples, "netd_forward_spooled_bytes"), 0)
+
+    @unittest.skipUnless(ipv6_available(), "no IPv6 loopback (::1) on this host")
+    def test_an_ipv6_stream_client_is_the_origin_without_brackets_or_port(self):
+        # The session keeps its origin as a part of its "[::1]:PORT" peer text.
+        with OctetCollector() as collector, Netd(config(collector.address).replace(
+                "tcp = 127.0.0.1:0\n", "tcp = 127.0.0.1:0, [::1]:0\n")) as netd:
+            v6 = [a for a in netd.addrs("logger", "tcp") if a[0] == "::1"][0]
+            with tcp_connect(v6) as s:  # a line, then an octet-counted frame
+                s.sendall(b"<30>Oct 11 22:14:15 host app: record 0\n"
+                          b"38 <30>Oct 11 22:14:15 host app: record 1")
+            send_lines(netd.addr("logger", "tcp"), numbered(1, start=2))
+            frames = collector.wait_for(3)
+            self.assertEqual(numbers_in(frames), {0, 1, 2}, netd.describe())
+            for frame in frames:
+                origin = b"127.0.0.1" if b" record 2" in frame else b"::1"
+                self.assertIn(b'[origin ip="%s"]' % origin, frame)
 
     def test_an_outage_loses_nothing_and_is_logged_once_each_way(self):
         with OctetCollector() as collector, Netd(config(collector.address)) as netd:
