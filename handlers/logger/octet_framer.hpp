@@ -39,13 +39,14 @@ class OctetCountFramer {
 
     // Every idle logger session holds one of these, so nothing is kept twice: max_message is
     // the line framer's max_line, and one string holds what the state in progress needs.
-    LineFramer lines_;
+    // [[no_unique_address]] lets state_ and truncated_ sit in the tail padding of lines_.
+    [[no_unique_address]] LineFramer lines_;
+    State state_ = State::frame_start;
+    bool truncated_ = false;
     /// count: the digits read so far; body: the kept part of a body split across reads; empty
     /// otherwise (a line in progress is in lines_).
     std::string pending_;
     std::uint64_t remaining_ = 0;  ///< body bytes still to come
-    State state_ = State::frame_start;
-    bool truncated_ = false;
 };
 
 template <class OnMessage>
