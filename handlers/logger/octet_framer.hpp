@@ -31,7 +31,7 @@ class OctetCountFramer {
     /// ordinary line.
     static constexpr std::size_t max_count_digits = 19;
 
-    enum class State : std::uint8_t { frame_start, count, body, line };
+    enum class State { frame_start, count, body, line };
 
     static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -39,10 +39,10 @@ class OctetCountFramer {
 
     // Every idle logger session holds one of these, so nothing is kept twice: max_message is
     // the line framer's max_line, and one string holds what the state in progress needs.
-    // [[no_unique_address]] lets state_ and truncated_ sit in the tail padding of lines_.
+    // [[no_unique_address]] lets truncated_ and state_ sit in the tail padding of lines_.
     [[no_unique_address]] LineFramer lines_;
-    State state_ = State::frame_start;
     bool truncated_ = false;
+    State state_ = State::frame_start;
     /// count: the digits read so far; body: the kept part of a body split across reads; empty
     /// otherwise (a line in progress is in lines_).
     std::string pending_;
