@@ -140,7 +140,7 @@ struct RecordBuffer {
 
 /// A client's IP for [origin ip=...], or "" for a Unix client.
 void append_origin(std::string& out, const Peer& peer) {
-    if (peer.transport == Transport::tcp || peer.transport == Transport::udp) {
+    if (has_address(peer.transport)) {
         out += peer.address.to_string();
     }
 }

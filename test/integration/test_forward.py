@@ -25,7 +25,8 @@ from netd_harness import (  # noqa: E402
 )
 from octet_collector import OctetCollector  # noqa: E402
 from relp_collector import RelpCollector  # noqa: E402
-from tls_certs import certificates  # noqa: E402
+from tls_certs import certificates, service_keys  # noqa: E402
+from tls_client import tls_connect  # noqa: E402
 
 CONFIG = """\
 [logger]
@@ -148,6 +149,16 @@ class Forwarding(unittest.TestCase):
             self.assertEqual(forward_value(samples, "netd_forward_bytes_total"),
                              sum(len(b"%d " % len(frame)) + len(frame) for frame in frames))
             self.assertEqual(forward_value(samples, "netd_forward_spooled_bytes"), 0)
+
+    def test_a_tls_client_is_the_origin(self):
+        with OctetCollector() as collector, Netd(config(collector.address).replace(
+                "udp = 127.0.0.1:0\n", "tls = 127.0.0.1:0\n" + service_keys())) as netd:
+            with tls_connect(netd.addr("logger", "tls")) as s:
+                s.sendall(b"<30>Oct 11 22:14:15 host app: record 0\n")
+                s.unwrap()
+            frames = collector.wait_for(1)
+            self.assertEqual(numbers_in(frames), {0}, netd.describe())
+            self.assertIn(b'[origin ip="127.0.0.1"]', frames[0])
 
     @unittest.skipUnless(ipv6_available(), "no IPv6 loopback (::1) on this host")
     def test_an_ipv6_stream_client_is_the_origin_without_brackets_or_port(self):
