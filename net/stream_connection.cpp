@@ -149,7 +149,8 @@ void StreamConnection<Stream>::do_read() {
             return pause();
         }
         boost::system::error_code ec;
-        const std::size_t n = stream_.read_some(boost::asio::buffer(buffers.in), ec);
+        bool dry = false;
+        const std::size_t n = stream_.read_some(boost::asio::buffer(buffers.in), ec, dry);
         if (ec == boost::asio::error::would_block) {
             return wait_readable();
         }
@@ -158,6 +159,9 @@ void StreamConnection<Stream>::do_read() {
         }
         if (!handle_input(std::string_view(buffers.in.data(), n))) {
             return;
+        }
+        if (dry) {
+            return wait_readable();  // TCP_INQ said nothing is left, not even an end of input
         }
         // Even after a short read, read on until the stream is dry: the client's end of input
         // may have come with its last bytes, and then no new readiness would tell of it.

@@ -1,5 +1,7 @@
 #include "net/stream_listener.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -11,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
+#include <type_traits>
 
 #include "net/io_buffers.hpp"
 #include "net/peer_credentials.hpp"
@@ -438,6 +441,12 @@ template <class Protocol>
 void StreamListener<Protocol>::start_program(const Program& program,
                                              typename Protocol::socket& socket, Admission admission,
                                              const std::optional<Peer>& local) {
+    if constexpr (std::is_same_v<Protocol, asio::ip::tcp>) {
+        // The listener's TCP_INQ (listen_socket.hpp) is netd's business: a program that reads
+        // with recvmsg gets no control message it did not ask for.
+        const int off = 0;
+        ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_INQ, &off, sizeof off);
+    }
     boost::system::error_code ec;
     const auto own = socket.local_endpoint(ec);
     const Peer peer = admission.peer();

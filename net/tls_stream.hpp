@@ -89,6 +89,13 @@ class TlsStream {
     /// read is short, or would_block if nothing came); eof once the client has closed (with
     /// close_notify, or without: see TlsContext).
     std::size_t read_some(boost::asio::mutable_buffer buffer, boost::system::error_code& ec);
+    /// read_some; never known dry (OpenSSL reads the socket: PlainStream's TCP_INQ does not
+    /// reach here), so the caller reads on until would_block.
+    std::size_t read_some(boost::asio::mutable_buffer buffer, boost::system::error_code& ec,
+                          bool& dry) {
+        dry = false;
+        return read_some(buffer, ec);
+    }
     /// Sends a record (16 KiB of plaintext at most); would_block when the socket is full.
     std::size_t write_some(boost::asio::const_buffer buffer, boost::system::error_code& ec);
 

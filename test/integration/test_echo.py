@@ -123,6 +123,27 @@ class EchoTransports(EchoTestCase):
                 self.assertEqual(recv_until_eof(s), b"",
                                  "server must close after the client's EOF with nothing extra")
 
+    def test_tcp_last_bytes_and_end_of_input_in_one_segment(self):
+        """The end of input that comes in the same segment as the last bytes (one readiness
+        edge for both) is seen: netd answers and closes at once, not at the idle timeout. netd
+        stops reading when TCP_INQ says nothing is left, and a FIN counts as something."""
+        with Netd(TCP_ONLY + "idle_timeout = 60\n") as n:
+            with tcp_connect(n.addr("echo", "tcp")) as s:
+                s.settimeout(5)
+                for i in range(20):
+                    s.sendall(b"ask %d\n" % i)
+                    self.assertEqual(recv_exact(s, len(b"ask %d\n" % i)), b"ask %d\n" % i)
+                    # Corked: the bytes wait, and shutdown sends them with the FIN.
+                    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+                    s.sendall(b"last\n")
+                    if i == 19:
+                        s.shutdown(socket.SHUT_WR)
+                    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+                    self.assertEqual(recv_exact(s, 5), b"last\n")
+                start = time.monotonic()
+                self.assertEqual(recv_until_eof(s, deadline=start + 5), b"")
+                self.assertLess(time.monotonic() - start, 5)
+
     def test_unix_stream_interactive_echo_before_close(self):
         with Netd(ALL_TRANSPORTS) as n:
             with unix_connect(n.addr("echo", "unix")) as s:

@@ -140,6 +140,19 @@ class Streams(ExecTestCase):
         self.assertIn("SigIgn:\t0000000000000000", out)
         self.assertRegex(out, r"socket:\[\d+\]")
 
+    def test_the_socket_has_no_option_of_netds_own(self):
+        # netd's listeners ask TCP_INQ (every read says what is left); a program that reads
+        # with recvmsg must not get that control message.
+        probe = os.path.join(self.dir, "options.py")
+        with open(probe, "w") as f:
+            f.write("import socket, sys\n"
+                    "s = socket.socket(fileno=0)\n"
+                    "data, ancillary, _, _ = s.recvmsg(100, 64)\n"
+                    "s.sendall(b'%d %d ' % (s.getsockopt(socket.IPPROTO_TCP, 36), "
+                    "len(ancillary)) + data)\n")
+        with self.netd(service("probe", "/usr/bin/python3", "args = %s\nstderr = log" % probe)) as n:
+            self.assertEqual(ask(n.addr("probe", "tcp"), b"hi"), b"0 0 hi", n.describe())
+
     def test_args_are_split_like_a_shell_line_and_never_expanded(self):
         args = script(self.dir, "args.sh", 'for a in "$@"; do printf "<%s>" "$a"; done\n')
         with self.netd(service("args", args,
