@@ -1,7 +1,6 @@
 #include "daemon/systemd_protocol.hpp"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -95,39 +94,6 @@ void append_field(std::string& entry, std::string_view key, std::string_view val
 
 constexpr std::string_view journal_socket = "/run/systemd/journal/socket";
 
-/// Sends an entry too large for one datagram as a sealed memfd (the descriptor is the message).
-int journal_send_memfd(int socket, const sockaddr_un& address, socklen_t length,
-                       const std::string& entry) {
-    const Descriptor memory(::memfd_create("netd-journal", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-    if (memory.get() < 0) {
-        return errno;
-    }
-    for (std::size_t written = 0; written < entry.size();) {
-        const ssize_t n = ::write(memory.get(), entry.data() + written, entry.size() - written);
-        if (n < 0) {
-            return errno;
-        }
-        written += static_cast<std::size_t>(n);
-    }
-    if (::fcntl(memory.get(), F_ADD_SEALS,
-                F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
-        return errno;
-    }
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr message{};
-    message.msg_name = const_cast<sockaddr_un*>(&address);
-    message.msg_namelen = length;
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    cmsghdr* header = CMSG_FIRSTHDR(&message);
-    header->cmsg_level = SOL_SOCKET;
-    header->cmsg_type = SCM_RIGHTS;
-    header->cmsg_len = CMSG_LEN(sizeof(int));
-    const int fd = memory.get();
-    std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
-    return ::sendmsg(socket, &message, MSG_NOSIGNAL) < 0 ? errno : 0;
-}
-
 }  // namespace
 
 int notify(std::string_view message) {
@@ -219,28 +185,16 @@ std::string journal_entry(std::string_view message, int priority, std::string_vi
 
 int journal_send(const std::string& entry) {
     // One socket for the process (and the fork-mode children that inherit it), made on first use.
-    static const int socket = [] {
-        const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (fd >= 0) {
-            // As large as the kernel lets it be, so that most entries fit one datagram.
-            const int size = 8 << 20;
-            ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-        }
-        return fd;
-    }();
+    static const int socket = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (socket < 0) {
         return EBADF;
     }
     sockaddr_un address{};
     const socklen_t length = unix_address(journal_socket, address);
-    if (::sendto(socket, entry.data(), entry.size(), MSG_NOSIGNAL,
-                 reinterpret_cast<const sockaddr*>(&address), length) >= 0) {
-        return 0;
-    }
-    if (errno != EMSGSIZE && errno != ENOBUFS) {
-        return errno;
-    }
-    return journal_send_memfd(socket, address, length, entry);
+    return ::sendto(socket, entry.data(), entry.size(), MSG_NOSIGNAL,
+                    reinterpret_cast<const sockaddr*>(&address), length) < 0
+               ? errno
+               : 0;
 }
 
 }  // namespace netd::systemd

@@ -43,8 +43,10 @@ std::vector<std::string> listen_fd_names(const char* text, int count);
 /// newline, "KEY\n", its length as 64-bit little-endian, the value and "\n".
 std::string journal_entry(std::string_view message, int priority, std::string_view identifier);
 
-/// Sends an entry to the journal's socket (/run/systemd/journal/socket); one too large for a
-/// datagram goes in a sealed memfd, as the protocol allows. Returns 0 or an errno value.
+/// Sends an entry to the journal's socket (/run/systemd/journal/socket) as one datagram.
+/// Returns 0 or an errno value. (The protocol's other form, a sealed memfd for an entry larger
+/// than a datagram may be, is not needed: netd's log lines are short; the longest, a program's
+/// output line, is cut at ProgramOutput::max_line.)
 int journal_send(const std::string& entry);
 
 }  // namespace netd::systemd
