@@ -93,6 +93,20 @@ class Operation final : public detail::reactor_op {
     detail::handler_work<Handler, IoExecutor> work_;
 };
 
+/// The reactor of the context a socket belongs to. use_service looks it up in the context's
+/// registry under a mutex, comparing type names (a strcmp each): a fifth of a request's user-space
+/// instructions when done per wait. Each thread runs one io_context (net/event_loops.hpp), which
+/// lives as long as the process, so the thread keeps the last answer.
+inline detail::reactor& reactor_of(boost::asio::execution_context& context) {
+    thread_local boost::asio::execution_context* cached_context = nullptr;
+    thread_local detail::reactor* cached_reactor = nullptr;
+    if (cached_context != &context) {
+        cached_reactor = &boost::asio::use_service<detail::reactor>(context);
+        cached_context = &context;
+    }
+    return *cached_reactor;
+}
+
 /// basic_socket's implementation (its descriptor and reactor registration) is a protected
 /// member; a pointer to it, taken in a derived class, reaches it in any socket of the type.
 template <class Socket>
@@ -116,7 +130,7 @@ void async_wait_readable(Socket& socket, Handler&& handler) {
         using Operation =
             readable_wait_detail::Operation<std::decay_t<Handler>, typename Socket::executor_type>;
         auto* operation = Operation::make(std::forward<Handler>(handler), socket.get_executor());
-        auto& reactor = boost::asio::use_service<detail::reactor>(
+        auto& reactor = readable_wait_detail::reactor_of(
             boost::asio::query(socket.get_executor(), boost::asio::execution::context));
         reactor.start_op(detail::reactor::read_op, implementation.socket_,
                          implementation.reactor_data_, operation, false, true);
