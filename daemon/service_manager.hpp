@@ -1,9 +1,9 @@
 #pragma once
 // Talking to systemd (or any service manager speaking its notify protocol,
-// daemon/systemd_protocol.hpp): READY=1 once every listener is bound, RELOADING=1 (with MONOTONIC_USEC) and READY=1
-// around a reload, STOPPING=1 at shutdown, STATUS= with a one-line summary, and WATCHDOG=1 every
-// half WATCHDOG_USEC when the manager asks for a watchdog. Without NOTIFY_SOCKET every call does
-// nothing.
+// daemon/systemd_protocol.hpp): READY=1 once every listener is bound, RELOADING=1 (with
+// MONOTONIC_USEC) and READY=1 around a reload, STOPPING=1 at shutdown, STATUS= with a one-line
+// summary, and WATCHDOG=1 every half WATCHDOG_USEC when the manager asks for a watchdog. Without
+// NOTIFY_SOCKET every call does nothing.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
