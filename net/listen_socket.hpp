@@ -5,8 +5,6 @@
 // socket files it creates get the service's unix_mode, unix_owner and unix_group before anybody
 // can use them (see bind()).
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -187,22 +185,11 @@ class ListeningSocket {
             if (!ec && shared_port) {
                 socket_.set_option(reuse_port(true), ec);
             }
-            if (!ec && endpoint.protocol().type() == SOCK_STREAM) {
-                report_bytes_left();
-            }
         }
         if (!ec) {
             socket_.bind(endpoint, ec);
         }
         return ec ? ec.message() : std::string();
-    }
-
-    /// TCP_INQ on a TCP listener, inherited by the sockets it accepts: every read says how many
-    /// bytes are left (PlainStream::read_some), which spares a read that would block per
-    /// request. A kernel without it (before 4.18) leaves reads as they were.
-    void report_bytes_left() {
-        const int on = 1;
-        ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_INQ, &on, sizeof on);
     }
 
     std::string adopt(int fd) {
@@ -222,12 +209,6 @@ class ListeningSocket {
         } else {
             socket_.assign(
                 address.ss_family == AF_INET6 ? protocol_type::v6() : protocol_type::v4(), fd, ec);
-            int type = 0;
-            socklen_t size = sizeof type;
-            if (!ec && ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &size) == 0 &&
-                type == SOCK_STREAM) {
-                report_bytes_left();
-            }
         }
         return ec ? ec.message() : std::string();
     }

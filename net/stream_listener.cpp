@@ -86,6 +86,21 @@ void StreamListener<Protocol>::listen(const OpenError& not_opened) {
         throw service_->settings.error(error.key.empty() ? to_string(transport_) : error.key,
                                        "cannot listen on " + acceptor_.where() + ": " + error.why);
     }
+    report_bytes_left();
+}
+
+template <class Protocol>
+void StreamListener<Protocol>::switch_to(std::shared_ptr<Service> service) {
+    service_ = std::move(service);
+    report_bytes_left();  // the service may be exec now, or no longer
+}
+
+template <class Protocol>
+void StreamListener<Protocol>::report_bytes_left() {
+    if constexpr (std::is_same_v<Protocol, asio::ip::tcp>) {
+        const int on = transport_ == Transport::tcp && service_->handler->program() == nullptr;
+        ::setsockopt(acceptor_.socket().native_handle(), IPPROTO_TCP, TCP_INQ, &on, sizeof on);
+    }
 }
 
 template <class Protocol>
@@ -441,12 +456,6 @@ template <class Protocol>
 void StreamListener<Protocol>::start_program(const Program& program,
                                              typename Protocol::socket& socket, Admission admission,
                                              const std::optional<Peer>& local) {
-    if constexpr (std::is_same_v<Protocol, asio::ip::tcp>) {
-        // The listener's TCP_INQ (listen_socket.hpp) is netd's business: a program that reads
-        // with recvmsg gets no control message it did not ask for.
-        const int off = 0;
-        ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_INQ, &off, sizeof off);
-    }
     boost::system::error_code ec;
     const auto own = socket.local_endpoint(ec);
     const Peer peer = admission.peer();

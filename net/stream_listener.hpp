@@ -35,7 +35,7 @@ class StreamListener final : public Listener,
     void drain() override;
     void stop() override;
     void abandon() override;
-    void switch_to(std::shared_ptr<Service> service) override { service_ = std::move(service); }
+    void switch_to(std::shared_ptr<Service> service) override;
     std::shared_ptr<Listener> copy_for(boost::asio::io_context& io) override;
 
   private:
@@ -95,6 +95,11 @@ class StreamListener final : public Listener,
     /// Puts the opened socket into the listening state; throws like the constructor (naming
     /// the key not_opened blames, or the transport's).
     void listen(const OpenError& not_opened);
+    /// TCP_INQ on the listening socket, which the sockets it accepts inherit, where netd reads
+    /// them itself (PlainStream::read_some learns with every read whether anything is left):
+    /// not for TLS (OpenSSL reads the socket) nor for exec (a program reading with recvmsg would
+    /// get a control message it never asked for). A kernel without it reads as before.
+    void report_bytes_left();
 
     /// tcp or tls (a TCP listener), unix: what its connections are, counted and logged as.
     Transport transport_;
