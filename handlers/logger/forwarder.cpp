@@ -83,41 +83,37 @@ Forwarder::~Forwarder() {
 
 std::string_view Forwarder::stage(const ForwardOptions& options) {
     const std::lock_guard lock(mutex_);
-    if (staging_ > 0) {
-        if (!(staged_.destination == options.destination)) {
-            return "forward";
+    return staged_.stage(options, [](const ForwardOptions& staged, const ForwardOptions& asked) {
+        if (!(staged.destination == asked.destination)) {
+            return std::string_view("forward");
         }
-        if (!(staged_.tls == options.tls)) {
-            return "forward_ca";
+        if (!(staged.tls == asked.tls)) {
+            return std::string_view("forward_ca");
         }
-        if (staged_.spool_max != options.spool_max) {
-            return "forward_spool_max";
+        if (staged.spool_max != asked.spool_max) {
+            return std::string_view("forward_spool_max");
         }
-    }
-    staged_ = options;
-    ++staging_;
-    return {};
+        return std::string_view();
+    });
 }
 
 void Forwarder::commit() {
     const std::lock_guard lock(mutex_);
-    if (staging_ == 0) {
-        return;
+    const ForwardOptions* staged = staged_.commit();
+    if (staged == nullptr) {
+        return;  // another handler of the configuration committed it already
     }
-    staging_ = 0;
-    if (!(staged_.destination == options_.destination) || !(staged_.tls == options_.tls)) {
+    if (!(staged->destination == options_.destination) || !(staged->tls == options_.tls)) {
         reconfigured_ = true;
         sender_wake_.notify_one();
     }
-    options_ = staged_;
+    options_ = *staged;
     spool_.set_max_bytes(options_.spool_max);
 }
 
 void Forwarder::unstage() {
     const std::lock_guard lock(mutex_);
-    if (staging_ > 0) {
-        --staging_;
-    }
+    staged_.unstage();
 }
 
 std::string Forwarder::start() {

@@ -23,6 +23,7 @@
 #include "core/throttle.hpp"
 #include "handlers/logger/forward_transport.hpp"
 #include "handlers/logger/spool.hpp"
+#include "handlers/logger/staged_options.hpp"
 #include "metrics/registry.hpp"
 
 namespace netd {
@@ -83,10 +84,9 @@ class Forwarder {
     void update_gauges();
     void note_dropped(std::uint64_t records, std::uint64_t bytes, std::string_view why);
 
-    ForwardOptions options_;  ///< (under mutex_ once started)
-    ForwardOptions staged_;
-    unsigned staging_ = 0;
-    bool reconfigured_ = false;  ///< the sender must reconnect with options_
+    ForwardOptions options_;                ///< (under mutex_ once started)
+    StagedOptions<ForwardOptions> staged_;  ///< what the configuration being started asks for
+    bool reconfigured_ = false;             ///< the sender must reconnect with options_
     std::string service_;
     std::string hostname_;
     Spool spool_;

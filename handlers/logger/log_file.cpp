@@ -94,41 +94,37 @@ std::string LogFile::start() {
 
 std::string_view LogFile::stage(const LogFileOptions& options) {
     const std::lock_guard lock(mutex_);
-    if (staging_ > 0) {
+    return staged_.stage(options, [](const LogFileOptions& staged, const LogFileOptions& asked) {
         for (const auto& [key, same] :
-             {std::pair{"flush_interval", staged_.flush_interval == options.flush_interval},
-              {"fsync", staged_.fsync == options.fsync},
-              {"rotate_size", staged_.rotate_size == options.rotate_size},
-              {"max_files", staged_.max_files == options.max_files}}) {
+             {std::pair{"flush_interval", staged.flush_interval == asked.flush_interval},
+              {"fsync", staged.fsync == asked.fsync},
+              {"rotate_size", staged.rotate_size == asked.rotate_size},
+              {"max_files", staged.max_files == asked.max_files}}) {
             if (!same) {
-                return key;
+                return std::string_view(key);
             }
         }
-    }
-    staged_ = options;
-    ++staging_;
-    return {};
+        return std::string_view();
+    });
 }
 
 void LogFile::commit() {
     const std::lock_guard lock(mutex_);
-    if (staging_ == 0) {
+    const LogFileOptions* staged = staged_.commit();
+    if (staged == nullptr) {
         return;  // another handler of the configuration committed it already
     }
-    staging_ = 0;
-    options_.flush_interval = staged_.flush_interval;  // the path is the same, and never written
-    options_.fsync = staged_.fsync;
-    options_.rotate_size = staged_.rotate_size;
-    options_.max_files = staged_.max_files;
+    options_.flush_interval = staged->flush_interval;  // the path is the same, and never written
+    options_.fsync = staged->fsync;
+    options_.rotate_size = staged->rotate_size;
+    options_.max_files = staged->max_files;
     linger_ = std::min(options_.flush_interval, max_linger);
     wake_.notify_one();  // a writer lingering over a batch takes the new linger now
 }
 
 void LogFile::unstage() {
     const std::lock_guard lock(mutex_);
-    if (staging_ > 0) {
-        --staging_;
-    }
+    staged_.unstage();
 }
 
 void LogFile::append(std::string_view records) {

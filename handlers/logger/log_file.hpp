@@ -19,6 +19,7 @@
 #include <string>
 #include <thread>
 
+#include "handlers/logger/staged_options.hpp"
 #include "metrics/registry.hpp"
 
 namespace netd {
@@ -119,9 +120,8 @@ class LogFile {
     LogFileOptions options_;            ///< (under mutex_ once the writer runs)
     std::chrono::milliseconds linger_;  ///< how long a batch may fill before it is written
     mutable std::mutex mutex_;
-    unsigned users_ = 0;     ///< started and not stopped (under mutex_)
-    LogFileOptions staged_;  ///< asked for by the configuration being started
-    unsigned staging_ = 0;   ///< handlers that staged and neither committed nor unstaged
+    unsigned users_ = 0;                    ///< started and not stopped (under mutex_)
+    StagedOptions<LogFileOptions> staged_;  ///< asked for by the configuration being started
     std::condition_variable wake_;
     std::string front_;        ///< where sessions append (under mutex_)
     std::string back_;         ///< the batch being written (writer thread only)
