@@ -288,6 +288,29 @@ class Forwarding(unittest.TestCase):
                 self.assertIn("[logger] forward_spool: %s is in use by another netd" % spool,
                               result.stderr)
 
+    def test_services_sharing_a_spool_must_agree_on_where_it_goes(self):
+        # One spool, one sender: a second service may share it only with the same destination,
+        # CA and limit; otherwise the configuration is refused, naming the key.
+        def service(name, collector, extra=""):
+            return ("[%s]\nhandler = logger\nudp = 127.0.0.1:0\nfile = {tmp}/%s.log\n"
+                    "forward = tcp://%s\nforward_spool = {tmp}/spool\n%s\n"
+                    % (name, name, collector, extra))
+        with OctetCollector() as one, OctetCollector() as two:
+            result = run_netd(service("a", one.address) + service("b", two.address))
+            self.assertEqual(result.returncode, 1, result.describe())
+            self.assertIn("[b] forward: differs from the forward of another service using the "
+                          "spool", result.stderr)
+            result = run_netd(service("a", one.address) +
+                              service("b", one.address, "forward_spool_max = 10M"))
+            self.assertEqual(result.returncode, 1, result.describe())
+            self.assertIn("[b] forward_spool_max: differs", result.stderr)
+            with Netd(service("a", one.address) + service("b", one.address)) as netd:
+                for name in ("a", "b"):
+                    with udp_socket() as u:
+                        u.sendto(b"<30>Oct 11 22:14:15 host app: record %d" % (name == "b"),
+                                 netd.addr(name, "udp"))
+                self.assertEqual(numbers_in(one.wait_for(2)), {0, 1}, netd.describe())
+
     def test_a_reload_moves_to_a_new_destination(self):
         with OctetCollector() as old, OctetCollector() as new:
             with Netd(config(old.address)) as netd:
