@@ -3,7 +3,6 @@
 #include <array>
 #include <atomic>
 #include <boost/log/trivial.hpp>
-#include <cassert>
 #include <cctype>
 #include <chrono>
 #include <ctime>
@@ -134,15 +133,17 @@ struct RecordBuffer {
     std::string records;
     std::string frames;  ///< the same records as forwarded frames, when forwarding
     std::string peer;    ///< a datagram's sender, written here rather than in a new string
-    std::string origin;  ///< a datagram sender's IP, for forwarded frames
     ReceivedClock clock;
 };
 
-/// A client's IP for [origin ip=...], or "" for a Unix client.
-void append_origin(std::string& out, const Peer& peer) {
-    if (has_address(peer.transport)) {
-        out += peer.address.to_string();
+/// The client's IP for [origin ip=...], within its text ("IP:PORT", "[IP]:PORT": peer_text is
+/// what peer.append_to wrote); "" for a Unix client.
+std::string_view origin_in(std::string_view peer_text, const Peer& peer) {
+    if (!has_address(peer.transport)) {
+        return peer_text.substr(0, 0);
     }
+    const std::size_t bracket = peer.address.is_v6() ? 1 : 0;
+    return peer_text.substr(bracket, peer_text.rfind(':') - 2 * bracket);
 }
 
 RecordBuffer& record_buffer() {
@@ -165,8 +166,7 @@ class LoggerSession final : public StreamSession {
     template <class Frame>
     void record(Frame frame);
 
-    /// The client's IP for forwarded frames, within peer_; "" for a Unix client, or when the
-    /// handler does not forward.
+    /// The client's IP for forwarded frames, within peer_ (origin_in); "" for a Unix client.
     std::string_view origin() const {
         return std::string_view(peer_).substr(origin_at_, origin_size_);
     }
@@ -262,13 +262,9 @@ class LoggerHandler final : public Handler {
         buffer.records.clear();
         buffer.frames.clear();
         buffer.peer.clear();
-        buffer.origin.clear();
         peer.append_to(buffer.peer);
-        if (forwarder_) {
-            append_origin(buffer.origin, peer);
-        }
-        format(buffer, buffer.peer, buffer.origin, peer.credentials, strip_datagram_framing(bytes),
-               false);
+        format(buffer, buffer.peer, origin_in(buffer.peer, peer), peer.credentials,
+               strip_datagram_framing(bytes), false);
         if (file_->try_append(buffer.records)) {
             counters_->add(metrics::records);
             forward(buffer.frames, 1);
@@ -313,7 +309,6 @@ class LoggerHandler final : public Handler {
     }
 
     LogFile& file() const { return *file_; }
-    bool forwarding() const { return forwarder_ != nullptr; }
     /// count records of a stream session went to the file.
     void counted(std::uint64_t count) const { counters_->add(metrics::records, count); }
     std::size_t max_line() const { return options_.max_line; }
@@ -365,15 +360,9 @@ LoggerSession::LoggerSession(const LoggerHandler& handler, const Peer& peer)
       peer_(peer.to_string()),
       credentials_(peer.credentials),
       framer_(handler.max_line()) {
-    if (handler.forwarding()) {
-        std::string origin;
-        append_origin(origin, peer);
-        if (!origin.empty()) {
-            origin_at_ = peer_.starts_with('[') ? 1 : 0;
-            origin_size_ = static_cast<std::uint8_t>(origin.size());
-            assert(origin.size() <= UINT8_MAX && this->origin() == origin);
-        }
-    }
+    const std::string_view origin = origin_in(peer_, peer);
+    origin_at_ = static_cast<std::uint8_t>(origin.data() - peer_.data());
+    origin_size_ = static_cast<std::uint8_t>(origin.size());
 }
 
 void LoggerSession::handle(std::string_view bytes, Output& /*out*/) {
