@@ -139,8 +139,7 @@ std::string Forwarder::start() {
     counters_->set(metrics::appended_bytes, counters_->get(metrics::forwarded_bytes) +
                                                 counters_->get(metrics::dropped_bytes) +
                                                 waiting.bytes);
-    counters_->set(metrics::spooled_records, waiting.records);
-    counters_->set(metrics::spooled_bytes, waiting.bytes);
+    update_gauges();  // waiting.records and waiting.bytes
     if (waiting.records > 0) {
         BOOST_LOG_TRIVIAL(info) << "[" << service_ << "] forward to " << options_.destination.url
                                 << ": " << waiting.records << " records from before are waiting in "
