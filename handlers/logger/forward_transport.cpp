@@ -291,6 +291,10 @@ class StreamTransport : public ForwardTransport {
         SSL_CTX_set_verify(context_.get(), SSL_VERIFY_PEER, nullptr);
         SSL_CTX_set_mode(context_.get(),
                          SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        // An encrypted forward_key would make OpenSSL ask for its passphrase on the terminal
+        // and wait there (as net/tls_context.cpp says for tls_key): no passphrase, an error.
+        SSL_CTX_set_default_passwd_cb(context_.get(),
+                                      [](char*, int, int, void*) -> int { return 0; });
         if (tls.ca.empty()) {
             SSL_CTX_set_default_verify_paths(context_.get());
         } else if (SSL_CTX_load_verify_locations(context_.get(), tls.ca.c_str(), nullptr) != 1) {

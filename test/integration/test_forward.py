@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import ssl
+import subprocess
 import sys
 import tempfile
 import time
@@ -20,8 +21,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from exposition import parse, wait_for  # noqa: E402
 from netd_harness import (  # noqa: E402
-    Netd, NetdProcess, count_lines, ipv6_available, recv_until_eof, run_netd, tcp_connect,
-    udp_socket, wait_until,
+    Netd, NetdProcess, count_lines, ipv6_available, netd_bin, recv_until_eof, run_netd,
+    tcp_connect, udp_socket, wait_until,
 )
 from octet_collector import OctetCollector  # noqa: E402
 from relp_collector import RelpCollector  # noqa: E402
@@ -366,6 +367,27 @@ class ForwardingOverTls(unittest.TestCase):
                                r"the running configuration stays in effect")
             send_lines(netd.addr("logger", "tcp"), numbered(20))
             self.assertEqual(numbers_in(collector.wait_for(20)), set(range(20)))
+
+    @unittest.skipUnless(shutil.which("script"), "needs script(1) (bsdutils) for a terminal")
+    def test_an_encrypted_forward_key_is_a_config_error_not_a_prompt(self):
+        # With a terminal, OpenSSL would ask for the key's passphrase there and wait. netd runs
+        # in one here (script(1) gives it a controlling terminal that nobody types into).
+        certs = certificates()
+        with tempfile.TemporaryDirectory(prefix="netd-fwd-") as tmp:
+            path = os.path.join(tmp, "netd.ini")
+            with open(path, "w") as f:
+                f.write(config("127.0.0.1:9", spool=tmp + "/spool", scheme="tls",
+                               extra="forward_cert = %s\nforward_key = %s" % (
+                                   certs.path("client.pem"), certs.path("encrypted.key")))
+                        .replace("{tmp}", tmp))
+            command = "%s --check-config --config %s" % (netd_bin(), path)
+            try:
+                run = subprocess.run(["script", "-qec", command, "/dev/null"],
+                                     stdin=subprocess.PIPE, capture_output=True, timeout=10)
+            except subprocess.TimeoutExpired:
+                self.fail("netd waited at the terminal for forward_key's passphrase")
+        self.assertEqual(run.returncode, 1, run.stdout)
+        self.assertRegex(run.stdout.decode(), r"\[logger\] forward_key: cannot use .*encrypted")
 
     def test_a_collector_the_ca_did_not_sign_gets_nothing(self):
         certs = certificates()
