@@ -272,7 +272,7 @@ class StreamTransport : public ForwardTransport {
 
     /// Waits until the collector sent something, the stop, or until; false (why set) unless
     /// something came.
-    bool wait_readable(Clock::time_point until, std::string& why) {
+    bool wait_readable(Clock::time_point until, std::string& why) const {
         return wait_for(fd_, POLLIN, stop_.fd, until, why);
     }
 
@@ -545,7 +545,7 @@ class RelpTransport final : public StreamTransport {
             const char* length_end =
                 std::from_chars(rest.data() + second + 1, rest.data() + rest.size(), data_length)
                     .ptr;
-            const std::size_t length_at = static_cast<std::size_t>(length_end - rest.data());
+            const auto length_at = static_cast<std::size_t>(length_end - rest.data());
             if (length_at == rest.size()) {
                 break;  // the rest is on its way
             }
