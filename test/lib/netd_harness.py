@@ -365,19 +365,21 @@ class NetdProcess:
 
     # -- waiting -------------------------------------------------------------
     def wait_ready_or_exit(self, timeout=READY_TIMEOUT):
-        """Wait until 'ready:' is logged or the process exits.
-        Returns 'ready', 'exit' or 'timeout'."""
+        """Wait until 'ready:' is logged or the process exits (then with all it wrote read, so
+        that stderr is whole). Returns 'ready', 'exit' or 'timeout'."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
                 if self._ready:
                     return "ready"
                 if self.proc.poll() is not None:
-                    return "exit"
+                    break
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return "timeout"
                 self._cond.wait(min(left, 0.05))
+        self._join_readers()  # outside the lock: the readers take it for every line
+        return "exit"
 
     def wait_for_line(self, pattern, timeout=IO_TIMEOUT):
         """Wait for a stderr line matching the regex; return the match or None."""
