@@ -53,19 +53,22 @@ class LineFramer {
     /// Bytes held for an unfinished line.
     std::size_t buffered() const { return partial_.size(); }
 
+    /// Bytes of memory the framer holds beyond its own size: none between lines.
+    std::size_t heap_bytes() const {
+        return partial_.capacity() > std::string().capacity() ? partial_.capacity() : 0;
+    }
+
     /// The longest line delivered whole.
     std::size_t max_line() const { return max_line_; }
 
   private:
     /// Where the next line ending starts in bytes, or npos.
     std::size_t find_end(std::string_view bytes) const;
-    /// Forgets the finished line; a large buffer is given back so idle sessions stay small.
-    void reset() {
-        partial_.clear();
-        if (partial_.capacity() > 4096) {
-            std::string().swap(partial_);
-        }
-    }
+    /// Forgets the finished line and gives its buffer back. Most sessions wait idle between
+    /// lines, and a buffer kept for the next split line would be most of what an idle session
+    /// costs (up to max_line bytes); at most one line per read arrives split, so this is one
+    /// allocation per read at most.
+    void reset() { std::string().swap(partial_); }
 
     // Ordered so that the two flags share one word: every idle session holds a framer.
     std::size_t max_line_;

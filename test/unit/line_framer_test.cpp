@@ -116,6 +116,27 @@ BOOST_AUTO_TEST_CASE(memory_is_bounded_by_max_line) {
     framer.feed("\nnext\n", [&](const Line& line) { BOOST_TEST(show(line) == "next|LF"); });
 }
 
+BOOST_AUTO_TEST_CASE(no_memory_is_held_between_lines) {
+    // An idle session holds a framer: a line that arrived in pieces must not leave its buffer
+    // behind once it is delivered (bench/run-idle-memory --split-line).
+    LineFramer framer(2048);
+    const std::string half(500, 'x');
+    std::vector<std::string> lines;
+    const auto keep = [&](const Line& line) { lines.push_back(show(line)); };
+    framer.feed(half, keep);
+    BOOST_TEST(framer.heap_bytes() >= 500U);
+    framer.feed(half + "\n" + half, keep);
+    BOOST_TEST(lines.size() == 1U);
+    BOOST_TEST(framer.heap_bytes() >= 500U);  // the next line's start
+    framer.feed("\n", keep);
+    BOOST_TEST(lines.size() == 2U);
+    BOOST_TEST(framer.heap_bytes() == 0U);
+    framer.feed(half, keep);
+    framer.finish(keep);
+    BOOST_TEST(lines.size() == 3U);
+    BOOST_TEST(framer.heap_bytes() == 0U);
+}
+
 BOOST_AUTO_TEST_CASE(the_end_of_input_delivers_an_unfinished_line) {
     BOOST_TEST(frame_lines({"a\nlast"}, 10) == (Lines{"a|LF", "last|"}),
                boost::test_tools::per_element());
