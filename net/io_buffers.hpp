@@ -3,6 +3,7 @@
 // Sessions own no buffer while idle, and no read or reply allocates once the thread has warmed up.
 
 #include <array>
+#include <memory>
 #include <string>
 
 namespace netd {
@@ -16,10 +17,15 @@ struct IoBuffers {
     std::string out;
 };
 
-/// This thread's buffers.
+/// This thread's buffers, made when it first reads. On the heap, not in the thread's own
+/// storage: the static TLS block is zeroed for every thread the process starts (a log file's
+/// writer, the forwarder's threads), 256 KiB each, and is copied into every fork-mode child's page
+/// tables and torn down again when it exits. A heap buffer's pages are only touched as reads
+/// fill them.
 inline IoBuffers& io_buffers() {
-    thread_local IoBuffers buffers;
-    return buffers;
+    thread_local const std::unique_ptr<IoBuffers> buffers =
+        std::make_unique_for_overwrite<IoBuffers>();
+    return *buffers;
 }
 
 }  // namespace netd
