@@ -29,6 +29,7 @@ enum class Family : std::uint8_t {
     programs,    ///< one exec service: ProgramValue values
     exits,       ///< one exec service and outcome (ok, error, signal): ExitValue values
     forward,     ///< one logger service's forwarding destination: ForwardValue values
+    spool,       ///< one forward spool: SpoolValue values (not rendered)
     loop,        ///< one event loop of the daemon: LoopValue values (the last family)
 };
 
@@ -88,11 +89,17 @@ enum ForwardValue : std::size_t {
     spooled_records,  ///< waiting in the spool now (set by the sender)
     spooled_bytes,    ///< waiting in the spool now (set by the sender)
     forward_dropped,  ///< dropped, oldest first, past forward_spool_max
-    reconnects,       ///< connections made after one was lost
+    reconnects,       ///< connections made to this destination after one was lost
     connected,        ///< 1 while connected to the collector
-    appended,         ///< records written to the spool by any process (not rendered)
-    appended_bytes,   ///< their bytes (not rendered)
-    dropped_bytes,    ///< bytes of the dropped records (not rendered)
+};
+
+/// Values of a spool row: what went in and out of one forward spool, whichever destination it
+/// went to; the spooled gauges of its current destination are the difference.
+enum SpoolValue : std::size_t {
+    appended,        ///< records written to the spool by any process
+    appended_bytes,  ///< their bytes
+    gone,            ///< records that left it: delivered or dropped
+    gone_bytes,      ///< their bytes
 };
 
 /// Values of the server row.

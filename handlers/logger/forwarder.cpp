@@ -129,16 +129,13 @@ std::string Forwarder::start() {
     if (stop_fd_ < 0) {
         return std::string("eventfd: ") + std::strerror(errno);
     }
-    counters_ = &metrics::row(metrics::Family::forward,
-                              metrics::label("destination", options_.destination.url));
+    spool_counts_ = &metrics::row(metrics::Family::spool, metrics::label("spool", spool_.dir()));
+    destination_ = &destination_row(options_.destination.url);
     // Before any process can append: what an earlier netd left is waiting too.
     const SpoolCount waiting = spool_.waiting();
-    counters_->set(metrics::appended, counters_->get(metrics::forwarded_records) +
-                                          counters_->get(metrics::forward_dropped) +
-                                          waiting.records);
-    counters_->set(metrics::appended_bytes, counters_->get(metrics::forwarded_bytes) +
-                                                counters_->get(metrics::dropped_bytes) +
-                                                waiting.bytes);
+    spool_counts_->set(metrics::appended, spool_counts_->get(metrics::gone) + waiting.records);
+    spool_counts_->set(metrics::appended_bytes,
+                       spool_counts_->get(metrics::gone_bytes) + waiting.bytes);
     update_gauges();  // waiting.records and waiting.bytes
     if (waiting.records > 0) {
         BOOST_LOG_TRIVIAL(info) << "[" << service_ << "] forward to " << options_.destination.url
@@ -187,8 +184,8 @@ void Forwarder::append(std::string_view frames, std::uint64_t count) {
         if (!spool_.append(rest)) {
             note_dropped(whole_frames(rest).count, rest.size(), std::strerror(errno));
         }
-        counters_->add(metrics::appended, count - whole_frames(rest).count);
-        counters_->add(metrics::appended_bytes, frames.size() - rest.size());
+        spool_counts_->add(metrics::appended, count - whole_frames(rest).count);
+        spool_counts_->add(metrics::appended_bytes, frames.size() - rest.size());
         return;
     }
     {
@@ -207,12 +204,13 @@ void Forwarder::append(std::string_view frames, std::uint64_t count) {
 }
 
 void Forwarder::note_dropped(std::uint64_t records, std::uint64_t bytes, std::string_view why) {
-    counters_->add(metrics::forward_dropped, records);
-    counters_->add(metrics::dropped_bytes, bytes);
+    destination().add(metrics::forward_dropped, records);
+    spool_counts_->add(metrics::gone, records);
+    spool_counts_->add(metrics::gone_bytes, bytes);
     if (drop_log_.ready()) {
         BOOST_LOG_TRIVIAL(warning)
-            << "[" << service_ << "] forward: dropped " << counters_->get(metrics::forward_dropped)
-            << " records so far (" << why << ")";
+            << "[" << service_ << "] forward: dropped "
+            << destination().get(metrics::forward_dropped) << " records so far (" << why << ")";
     }
 }
 
@@ -226,8 +224,8 @@ bool Forwarder::write_batch() {
     if (written > 0) {
         // What the disk refused stays for the retry, whole frames of it.
         const std::uint64_t records = ok ? back_records_ : back_records_ - whole_frames(rest).count;
-        counters_->add(metrics::appended, records);
-        counters_->add(metrics::appended_bytes, written);
+        spool_counts_->add(metrics::appended, records);
+        spool_counts_->add(metrics::appended_bytes, written);
         back_.erase(0, written);
         back_records_ -= records;
         sender_wake_.notify_one();
@@ -273,7 +271,7 @@ void Forwarder::spool_loop() {
         failing = !ok;
         // Only appends (this thread's or fork children's) fill segments or the spool, and only a
         // reload changes its limit: otherwise there is nothing to seal or drop.
-        const std::uint64_t appended = counters_->get(metrics::appended_bytes);
+        const std::uint64_t appended = spool_counts_->get(metrics::appended_bytes);
         const std::uint64_t limit = spool_.max_bytes();
         if (appended != maintained_at || limit != maintained_limit) {
             maintained_at = appended;
@@ -299,15 +297,35 @@ void Forwarder::spool_loop() {
 }
 
 void Forwarder::update_gauges() {
-    const std::uint64_t gone =
-        counters_->get(metrics::forwarded_records) + counters_->get(metrics::forward_dropped);
-    const std::uint64_t appended = counters_->get(metrics::appended);
-    counters_->set(metrics::spooled_records, appended > gone ? appended - gone : 0);
-    const std::uint64_t gone_bytes =
-        counters_->get(metrics::forwarded_bytes) + counters_->get(metrics::dropped_bytes);
-    const std::uint64_t appended_bytes = counters_->get(metrics::appended_bytes);
-    counters_->set(metrics::spooled_bytes,
-                   appended_bytes > gone_bytes ? appended_bytes - gone_bytes : 0);
+    const auto waiting = [this](std::size_t in, std::size_t out) {
+        const std::uint64_t went_in = spool_counts_->get(in);
+        const std::uint64_t went_out = spool_counts_->get(out);
+        return went_in > went_out ? went_in - went_out : 0;
+    };
+    const std::lock_guard lock(gauges_mutex_);
+    destination().set(metrics::spooled_records, waiting(metrics::appended, metrics::gone));
+    destination().set(metrics::spooled_bytes,
+                      waiting(metrics::appended_bytes, metrics::gone_bytes));
+}
+
+metrics::Row& Forwarder::destination_row(const std::string& url) const {
+    return metrics::row(metrics::Family::forward, metrics::label("destination", url) + "," +
+                                                      metrics::label("spool", spool_.dir()));
+}
+
+void Forwarder::move_to(const std::string& url) {
+    metrics::Row& next = destination_row(url);
+    {
+        const std::lock_guard lock(gauges_mutex_);
+        metrics::Row* const previous = destination_.exchange(&next, std::memory_order_acq_rel);
+        if (previous == &next) {
+            return;
+        }
+        previous->set(metrics::spooled_records, 0);
+        previous->set(metrics::spooled_bytes, 0);
+        previous->set(metrics::connected, 0);
+    }
+    update_gauges();
 }
 
 void Forwarder::wait_for_records(milliseconds timeout) {
@@ -350,8 +368,10 @@ void Forwarder::send_loop() {
         SpoolPlace last;
         bool moved = false;
         while (!in_flight.empty() && in_flight.front().frames <= confirmed) {
-            counters_->add(metrics::forwarded_records, in_flight.front().records);
-            counters_->add(metrics::forwarded_bytes, in_flight.front().bytes);
+            destination().add(metrics::forwarded_records, in_flight.front().records);
+            destination().add(metrics::forwarded_bytes, in_flight.front().bytes);
+            spool_counts_->add(metrics::gone, in_flight.front().records);
+            spool_counts_->add(metrics::gone_bytes, in_flight.front().bytes);
             last = in_flight.front().end;
             moved = true;
             in_flight.pop_front();
@@ -365,7 +385,7 @@ void Forwarder::send_loop() {
     const auto lost = [&](const std::string& why) {
         confirm();  // what the collector answered before it went counts
         up = false;
-        counters_->set(metrics::connected, 0);
+        destination().set(metrics::connected, 0);
         if (down_why.empty() && !stopping_) {
             down_since = Clock::now();
             down_why = why.empty() ? "closed" : why;
@@ -380,6 +400,11 @@ void Forwarder::send_loop() {
                 const std::lock_guard lock(mutex_);
                 if (reconfigured_ || !transport) {
                     reconfigured_ = false;
+                    if (!url.empty() && url != options_.destination.url) {
+                        move_to(options_.destination.url);
+                        ever_up = false;   // its first connection is no reconnect
+                        down_why.clear();  // the old destination's outage is not the new one's
+                    }
                     url = options_.destination.url;
                     try {
                         transport = make_forward_transport(options_.destination, options_.tls,
@@ -404,9 +429,9 @@ void Forwarder::send_loop() {
             }
             up = true;
             backoff = first_backoff;
-            counters_->set(metrics::connected, 1);
+            destination().set(metrics::connected, 1);
             if (ever_up) {
-                counters_->add(metrics::reconnects);
+                destination().add(metrics::reconnects);
             }
             if (!down_why.empty()) {
                 BOOST_LOG_TRIVIAL(info)
@@ -427,7 +452,7 @@ void Forwarder::send_loop() {
             const std::lock_guard lock(mutex_);
             if (reconfigured_) {
                 up = false;
-                counters_->set(metrics::connected, 0);
+                destination().set(metrics::connected, 0);
                 continue;
             }
         }
@@ -496,7 +521,7 @@ void Forwarder::send_loop() {
         transport->settle(settle_time);
         confirm();
     }
-    counters_->set(metrics::connected, 0);
+    destination().set(metrics::connected, 0);
 }
 
 }  // namespace netd

@@ -79,9 +79,16 @@ class Forwarder {
     bool pause(std::chrono::milliseconds delay);
     /// Spools what the spooler took; false when the disk refused it (kept for a retry).
     bool write_batch();
-    /// Sets the spooled gauges from what was appended, delivered and dropped: by the spooler at
-    /// each tick, and by the sender as it confirms.
+    /// Sets the current destination's spooled gauges from what went in and out of the spool:
+    /// by the spooler at each tick, and by the sender as it confirms.
     void update_gauges();
+    /// The metrics row of records sent to url from this spool.
+    metrics::Row& destination_row(const std::string& url) const;
+    /// The current destination's row.
+    metrics::Row& destination() const { return *destination_.load(std::memory_order_acquire); }
+    /// The sender, when a reload changed the destination: the old row keeps its counts and
+    /// shows nothing spooled and not connected; what waits is the new one's.
+    void move_to(const std::string& url);
     void note_dropped(std::uint64_t records, std::uint64_t bytes, std::string_view why);
 
     ForwardOptions options_;                ///< (under mutex_ once started)
@@ -90,7 +97,13 @@ class Forwarder {
     std::string service_;
     std::string hostname_;
     Spool spool_;
-    metrics::Row* counters_ = nullptr;
+    /// What went in and out of the spool, whichever destination it went to (fork children
+    /// count their appends into it too).
+    metrics::Row* spool_counts_ = nullptr;
+    /// The current destination's row: the sender moves it when a reload changes the
+    /// destination; the spooler and fork-mode children read it.
+    std::atomic<metrics::Row*> destination_ = nullptr;
+    std::mutex gauges_mutex_;  ///< the gauges' update against a move to a new destination
 
     std::mutex mutex_;
     std::condition_variable spooler_wake_;

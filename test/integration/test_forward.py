@@ -75,6 +75,16 @@ def forward_value(samples, name):
     raise AssertionError("no %s in the scrape" % name)
 
 
+def by_destination(samples, name):
+    """{destination URL: value} of one forward metric."""
+    found = {}
+    for (metric, labels), value in samples.items():
+        m = re.match(r'destination="([^"]*)"', labels)
+        if metric == name and m:
+            found[m.group(1)] = value
+    return found
+
+
 def send_lines(addr, lines):
     with tcp_connect(addr) as s:
         s.sendall(b"".join(line + b"\n" for line in lines))
@@ -318,16 +328,29 @@ class Forwarding(unittest.TestCase):
                 addr = netd.addr("logger", "tcp")
                 send_lines(addr, numbered(10))
                 self.assertEqual(len(old.wait_for(10)), 10)
+                old.stop()
+                send_lines(addr, numbered(5, start=10))  # they wait: the old one is down
+                was, now = "tcp://" + old.address, "tcp://" + new.address
+                wait_for(lambda: scrape(netd), lambda samples: by_destination(
+                    samples, "netd_forward_spooled_records").get(was) == 5)
                 with open(netd.config_path) as f:
                     text = f.read()
                 with open(netd.config_path, "w") as f:
                     f.write(text.replace(old.address, new.address))
                 netd.send_signal(signal.SIGHUP)
                 netd.wait_for_line(r"reload")
-                time.sleep(0.3)
-                send_lines(addr, numbered(10, start=10))
-                self.assertEqual(numbers_in(new.wait_for(10)), set(range(10, 20)))
-
+                self.assertEqual(numbers_in(new.wait_for(5)), set(range(10, 15)))
+                send_lines(addr, numbered(10, start=15))
+                self.assertEqual(numbers_in(new.wait_for(15)), set(range(10, 25)))
+                # The metrics follow: the old destination keeps what it delivered and shows
+                # nothing waiting for it; what waited went to the new one, and counts there.
+                samples = wait_for(lambda: scrape(netd), lambda samples: by_destination(
+                    samples, "netd_forward_records_total").get(now) == 15)
+                for name, expected in [("netd_forward_records_total", {was: 10, now: 15}),
+                                       ("netd_forward_spooled_records", {was: 0, now: 0}),
+                                       ("netd_forward_connected", {was: 0, now: 1}),
+                                       ("netd_forward_reconnects_total", {was: 0, now: 0})]:
+                    self.assertEqual(by_destination(samples, name), expected, name)
 
 
 class ForwardingOverTls(unittest.TestCase):
