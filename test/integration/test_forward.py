@@ -363,8 +363,9 @@ class ForwardingOverTls(unittest.TestCase):
             with open(netd.config_path, "w") as f:
                 f.write(text.replace(certs.path("ca.pem"), netd.path("missing-ca.pem")))
             netd.send_signal(signal.SIGHUP)
-            netd.wait_for_line(r"reload: .*\[logger\] forward_ca: cannot read '.*missing-ca\.pem': "
-                               r"No such file.*the running configuration stays in effect")
+            self.assertIsNotNone(netd.wait_for_line(
+                r"reload: .*\[logger\] forward_ca: cannot read '.*missing-ca\.pem': No such file.*"
+                r"the running configuration stays in effect"), netd.describe())
             send_lines(netd.addr("logger", "tcp"), numbered(20))
             self.assertEqual(numbers_in(collector.wait_for(20)), set(range(20)))
 
@@ -397,7 +398,9 @@ class ForwardingOverTls(unittest.TestCase):
                 Netd(config(collector.address, scheme="tls",
                             extra="forward_ca = %s" % certs.path("other-ca.pem"))) as netd:
             send_lines(netd.addr("logger", "tcp"), numbered(5))
-            netd.wait_for_line(r"forward to tls://\S+: down \(TLS: the collector's certificate: ")
+            self.assertIsNotNone(netd.wait_for_line(
+                r"forward to tls://\S+: down \(TLS: the collector's certificate: "),
+                netd.describe())
             time.sleep(0.3)
             self.assertEqual(collector.received(), [])
             samples = scrape(netd)
