@@ -4,7 +4,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
@@ -19,6 +18,7 @@
 #include <optional>
 
 #include "config/config.hpp"
+#include "config/tls_files.hpp"
 #include "handlers/logger/forward_record.hpp"
 #include "handlers/logger/tcp_acked.hpp"
 
@@ -37,17 +37,6 @@ constexpr std::size_t relp_batch = 256;
 
 std::string errno_text(const char* what) {
     return std::string(what) + ": " + std::strerror(errno);
-}
-
-std::string ssl_error_text() {
-    const unsigned long code = ERR_get_error();
-    ERR_clear_error();
-    if (code == 0) {
-        return "TLS error";
-    }
-    char text[256];
-    ERR_error_string_n(code, text, sizeof(text));
-    return text;
 }
 
 /// Waits until fd is ready for events, the stop fd fires, or deadline: true when ready.
@@ -225,7 +214,8 @@ class StreamTransport : public ForwardTransport {
                     if (error == SSL_ERROR_WANT_READ) {
                         want = POLLIN;
                     } else if (error != SSL_ERROR_WANT_WRITE) {
-                        return error == SSL_ERROR_SYSCALL ? errno_text("send") : ssl_error_text();
+                        return error == SSL_ERROR_SYSCALL ? errno_text("send")
+                                                          : config::openssl_reason();
                     }
                 }
             } else {
@@ -291,28 +281,16 @@ class StreamTransport : public ForwardTransport {
         SSL_CTX_set_verify(context_.get(), SSL_VERIFY_PEER, nullptr);
         SSL_CTX_set_mode(context_.get(),
                          SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-        // An encrypted forward_key would make OpenSSL ask for its passphrase on the terminal
-        // and wait there (as net/tls_context.cpp says for tls_key): no passphrase, an error.
-        SSL_CTX_set_default_passwd_cb(context_.get(),
-                                      [](char*, int, int, void*) -> int { return 0; });
+        // Read by config/tls_files, as a service's tls_ca, tls_cert and tls_key are.
         if (tls.ca.empty()) {
             SSL_CTX_set_default_verify_paths(context_.get());
-        } else if (SSL_CTX_load_verify_locations(context_.get(), tls.ca.c_str(), nullptr) != 1) {
-            throw config::KeyError("forward_ca", "cannot use " + tls.ca + ": " + ssl_error_text());
+        } else {
+            config::trust_certificates(context_.get(), {"forward_ca", tls.ca},
+                                       config::NameToClients::no);
         }
         if (!tls.cert.empty()) {
-            if (SSL_CTX_use_certificate_chain_file(context_.get(), tls.cert.c_str()) != 1) {
-                throw config::KeyError("forward_cert",
-                                       "cannot use " + tls.cert + ": " + ssl_error_text());
-            }
-            if (SSL_CTX_use_PrivateKey_file(context_.get(), tls.key.c_str(), SSL_FILETYPE_PEM) !=
-                1) {
-                throw config::KeyError("forward_key",
-                                       "cannot use " + tls.key + ": " + ssl_error_text());
-            }
-            if (SSL_CTX_check_private_key(context_.get()) != 1) {
-                throw config::KeyError("forward_key", tls.key + " is not the key of " + tls.cert);
-            }
+            config::use_certificate_and_key(context_.get(), {"forward_cert", tls.cert},
+                                            {"forward_key", tls.key});
         }
     }
 
@@ -342,8 +320,8 @@ class StreamTransport : public ForwardTransport {
                     return std::string("TLS: the collector's certificate: ") +
                            X509_verify_cert_error_string(verify);
                 }
-                return "TLS handshake: " +
-                       (error == SSL_ERROR_SYSCALL ? errno_text("connection") : ssl_error_text());
+                return "TLS handshake: " + (error == SSL_ERROR_SYSCALL ? errno_text("connection")
+                                                                       : config::openssl_reason());
             }
             if (!wait_for(fd_, error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, stop_.fd, until,
                           why)) {

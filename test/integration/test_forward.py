@@ -386,8 +386,9 @@ class ForwardingOverTls(unittest.TestCase):
             with open(netd.config_path, "w") as f:
                 f.write(text.replace(certs.path("ca.pem"), netd.path("missing-ca.pem")))
             netd.send_signal(signal.SIGHUP)
-            netd.wait_for_line(r"reload: .*\[logger\] forward_ca: cannot use .*missing-ca\.pem.*"
-                               r"the running configuration stays in effect")
+            self.assertIsNotNone(netd.wait_for_line(
+                r"reload: .*\[logger\] forward_ca: cannot read '.*missing-ca\.pem': No such file.*"
+                r"the running configuration stays in effect"), netd.describe())
             send_lines(netd.addr("logger", "tcp"), numbered(20))
             self.assertEqual(numbers_in(collector.wait_for(20)), set(range(20)))
 
@@ -410,7 +411,9 @@ class ForwardingOverTls(unittest.TestCase):
             except subprocess.TimeoutExpired:
                 self.fail("netd waited at the terminal for forward_key's passphrase")
         self.assertEqual(run.returncode, 1, run.stdout)
-        self.assertRegex(run.stdout.decode(), r"\[logger\] forward_key: cannot use .*encrypted")
+        self.assertRegex(run.stdout.decode(),
+                         r"\[logger\] forward_key: '.*encrypted\.key' holds no unencrypted PEM "
+                         r"private key")
 
     def test_a_collector_the_ca_did_not_sign_gets_nothing(self):
         certs = certificates()
@@ -418,12 +421,55 @@ class ForwardingOverTls(unittest.TestCase):
                 Netd(config(collector.address, scheme="tls",
                             extra="forward_ca = %s" % certs.path("other-ca.pem"))) as netd:
             send_lines(netd.addr("logger", "tcp"), numbered(5))
-            netd.wait_for_line(r"forward to tls://\S+: down \(TLS: the collector's certificate: ")
+            self.assertIsNotNone(netd.wait_for_line(
+                r"forward to tls://\S+: down \(TLS: the collector's certificate: "),
+                netd.describe())
             time.sleep(0.3)
             self.assertEqual(collector.received(), [])
             samples = scrape(netd)
             self.assertEqual(forward_value(samples, "netd_forward_spooled_records"), 5)
 
+
+
+class ForwardTlsFileErrors(unittest.TestCase):
+    """forward_ca, forward_cert and forward_key are read as a service's tls_ca, tls_cert and
+    tls_key are (config/tls_files): a file netd cannot use is a config error that names the key
+    and says what is wrong with the file."""
+
+    def assertConfigError(self, extra, pattern, setup=None):
+        r = run_netd(config("127.0.0.1:9", spool="{tmp}/spool", scheme="tls", extra=extra),
+                     ["--check-config"], setup=setup)
+        self.assertEqual(r.returncode, 1, r.describe())
+        self.assertRegex(r.stderr, r"netd\.ini: \[logger\] " + pattern)
+
+    def test_a_file_that_is_not_what_its_key_wants(self):
+        certs = certificates()
+        pair = "forward_cert = %s\nforward_key = %s"
+        for extra, pattern in (
+                (pair % (certs.path("client.key"), certs.path("client.key")),
+                 r"forward_cert: '.*client\.key' holds no PEM certificate: no start line"),
+                (pair % (certs.path("client.pem"), certs.path("client.pem")),
+                 r"forward_key: '.*client\.pem' holds no unencrypted PEM private key"),
+                (pair % (certs.path("client.pem"), certs.path("server.key")),
+                 r"forward_key: '.*server\.key' is not the private key of the certificate in "
+                 r"'.*client\.pem'"),
+                ("forward_ca = %s" % certs.path("client.key"),
+                 r"forward_ca: '.*client\.key' holds no PEM certificate: no start line"),
+                ("forward_ca = %s" % certs.dir,
+                 r"forward_ca: cannot read '.*': Is a directory")):
+            with self.subTest(pattern=pattern):
+                self.assertConfigError(extra, pattern)
+
+    def test_a_broken_certificate_in_forward_ca_is_named(self):
+        certs = certificates()
+
+        def setup(tmp):
+            with open(os.path.join(tmp, "cas.pem"), "w") as f:
+                f.write(certs.text("ca.pem") + certs.text("other-ca.pem").replace("M", "!", 1))
+
+        self.assertConfigError("forward_ca = {tmp}/cas.pem",
+                               r"forward_ca: '.*cas\.pem' holds a broken certificate after 1: ",
+                               setup)
 
 
 class ForwardingOverRelp(unittest.TestCase):

@@ -399,6 +399,28 @@ class TlsConfigErrors(unittest.TestCase):
         self.assertConfigError("tls = 127.0.0.1:0\n" + tls_keys() + "tls_ca = %s\n" % d,
                                r"\[echo\] tls_ca: cannot read '.*': Is a directory")
 
+    def test_a_broken_certificate_after_good_ones_is_named(self):
+        # The chain of tls_cert and the CAs of tls_ca are read alike (config/tls_files): the
+        # message says how many certificates came before the broken one.
+        def setup(tmp):
+            broken = CERTS.text("ca.pem").replace("M", "!", 1)
+            for name, first in (("chain.pem", "server.pem"), ("cas.pem", "ca.pem")):
+                with open(os.path.join(tmp, name), "w") as f:
+                    f.write(CERTS.text(first) + broken)
+
+        for keys, pattern in (
+                ("tls_cert = {tmp}/chain.pem\ntls_key = %s\n" % CERTS.path("server.key"),
+                 r"\[echo\] tls_cert: '.*chain\.pem' holds a broken certificate after 1: "
+                 r"bad base64 decode"),
+                (tls_keys() + "tls_ca = {tmp}/cas.pem\n",
+                 r"\[echo\] tls_ca: '.*cas\.pem' holds a broken certificate after 1: "
+                 r"bad base64 decode")):
+            with self.subTest(pattern=pattern):
+                r = run_netd("[echo]\ntls = 127.0.0.1:0\n" + keys, ["--check-config"],
+                             setup=setup)
+                self.assertEqual(r.returncode, 1, r.describe())
+                self.assertRegex(r.stderr, pattern)
+
     def test_check_config_reads_the_files_too(self):
         r = run_netd("[echo]\ntls = 127.0.0.1:0\ntls_cert = /nonexistent.pem\n"
                      "tls_key = /nonexistent.key\n", ["--check-config"])
