@@ -10,6 +10,7 @@
 #include <map>
 #include <vector>
 
+#include "config/config.hpp"
 #include "handlers/logger/forward_record.hpp"
 
 namespace netd {
@@ -409,6 +410,9 @@ void Forwarder::send_loop() {
                     try {
                         transport = make_forward_transport(options_.destination, options_.tls,
                                                            ForwardStop{stop_fd_});
+                    } catch (const config::KeyError& e) {
+                        transport.reset();  // a file changed since the config read it
+                        failed = e.key() + ": " + e.what();
                     } catch (const std::exception& e) {
                         transport.reset();
                         failed = e.what();
