@@ -160,28 +160,29 @@ class StreamTransport : public ForwardTransport {
         return confirmed_frames_;
     }
 
-    bool alive() override {
+    std::string why_lost() override {
+        static const std::string closed = "the collector closed the connection";
         if (fd_ < 0) {
-            return false;
+            return closed;
         }
         pollfd fd{fd_, POLLIN, 0};
         if (::poll(&fd, 1, 0) <= 0) {
-            return true;
+            return {};
         }
         if ((fd.revents & (POLLERR | POLLHUP)) != 0) {
-            return false;
+            return closed;
         }
         // A syslog collector sends nothing: readable means closed, or bytes to ignore.
         char byte = 0;
         const ssize_t n = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-            return false;
+            return closed;
         }
         if (n > 0 && ssl_ == nullptr) {
             char discard[4096];
             (void)::recv(fd_, discard, sizeof(discard), MSG_DONTWAIT);
         }
-        return true;
+        return {};
     }
 
     void settle(std::chrono::milliseconds wait) override {
@@ -415,7 +416,7 @@ class RelpTransport final : public StreamTransport {
         return answered_;
     }
 
-    bool alive() override { return take_answers().empty(); }
+    std::string why_lost() override { return take_answers(); }
 
     std::uint64_t batch_frames() const override { return relp_batch; }
 
@@ -440,6 +441,7 @@ class RelpTransport final : public StreamTransport {
         waiting_.clear();
         in_.clear();
         open_answer_.reset();
+        over_.clear();
         out_.clear();
         append_command(out_, "open", "relp_version=0\nrelp_software=netd\ncommands=syslog", false);
         if (auto why = write_bytes(out_); !why.empty()) {
@@ -485,8 +487,13 @@ class RelpTransport final : public StreamTransport {
         next_txnr_ = next_txnr_ == max_txnr ? 1 : next_txnr_ + 1;
     }
 
-    /// Reads and applies what the collector sent; "" or why the session is over.
+    /// Reads and applies what the collector sent; "" or why the session is over (and then the
+    /// same reason on every later call: confirmed() takes answers too, and must not make the
+    /// sender miss a refusal or a serverclose it read).
     std::string take_answers() {
+        if (!over_.empty()) {
+            return over_;
+        }
         bool closed = false;
         for (;;) {
             char buffer[16384];
@@ -504,7 +511,7 @@ class RelpTransport final : public StreamTransport {
             const int one = 1;
             ::setsockopt(fd(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
             if (in_.size() > max_answer) {
-                return "RELP: the collector sent more than an answer can hold";
+                return over_ = "RELP: the collector sent more than an answer can hold";
             }
         }
         std::string_view rest = in_;
@@ -542,6 +549,7 @@ class RelpTransport final : public StreamTransport {
         if (why.empty() && closed) {
             why = "the collector closed the connection";
         }
+        over_ = why;
         return why;
     }
 
@@ -590,6 +598,7 @@ class RelpTransport final : public StreamTransport {
     std::deque<Waiting> waiting_;  ///< syslog frames not answered yet, oldest first
     std::uint64_t answered_ = 0;   ///< syslog frames answered in order since connect
     std::optional<std::string> open_answer_;
+    std::string over_;  ///< why the session is over, once take_answers found it
 };
 
 }  // namespace

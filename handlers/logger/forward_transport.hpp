@@ -56,9 +56,10 @@ class ForwardTransport {
     virtual std::uint64_t confirmed() = 0;
     /// Stopping: waits up to wait for the collector to confirm what was sent.
     virtual void settle(std::chrono::milliseconds wait) = 0;
-    /// Whether the connection may still deliver: false once the collector closed or reset it
-    /// (seen without sending, so that what waits for confirmation is sent again elsewhere).
-    virtual bool alive() { return true; }
+    /// "" while the connection may still deliver, else why not: the collector closed or reset
+    /// it, or (RELP) refused a record or ended the session; seen without sending, so that what
+    /// waits for confirmation is sent again.
+    virtual std::string why_lost() { return {}; }
     /// The most frames one send() should carry: what is sent is confirmed a send() at a time.
     virtual std::uint64_t batch_frames() const { return UINT64_MAX; }
 };

@@ -491,8 +491,8 @@ void Forwarder::send_loop() {
             }
             confirm();
             if (!in_flight.empty()) {
-                if (!transport->alive()) {
-                    lost("the collector closed the connection");
+                if (auto why = transport->why_lost(); !why.empty()) {
+                    lost(why);
                     continue;
                 }
                 if (Clock::now() - progress > ForwardTransport::patience) {
