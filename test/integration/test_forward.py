@@ -194,7 +194,9 @@ class Forwarding(unittest.TestCase):
             collector.wait_for(100)
             collector.stop()
             send_lines(addr, numbered(500, start=100))
-            netd.wait_for_line(r"forward to tcp://\S+: down \(")
+            self.assertIsNotNone(
+                netd.wait_for_line(r"forward to tcp://\S+: down \("),
+                netd.describe())
             time.sleep(1.0)  # several retries, still one line
             samples = wait_for(lambda: scrape(netd), lambda samples: forward_value(
                 samples, "netd_forward_spooled_records") == 500)
@@ -203,7 +205,9 @@ class Forwarding(unittest.TestCase):
             collector.start()
             frames = collector.wait_for(600, timeout=25)
             self.assertEqual(numbers_in(frames), set(range(600)))
-            netd.wait_for_line(r"forward to tcp://\S+: up again after")
+            self.assertIsNotNone(
+                netd.wait_for_line(r"forward to tcp://\S+: up again after"),
+                netd.describe())
             self.assertEqual(sum("forward to tcp" in line and ": down (" in line
                                  for line in netd.stderr_lines), 1, netd.stderr)
             samples = wait_for(lambda: scrape(netd), lambda samples: forward_value(
@@ -229,7 +233,9 @@ class Forwarding(unittest.TestCase):
         first.kill()
         collector.start()
         with Netd(config(collector.address, spool=spool)) as second:
-            second.wait_for_line(r"1000 records from before are waiting")
+            self.assertIsNotNone(
+                second.wait_for_line(r"1000 records from before are waiting"),
+                second.describe())
             frames = collector.wait_for(1000, timeout=25)
             self.assertEqual(numbers_in(frames), set(range(1000)))
 
@@ -259,8 +265,10 @@ class Forwarding(unittest.TestCase):
             self.assertGreater(dropped, 0)
             self.assertEqual(dropped + forward_value(samples, "netd_forward_spooled_records"),
                              4000)
-            netd.wait_for_line(r"forward: dropped \d+ records so far \(the spool is past "
-                               r"forward_spool_max")
+            self.assertIsNotNone(
+                netd.wait_for_line(r"forward: dropped \d+ records so far \(the spool is past "
+                                   r"forward_spool_max"),
+                netd.describe())
             collector.start()
             # Reconnects back off to every 10 s while the collector is away.
             arrived = numbers_in(collector.wait_for(4000 - dropped, timeout=25))
@@ -338,7 +346,9 @@ class Forwarding(unittest.TestCase):
                 with open(netd.config_path, "w") as f:
                     f.write(text.replace(old.address, new.address))
                 netd.send_signal(signal.SIGHUP)
-                netd.wait_for_line(r"reload")
+                self.assertIsNotNone(
+                    netd.wait_for_line(r"reload"),
+                    netd.describe())
                 self.assertEqual(numbers_in(new.wait_for(5)), set(range(10, 15)))
                 send_lines(addr, numbered(10, start=15))
                 self.assertEqual(numbers_in(new.wait_for(15)), set(range(10, 25)))
@@ -498,16 +508,20 @@ class ForwardingOverRelp(unittest.TestCase):
             self.assertTrue(wait_until(lambda: numbers_in(collector.received()) ==
                                        set(range(1000)), timeout=25),
                             sorted(set(range(1000)) - numbers_in(collector.received()))[:10])
-            netd.wait_for_line(r"forward to relp://\S+: down \(the collector refused a record: "
-                               r"500 queue full\)")
+            self.assertIsNotNone(
+                netd.wait_for_line(r"forward to relp://\S+: down \(the collector refused a record: "
+                                   r"500 queue full\)"),
+                netd.describe())
             self.assertGreater(collector.sessions, 2)
 
     def test_a_refused_session_is_logged_and_nothing_is_lost(self):
         with RelpCollector(refuse_open=True) as collector, \
                 Netd(config(collector.address, scheme="relp")) as netd:
             send_lines(netd.addr("logger", "tcp"), numbered(10))
-            netd.wait_for_line(r"forward to relp://\S+: down \(the collector refused the RELP "
-                               r"session: 500 not today\)")
+            self.assertIsNotNone(
+                netd.wait_for_line(r"forward to relp://\S+: down \(the collector refused the RELP "
+                                   r"session: 500 not today\)"),
+                netd.describe())
             samples = wait_for(lambda: scrape(netd), lambda samples: forward_value(
                 samples, "netd_forward_spooled_records") == 10)
             self.assertEqual(forward_value(samples, "netd_forward_spooled_records"), 10)
