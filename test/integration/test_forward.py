@@ -339,8 +339,10 @@ class Forwarding(unittest.TestCase):
                 old.stop()
                 send_lines(addr, numbered(5, start=10))  # they wait: the old one is down
                 was, now = "tcp://" + old.address, "tcp://" + new.address
-                wait_for(lambda: scrape(netd), lambda samples: by_destination(
+                samples = wait_for(lambda: scrape(netd), lambda samples: by_destination(
                     samples, "netd_forward_spooled_records").get(was) == 5)
+                self.assertEqual(
+                    by_destination(samples, "netd_forward_spooled_records"), {was: 5})
                 with open(netd.config_path) as f:
                     text = f.read()
                 with open(netd.config_path, "w") as f:
