@@ -16,6 +16,7 @@
 #include <cstring>
 #include <deque>
 #include <optional>
+#include <stdexcept>
 
 #include "config/config.hpp"
 #include "config/tls_files.hpp"
@@ -278,6 +279,9 @@ class StreamTransport : public ForwardTransport {
     void make_context(const ForwardTlsFiles& tls) {
         // Owned from here: a file that cannot be used throws out of the constructor.
         context_.reset(SSL_CTX_new(TLS_client_method()));
+        if (!context_) {
+            throw std::runtime_error("TLS: " + config::openssl_reason());
+        }
         SSL_CTX_set_min_proto_version(context_.get(), TLS1_2_VERSION);
         SSL_CTX_set_verify(context_.get(), SSL_VERIFY_PEER, nullptr);
         SSL_CTX_set_mode(context_.get(),

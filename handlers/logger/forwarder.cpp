@@ -157,12 +157,14 @@ void Forwarder::stop() {
     if (child_) {
         return;
     }
+    std::string url;
     {
         const std::lock_guard lock(mutex_);
         if (users_ == 0 || --users_ > 0) {
             return;
         }
         stopping_ = true;
+        url = options_.destination.url;
     }
     spooler_wake_.notify_all();
     spooler_.join();  // the spooler writes what is queued before it ends
@@ -170,6 +172,15 @@ void Forwarder::stop() {
     (void)::write(stop_fd_, &one, sizeof(one));
     sender_wake_.notify_all();
     sender_.join();
+    // Nothing sends them until a netd forwards from this spool again: at shutdown the next
+    // start does; after a reload that moved the service to another spool, only a later one.
+    const std::uint64_t in = spool_counts_->get(metrics::appended);
+    const std::uint64_t out = spool_counts_->get(metrics::gone);
+    if (in > out) {
+        BOOST_LOG_TRIVIAL(warning) << "[" << service_ << "] forward to " << url << ": stopped with "
+                                   << in - out << " records not delivered; they wait in "
+                                   << spool_.dir() << " for the next netd that forwards from it";
+    }
 }
 
 void Forwarder::enter_child() {

@@ -364,6 +364,24 @@ class Forwarding(unittest.TestCase):
                                        ("netd_forward_reconnects_total", {was: 0, now: 0})]:
                     self.assertEqual(by_destination(samples, name), expected, name)
 
+    def test_a_reload_to_another_spool_says_what_the_old_one_still_holds(self):
+        with OctetCollector() as collector:
+            collector.stop()  # down: the records wait in the spool
+            with Netd(config(collector.address)) as netd:
+                send_lines(netd.addr("logger", "tcp"), numbered(5))
+                samples = wait_for(lambda: scrape(netd), lambda samples: forward_value(
+                    samples, "netd_forward_spooled_records") == 5)
+                self.assertEqual(forward_value(samples, "netd_forward_spooled_records"), 5)
+                with open(netd.config_path) as f:
+                    text = f.read()
+                with open(netd.config_path, "w") as f:
+                    f.write(text.replace("/spool\n", "/spool2\n"))
+                netd.send_signal(signal.SIGHUP)
+                self.assertIsNotNone(
+                    netd.wait_for_line(r"forward to tcp://\S+: stopped with 5 records not "
+                                       r"delivered; they wait in \S+/spool for the next netd"),
+                    netd.describe())
+
 
 class ForwardingOverTls(unittest.TestCase):
 
