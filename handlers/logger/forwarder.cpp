@@ -174,11 +174,9 @@ void Forwarder::stop() {
     sender_.join();
     // Nothing sends them until a netd forwards from this spool again: at shutdown the next
     // start does; after a reload that moved the service to another spool, only a later one.
-    const std::uint64_t in = spool_counts_->get(metrics::appended);
-    const std::uint64_t out = spool_counts_->get(metrics::gone);
-    if (in > out) {
+    if (const std::uint64_t left = spooled(metrics::appended, metrics::gone); left > 0) {
         BOOST_LOG_TRIVIAL(warning) << "[" << service_ << "] forward to " << url << ": stopped with "
-                                   << in - out << " records not delivered; they wait in "
+                                   << left << " records not delivered; they wait in "
                                    << spool_.dir() << " for the next netd that forwards from it";
     }
 }
@@ -308,16 +306,17 @@ void Forwarder::spool_loop() {
     }
 }
 
+std::uint64_t Forwarder::spooled(std::size_t in, std::size_t out) const {
+    const std::uint64_t went_in = spool_counts_->get(in);
+    const std::uint64_t went_out = spool_counts_->get(out);
+    return went_in > went_out ? went_in - went_out : 0;
+}
+
 void Forwarder::update_gauges() {
-    const auto waiting = [this](std::size_t in, std::size_t out) {
-        const std::uint64_t went_in = spool_counts_->get(in);
-        const std::uint64_t went_out = spool_counts_->get(out);
-        return went_in > went_out ? went_in - went_out : 0;
-    };
     const std::lock_guard lock(gauges_mutex_);
-    destination().set(metrics::spooled_records, waiting(metrics::appended, metrics::gone));
+    destination().set(metrics::spooled_records, spooled(metrics::appended, metrics::gone));
     destination().set(metrics::spooled_bytes,
-                      waiting(metrics::appended_bytes, metrics::gone_bytes));
+                      spooled(metrics::appended_bytes, metrics::gone_bytes));
 }
 
 metrics::Row& Forwarder::destination_row(const std::string& url) const {

@@ -79,6 +79,9 @@ class Forwarder {
     bool pause(std::chrono::milliseconds delay);
     /// Spools what the spooler took; false when the disk refused it (kept for a retry).
     bool write_batch();
+    /// What waits in the spool: the spool row's in minus out (appended and gone, records or
+    /// bytes), never below 0 (a fork child's append may be counted a moment late).
+    std::uint64_t spooled(std::size_t in, std::size_t out) const;
     /// Sets the current destination's spooled gauges from what went in and out of the spool:
     /// by the spooler at each tick, and by the sender as it confirms.
     void update_gauges();
