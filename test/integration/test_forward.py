@@ -68,13 +68,6 @@ def scrape(netd):
         return parse(recv_until_eof(s).decode())
 
 
-def forward_value(samples, name):
-    for (metric, labels), value in samples.items():
-        if metric == name and labels.startswith("destination="):
-            return value
-    raise AssertionError("no %s in the scrape" % name)
-
-
 def by_destination(samples, name):
     """{destination URL: value} of one forward metric."""
     found = {}
@@ -83,6 +76,14 @@ def by_destination(samples, name):
         if metric == name and m:
             found[m.group(1)] = value
     return found
+
+
+def forward_value(samples, name):
+    """A forward metric's value where netd forwards to one destination."""
+    values = list(by_destination(samples, name).values())
+    if len(values) != 1:
+        raise AssertionError("%s for %d destinations in the scrape, not one" % (name, len(values)))
+    return values[0]
 
 
 def send_lines(addr, lines):
