@@ -434,6 +434,10 @@ int Server::run() {
     if (children_->in_child()) {
         serve_child();
     }
+    // Drained: from here the process only exits. A signal that comes now (a second SIGTERM while
+    // the objects are torn down) stays pending instead of meeting its default action once the
+    // signal sets are gone and killing the process, whose status must say it stopped cleanly.
+    block_async_signals();
     for (const auto& service : services_) {
         service->handler->stop();
     }
