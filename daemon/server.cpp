@@ -321,7 +321,16 @@ void Server::stop_on_every_loop(const BoundListener& listener) {
     }
     // On each copy's own loop: a loop's sockets are only ever touched by its thread (the loops
     // run without Asio's per-descriptor locking, see EventLoops).
-    on_every_loop(listener, [](std::size_t, Listener& copy) { copy.stop(); });
+    in_turn_on_every_loop([copies = listener.copies](std::size_t loop) { copies[loop]->stop(); });
+}
+
+void Server::in_turn_on_every_loop(std::function<void(std::size_t)> step, std::size_t loop) {
+    asio::post(loops_.at(loop), [this, step = std::move(step), loop]() mutable {
+        step(loop);
+        if (loop + 1 < loops_.size()) {
+            in_turn_on_every_loop(std::move(step), loop + 1);
+        }
+    });
 }
 
 void Server::prepare_reload(std::shared_ptr<const config::Config>& config,
@@ -574,35 +583,34 @@ void Server::reopen() {
 void Server::shutdown() {
     stopping_ = true;
     drain_deadline_ = std::chrono::steady_clock::now() + config_->server.shutdown_timeout;
-    for (std::size_t loop = 0; loop < loops_.size(); ++loop) {
-        // Each loop stops its own listeners and drains its own connections, on its own thread.
-        asio::post(loops_.at(loop), [this, loop] {
-            idle_sweeps_[loop]->cancel();
-            for (auto& listener : listeners_) {
-                listener.copies[loop]->drain();
-                listener.copies[loop]->stop();
-            }
-            // drain() closes the connection, which leaves the set once its last handler has
-            // run; iterate over a copy all the same.
-            const std::vector<Connection*> live(live_connections().begin(),
-                                                live_connections().end());
-            for (auto* connection : live) {
-                connection->drain(Drain::shutdown);
-            }
-            auto& grace = *drain_graces_[loop];
-            grace.expires_after(first_bytes_grace);
-            grace.async_wait([](const boost::system::error_code& ec) {
-                if (!ec) {
-                    const std::vector<Connection*> silent(live_connections().begin(),
-                                                          live_connections().end());
-                    for (auto* connection : silent) {
-                        connection->drain(Drain::late);
-                    }
+    // Each loop stops its own listeners and drains its own connections, on its own thread; the
+    // loops close their listeners in turn (the siblings of a reuseport group, see
+    // in_turn_on_every_loop).
+    in_turn_on_every_loop([this](std::size_t loop) {
+        idle_sweeps_[loop]->cancel();
+        for (auto& listener : listeners_) {
+            listener.copies[loop]->drain();
+            listener.copies[loop]->stop();
+        }
+        // drain() closes the connection, which leaves the set once its last handler has
+        // run; iterate over a copy all the same.
+        const std::vector<Connection*> live(live_connections().begin(), live_connections().end());
+        for (auto* connection : live) {
+            connection->drain(Drain::shutdown);
+        }
+        auto& grace = *drain_graces_[loop];
+        grace.expires_after(first_bytes_grace);
+        grace.async_wait([](const boost::system::error_code& ec) {
+            if (!ec) {
+                const std::vector<Connection*> silent(live_connections().begin(),
+                                                      live_connections().end());
+                for (auto* connection : silent) {
+                    connection->drain(Drain::late);
                 }
-            });
-            watch_drain(loop);
+            }
         });
-    }
+        watch_drain(loop);
+    });
     children_->shutdown(config_->server.shutdown_timeout);
 }
 

@@ -89,7 +89,13 @@ class Server {
     /// Runs f(loop index, listener) for every copy of listener, each on its own loop.
     void on_every_loop(const BoundListener& listener,
                        const std::function<void(std::size_t, Listener&)>& f);
-    /// Stops every copy of listener, each on its own loop.
+    /// Runs step(loop index) on every loop, each on its own thread, one after another: the
+    /// next loop's step is posted once this one's has returned. Pool mode's copies of one
+    /// address are siblings in a SO_REUSEPORT group, and closing two at once can lose a
+    /// connection: with net.ipv4.tcp_migrate_req the kernel moves a closing copy's queue to a
+    /// sibling, and drops what it moves to one that is closing at that moment.
+    void in_turn_on_every_loop(std::function<void(std::size_t)> step, std::size_t loop = 0);
+    /// Stops every copy of listener, each on its own loop, in turn.
     void stop_on_every_loop(const BoundListener& listener);
     /// Whether listener is one of listeners_ (kept by a reload) rather than newly bound.
     bool already_open(const BoundListener& listener) const;
