@@ -24,7 +24,7 @@ template <class Protocol>
 DatagramListener<Protocol>::DatagramListener(asio::io_context& io, std::shared_ptr<Service> service,
                                              const ListenAt<Protocol>& at, ListenerOptions options)
     : socket_(io), service_(std::move(service)), options_(options) {
-    finish_open(socket_.open(at, options.shared_port, service_->settings.unix_access));
+    finish_open(socket_.open(at, options, service_->settings.unix_access));
 }
 
 template <class Protocol>

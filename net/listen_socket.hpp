@@ -75,9 +75,9 @@ class ListeningSocket {
     explicit ListeningSocket(boost::asio::io_context& io, Transport named = transport)
         : socket_(io), named_(named) {}
 
-    /// Binds at's address (shared_port: SO_REUSEPORT, so that pool mode's copies can bind it
-    /// too; access: how a Unix socket file is set up), or adopts at's socket.
-    OpenError open(const ListenAt<protocol_type>& at, bool shared_port,
+    /// Binds at's address (options.shared_port: SO_REUSEPORT, so that pool mode's copies can
+    /// bind it too; access: how a Unix socket file is set up), or adopts at's socket.
+    OpenError open(const ListenAt<protocol_type>& at, const ListenerOptions& options,
                    const config::UnixSocketAccess& access) {
         if (const auto* adopted = std::get_if<AdoptedSocket>(&at)) {
             description_ = "fd " + std::to_string(adopted->fd);
@@ -90,7 +90,14 @@ class ListeningSocket {
         }
         const auto& endpoint = std::get<endpoint_type>(at);
         description_ = endpoint_text(endpoint);
-        auto why = bind(endpoint, shared_port, access);
+        if constexpr (!is_local_protocol<protocol_type>) {
+            if (options.shared_port && !options.reuseport && endpoint.port() != 0) {
+                if (auto why = taken_by_another(endpoint); !why.empty()) {
+                    return {.why = why, .key = {}};
+                }
+            }
+        }
+        auto why = bind(endpoint, options.shared_port, access);
         if (!why.empty()) {
             return {.why = why, .key = {}};
         }
@@ -153,6 +160,28 @@ class ListeningSocket {
     bool announce() const { return announce_; }
 
   private:
+    /// Pool mode without [server] reuseport binds its copies of an address with SO_REUSEPORT,
+    /// which would also let another process of the same user listen there, silently taking
+    /// part of the traffic. A socket bound without it first fails on an address that anyone
+    /// holds ("Address already in use"), as the other modes do. (Another process that binds
+    /// the address between this probe and the real bind still shares it: a window of two
+    /// system calls.)
+    std::string taken_by_another(const endpoint_type& endpoint) {
+        Socket probe(socket_.get_executor());
+        boost::system::error_code ec;
+        probe.open(endpoint.protocol(), ec);
+        if (!ec && endpoint.protocol().type() == SOCK_STREAM) {
+            probe.set_option(boost::asio::socket_base::reuse_address(true), ec);
+        }
+        if (!ec && endpoint.address().is_v6()) {
+            probe.set_option(boost::asio::ip::v6_only(true), ec);
+        }
+        if (!ec) {
+            probe.bind(endpoint, ec);
+        }
+        return ec ? ec.message() : std::string();
+    }
+
     std::string bind(const endpoint_type& endpoint, bool shared_port,
                      const config::UnixSocketAccess& access) {
         if constexpr (is_local_protocol<protocol_type>) {

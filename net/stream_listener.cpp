@@ -60,7 +60,7 @@ StreamListener<Protocol>::StreamListener(asio::io_context& io, std::shared_ptr<S
       service_(std::move(service)),
       options_(options),
       retry_timer_(io) {
-    listen(acceptor_.open(at, options_.shared_port, service_->settings.unix_access));
+    listen(acceptor_.open(at, options_, service_->settings.unix_access));
 }
 
 template <class Protocol>
