@@ -349,6 +349,19 @@ class SectionReader {
 
     const std::string& section() const { return section_; }
     std::string_view fallback_origin() const { return fallback_origin_; }
+    /// The file the section is in (one file defines a section: the main one or one of
+    /// include_dir's), for an error about the section as a whole; the main file when only the
+    /// command line set its keys.
+    std::string_view origin() const {
+        if (settings_ != nullptr) {
+            for (const auto& [key, setting] : *settings_) {
+                if (setting.origin != command_line_origin) {
+                    return setting.origin;
+                }
+            }
+        }
+        return fallback_origin_;
+    }
 
   private:
     std::string section_;
@@ -434,12 +447,12 @@ std::shared_ptr<const Config> build_config(const RawConfig& raw, const Catalog& 
         if (name == "server") {
             continue;
         }
+        SectionReader section(raw, name, fallback);
         if (!valid_service_name(name)) {
-            throw ConfigError(std::string(fallback) + ": [" + name +
+            throw ConfigError(std::string(section.origin()) + ": [" + name +
                               "]: a service name uses only letters, digits, '_' and '-' "
                               "(64 at most)");
         }
-        SectionReader section(raw, name, fallback);
         ServiceConfig service;
         service.name = name;
         auto [handler_name, handler_origin] = section.get("handler", name);
@@ -470,7 +483,7 @@ std::shared_ptr<const Config> build_config(const RawConfig& raw, const Catalog& 
 
         if (service.tcp.empty() && service.udp.empty() && service.unix_stream.empty() &&
             service.unix_datagram.empty() && service.tls.empty() && !passed.contains(name)) {
-            throw ConfigError(fallback, name, "",
+            throw ConfigError(section.origin(), name, "",
                               "no listener: set at least one of tcp, udp, unix, unixgram, tls "
                               "(or pass one by socket activation)");
         }

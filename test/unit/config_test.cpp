@@ -534,6 +534,15 @@ BOOST_AUTO_TEST_CASE(files_are_read_after_the_main_file_in_name_order) {
     write(setup.include / "10-a.ini", "[a]\nhandler = echo\nudp = 127.0.0.1:0\ncolour = red\n");
     BOOST_TEST(setup.error().find("10-a.ini: [a] colour: unknown key") != std::string::npos,
                setup.error());
+    // So do errors about a section as a whole.
+    write(setup.include / "10-a.ini", "[a]\nhandler = echo\n");
+    BOOST_TEST(
+        setup.error().find((setup.include / "10-a.ini").string() + ": [a] no listener") == 0U,
+        setup.error());
+    write(setup.include / "10-a.ini", "[a b]\nhandler = echo\nudp = 127.0.0.1:0\n");
+    BOOST_TEST(
+        setup.error().find((setup.include / "10-a.ini").string() + ": [a b]: a service") == 0U,
+        setup.error());
 }
 
 BOOST_AUTO_TEST_CASE(a_section_two_files_define_names_both) {
@@ -652,9 +661,9 @@ BOOST_AUTO_TEST_CASE(forward_needs_a_spool_and_tls_files_only_for_tls) {
                                      "forward_ca = /etc/ssl/certs/ca-certificates.crt\n") ==
                "FILE: [logger] forward_ca: is for tls:// destinations only");
     BOOST_TEST(error_of(logger_ini + "forward = tls://127.0.0.1:6514\nforward_spool = /tmp/s\n"
-                                     "forward_ca = /nonexistent/ca.pem\n")
-               == "FILE: [logger] forward_ca: cannot read '/nonexistent/ca.pem': No such file or "
-                  "directory");
+                                     "forward_ca = /nonexistent/ca.pem\n") ==
+               "FILE: [logger] forward_ca: cannot read '/nonexistent/ca.pem': No such file or "
+               "directory");
     BOOST_TEST(error_of(logger_ini + "forward = tls://127.0.0.1:6514\nforward_spool = /tmp/s\n"
                                      "forward_cert = /tmp/c.pem\n") ==
                "FILE: [logger] forward_key: forward_cert and forward_key go together");
