@@ -162,7 +162,7 @@ bool append_bsd_as_rfc3339(std::string& out, std::string_view text, std::time_t 
         return days_from_civil(in_year, static_cast<unsigned>(month) + 1,
                                static_cast<unsigned>(day)) *
                    86400 +
-               hms[0] * 3600 + hms[1] * 60 + hms[2];
+               std::int64_t{hms[0]} * 3600 + std::int64_t{hms[1]} * 60 + hms[2];
     };
     std::int64_t when = seconds_in(year > 0 ? year : local.year);
     if (year <= 0 && when > now + local.offset + 86400) {
@@ -224,7 +224,19 @@ void append_forward_frame(std::string& out, const ForwardContext& context,
     body += ' ';
     append_header_field(body, message.msgid, max_msgid);
     body += ' ';
-    body += message.sd;
+    if (context.origin_ip.empty()) {
+        body += message.sd;
+    } else {
+        // The origin element is netd's, naming the address it saw: one the client sent (which
+        // anybody can forge) goes, as RFC 5424 allows an SD-ID once per message.
+        for (std::string_view sd = message.sd; !sd.empty();) {
+            const auto element = sd.substr(0, sd_element_length(sd));
+            sd.remove_prefix(element.size());
+            if (!element.starts_with("[origin ") && !element.starts_with("[origin]")) {
+                body += element;
+            }
+        }
+    }
     if (!context.origin_ip.empty()) {
         body += "[origin ip=\"";
         append_param_value(body, context.origin_ip);

@@ -467,31 +467,34 @@ inline std::string_view unless_nil(std::string_view field) {
     return field == "-" ? std::string_view() : field;
 }
 
+/// Where the SD-ELEMENT whose "[" is at text[start] ends (just past its "]"), or text's length
+/// when it never does. Quotes are followed, so a "]" inside a value ends nothing (RFC 5424 wants
+/// it escaped; rsyslog stops at the first "] " even in a value).
+inline std::size_t sd_element_end(std::string_view text, std::size_t start) {
+    bool quoted = false;
+    for (std::size_t i = start + 1; i < text.size(); ++i) {
+        i = run_end(text, i, sd_plain, text.size());
+        if (i >= text.size()) {
+            break;
+        }
+        const char c = text[i];
+        if (quoted && c == '\\') {
+            ++i;
+        } else if (c == '"') {
+            quoted = !quoted;
+        } else if (!quoted && c == ']') {
+            return i + 1;
+        }
+    }
+    return text.size();
+}
+
 /// The length of RFC 5424 STRUCTURED-DATA ("[id k=\"v\"]...") at the start of text, or its whole
-/// length when an element never ends. Quotes are followed, so a "]" inside a value ends nothing
-/// (RFC 5424 wants it escaped; rsyslog stops at the first "] " even in a value).
+/// length when an element never ends.
 std::size_t structured_data_length(std::string_view text) {
     std::size_t i = 0;
     while (i < text.size() && text[i] == '[') {
-        bool quoted = false;
-        for (++i; i < text.size(); ++i) {
-            i = run_end(text, i, sd_plain, text.size());
-            if (i >= text.size()) {
-                break;
-            }
-            const char c = text[i];
-            if (quoted && c == '\\') {
-                ++i;
-            } else if (c == '"') {
-                quoted = !quoted;
-            } else if (!quoted && c == ']') {
-                break;
-            }
-        }
-        if (i >= text.size()) {
-            return text.size();
-        }
-        ++i;
+        i = sd_element_end(text, i);
     }
     return i;
 }
@@ -531,6 +534,10 @@ void parse_rfc5424(std::string_view rest, SyslogMessage& out) {
 }
 
 }  // namespace
+
+std::size_t sd_element_length(std::string_view text) {
+    return sd_element_end(text, 0);
+}
 
 SyslogMessage parse_syslog(std::string_view message) {
     SyslogMessage out;

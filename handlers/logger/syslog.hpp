@@ -34,6 +34,10 @@ inline constexpr std::size_t max_pid = 128;
 
 SyslogMessage parse_syslog(std::string_view message);
 
+/// The length of the one RFC 5424 SD-ELEMENT ("[id k=\"v\" ...]") text starts with (its '['
+/// included), quotes and escapes followed; text's whole length when it never ends.
+std::size_t sd_element_length(std::string_view text);
+
 /// "kern", "user", ... "local7"; "-" for -1.
 std::string_view facility_name(int facility);
 /// "emerg" ... "debug"; "-" for -1.

@@ -72,6 +72,21 @@ BOOST_AUTO_TEST_CASE(rfc5424_keeps_every_field_and_adds_the_origin) {
                "[exampleSDID@32473 iut=\"3\"][origin ip=\"192.0.2.7\"] An application event");
 }
 
+BOOST_AUTO_TEST_CASE(an_origin_the_client_sent_gives_way_to_the_address_netd_saw) {
+    // RFC 5424 allows an SD-ID once per message; a forged origin must not stand first.
+    BOOST_TEST(
+        body_of(frame_of("<14>1 2026-12-01T10:00:00Z h a - - [x@1 k=\"[origin ]\"]"
+                         "[origin ip=\"10.9.9.9\" software=\"s\\\"]\"][origin][y@1] text")) ==
+        "<14>1 2026-12-01T10:00:00Z h a - - [x@1 k=\"[origin ]\"][y@1]"
+        "[origin ip=\"192.0.2.7\"] text");
+    // Without an address of netd's own (a Unix client), the client's stays.
+    BOOST_TEST(
+        body_of(frame_of("<14>1 2026-12-01T10:00:00Z h a - - [origin ip=\"10.9.9.9\"] t", "")) ==
+        "<14>1 2026-12-01T10:00:00Z h a - - [origin ip=\"10.9.9.9\"] t");
+    BOOST_TEST(sd_element_length("[a k=\"]\\\"]\"][b]") == 12U);
+    BOOST_TEST(sd_element_length("[a k=\"never") == 11U);
+}
+
 BOOST_AUTO_TEST_CASE(rfc3164_becomes_rfc5424_with_a_year) {
     // TZ is whatever the test runs with: compare up to the seconds.
     const std::string body =
