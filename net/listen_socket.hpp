@@ -168,31 +168,41 @@ class ListeningSocket {
     /// system calls.)
     std::string taken_by_another(const endpoint_type& endpoint) {
         Socket probe(socket_.get_executor());
+        const auto ec = bind_ip(probe, endpoint, false);
+        return ec ? ec.message() : std::string();
+    }
+
+    /// Opens socket and binds it to endpoint as every IP listener is bound: SO_REUSEADDR for a
+    /// stream, IPv6 only for an IPv6 address, SO_REUSEPORT when shared_port.
+    static boost::system::error_code bind_ip(Socket& socket, const endpoint_type& endpoint,
+                                             bool shared_port) {
         boost::system::error_code ec;
-        probe.open(endpoint.protocol(), ec);
+        socket.open(endpoint.protocol(), ec);
         if (!ec && endpoint.protocol().type() == SOCK_STREAM) {
-            probe.set_option(boost::asio::socket_base::reuse_address(true), ec);
+            socket.set_option(boost::asio::socket_base::reuse_address(true), ec);
         }
         if (!ec && endpoint.address().is_v6()) {
-            probe.set_option(boost::asio::ip::v6_only(true), ec);
+            // IPv4 is configured on its own: an IPv6 address does not take it too.
+            socket.set_option(boost::asio::ip::v6_only(true), ec);
+        }
+        if (!ec && shared_port) {
+            socket.set_option(reuse_port(true), ec);
         }
         if (!ec) {
-            probe.bind(endpoint, ec);
+            socket.bind(endpoint, ec);
         }
-        return ec ? ec.message() : std::string();
+        return ec;
     }
 
     std::string bind(const endpoint_type& endpoint, bool shared_port,
                      const config::UnixSocketAccess& access) {
+        boost::system::error_code ec;
         if constexpr (is_local_protocol<protocol_type>) {
             if (auto why = free_unix_path(endpoint.path(), endpoint.protocol().type());
                 !why.empty()) {
                 return why;
             }
-        }
-        boost::system::error_code ec;
-        socket_.open(endpoint.protocol(), ec);
-        if constexpr (is_local_protocol<protocol_type>) {
+            socket_.open(endpoint.protocol(), ec);
             if (!ec && transport == Transport::unix_datagram) {
                 socket_.set_option(pass_credentials(true), ec);
             }
@@ -203,20 +213,11 @@ class ListeningSocket {
             if (!ec && access.mode && ::fchmod(socket_.native_handle(), *access.mode) != 0) {
                 ec.assign(errno, boost::system::system_category());
             }
+            if (!ec) {
+                socket_.bind(endpoint, ec);
+            }
         } else {
-            if (!ec && endpoint.protocol().type() == SOCK_STREAM) {
-                socket_.set_option(boost::asio::socket_base::reuse_address(true), ec);
-            }
-            if (!ec && endpoint.address().is_v6()) {
-                // IPv4 is configured on its own: an IPv6 address does not take it too.
-                socket_.set_option(boost::asio::ip::v6_only(true), ec);
-            }
-            if (!ec && shared_port) {
-                socket_.set_option(reuse_port(true), ec);
-            }
-        }
-        if (!ec) {
-            socket_.bind(endpoint, ec);
+            ec = bind_ip(socket_, endpoint, shared_port);
         }
         return ec ? ec.message() : std::string();
     }

@@ -225,7 +225,7 @@ void append_forward_frame(std::string& out, const ForwardContext& context,
     append_header_field(body, message.msgid, max_msgid);
     body += ' ';
     if (context.origin_ip.empty()) {
-        body += message.sd;
+        body += message.sd.empty() ? std::string_view("-") : message.sd;
     } else {
         // The origin element is netd's, naming the address it saw: one the client sent (which
         // anybody can forge) goes, as RFC 5424 allows an SD-ID once per message.
@@ -236,13 +236,9 @@ void append_forward_frame(std::string& out, const ForwardContext& context,
                 body += element;
             }
         }
-    }
-    if (!context.origin_ip.empty()) {
         body += "[origin ip=\"";
         append_param_value(body, context.origin_ip);
         body += "\"]";
-    } else if (message.sd.empty()) {
-        body += '-';
     }
     if (!message.text.empty()) {
         body += ' ';

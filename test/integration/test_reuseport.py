@@ -158,8 +158,8 @@ class ReusePort(unittest.TestCase):
                   "and dropped %d" % (migrate, len(failures), pings, moved - moved_before,
                                       dropped - dropped_before), file=sys.stderr)
             if migrate == "1":
-                # In pool mode an instance has a listener per thread: closed all at once, a
-                # connection the kernel moves from one to another that is closing too is lost.
+                # In pool mode an instance has a listener per thread, closed one after another:
+                # the kernel drops a connection it moves to one that is closing at that moment.
                 self.assertEqual(failures, [])
                 self.assertEqual(dropped - dropped_before, 0)
             self.assertGreater(pings, 100)
